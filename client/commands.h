@@ -1,0 +1,14 @@
+// asr-client subcommands. Each Add*Command registers its CLI11 subcommand
+// and the callback that runs it; the callback stores the process exit code
+// in *exit_code: 0 success, 1 the server or the request failed, 2 usage.
+#pragma once
+
+#include "CLI/CLI.hpp"
+#include "client/connection.h"
+
+namespace asr::client {
+
+void AddHealthCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
+void AddInfoCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
+
+}  // namespace asr::client

@@ -1,0 +1,51 @@
+#include "model/compute_threads.h"
+
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace asr {
+namespace {
+
+// OpenBLAS entry points, looked up at run time: LibTorch links libblas.so.3,
+// which is OpenBLAS only when Debian's alternative points there.
+using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
+
+SetThreadsFn BlasSetThreads() {
+  return reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+}
+GetThreadsFn BlasGetThreads() {
+  return reinterpret_cast<GetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+}
+
+}  // namespace
+
+int ResolveComputeThreads(int requested) {
+  if (requested > 0) return requested;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores / 2);
+}
+
+void SetComputeThreads(int threads) {
+  threads = std::max(1, threads);
+  at::set_num_threads(threads);
+  try {
+    at::set_num_interop_threads(1);
+  } catch (const std::exception&) {
+    // Already started (inter-op pool can be sized only once); keep it.
+  }
+  if (SetThreadsFn set = BlasSetThreads()) set(threads);
+}
+
+int BlasThreads() {
+  GetThreadsFn get = BlasGetThreads();
+  return get ? get() : -1;
+}
+
+int TorchThreads() { return at::get_num_threads(); }
+
+}  // namespace asr

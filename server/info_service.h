@@ -1,0 +1,21 @@
+// asr.v1.InfoService: what this server is (version, build, compute setup).
+#pragma once
+
+#include <chrono>
+
+#include "asr/v1/info.grpc.pb.h"
+
+namespace asr::server {
+
+class InfoService final : public asr::v1::InfoService::CallbackService {
+ public:
+  InfoService();
+  grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
+                                          const asr::v1::GetServerInfoRequest* request,
+                                          asr::v1::ServerInfo* response) override;
+
+ private:
+  const std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace asr::server
