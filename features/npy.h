@@ -9,17 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "features/matrix.h"
 
 namespace asr {
-
-// A dense row-major float32 matrix: rows x cols values in `data`.
-struct Matrix {
-  int64_t rows = 0;
-  int64_t cols = 0;
-  std::vector<float> data;  // size rows * cols
-
-  float at(int64_t r, int64_t c) const { return data[r * cols + c]; }
-};
 
 // Writes `m` as a '<f4' array of shape (rows, cols) to `path`.
 absl::Status WriteNpy(const std::string& path, const Matrix& m);

@@ -1,0 +1,226 @@
+#include "features/audio.h"
+
+#include <sndfile.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace asr {
+namespace {
+
+// A read-only memory file for sf_open_virtual.
+struct MemoryFile {
+  const unsigned char* data;
+  sf_count_t size;
+  sf_count_t pos;
+};
+
+sf_count_t MemLength(void* user) { return static_cast<MemoryFile*>(user)->size; }
+
+sf_count_t MemSeek(sf_count_t offset, int whence, void* user) {
+  auto* f = static_cast<MemoryFile*>(user);
+  sf_count_t target = offset;
+  if (whence == SEEK_CUR) target = f->pos + offset;
+  if (whence == SEEK_END) target = f->size + offset;
+  if (target < 0 || target > f->size) return -1;
+  f->pos = target;
+  return f->pos;
+}
+
+sf_count_t MemRead(void* ptr, sf_count_t count, void* user) {
+  auto* f = static_cast<MemoryFile*>(user);
+  const sf_count_t n = std::max<sf_count_t>(0, std::min(count, f->size - f->pos));
+  if (n > 0) std::memcpy(ptr, f->data + f->pos, static_cast<size_t>(n));
+  f->pos += n;
+  return n;
+}
+
+sf_count_t MemWrite(const void*, sf_count_t, void*) { return 0; }
+sf_count_t MemTell(void* user) { return static_cast<MemoryFile*>(user)->pos; }
+
+struct SndfileCloser {
+  void operator()(SNDFILE* f) const { sf_close(f); }
+};
+using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
+
+absl::Status CheckFormat(const SF_INFO& info, const std::string& name, const DecodeOptions& opts) {
+  if (info.channels <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", info.channels, " channels"));
+  }
+  if (info.channels > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", info.channels, " channels (max 64)"));
+  }
+  if (info.samplerate < opts.min_sample_rate || info.samplerate > opts.max_sample_rate) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': sample rate ", info.samplerate,
+                                                   " Hz not in [", opts.min_sample_rate, ", ",
+                                                   opts.max_sample_rate, "]"));
+  }
+  if (opts.channel >= info.channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", name, "': channel ", opts.channel, " requested but the audio has ", info.channels));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Audio> ReadAll(SNDFILE* file, const SF_INFO& info, const std::string& name,
+                              const DecodeOptions& opts) {
+  if (absl::Status st = CheckFormat(info, name, opts); !st.ok()) return st;
+  const int64_t max_frames = static_cast<int64_t>(opts.max_seconds * info.samplerate);
+  if (info.frames > max_frames && info.frames != SF_COUNT_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", info.frames / info.samplerate,
+                                                   " s of audio exceeds the maximum of ", opts.max_seconds, " s"));
+  }
+  // Read in blocks: header frame counts can be wrong (corrupt or streamed files).
+  std::vector<float> interleaved;
+  constexpr sf_count_t kBlock = 16384;
+  std::vector<float> block(static_cast<size_t>(kBlock * info.channels));
+  int64_t total = 0;
+  while (true) {
+    const sf_count_t got = sf_readf_float(file, block.data(), kBlock);
+    if (got <= 0) break;
+    total += got;
+    if (total > max_frames) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", name, "': audio exceeds the maximum of ", opts.max_seconds, " s"));
+    }
+    interleaved.insert(interleaved.end(), block.begin(), block.begin() + got * info.channels);
+  }
+  if (sf_error(file) != SF_ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': decode error: ", sf_strerror(file)));
+  }
+  if (total == 0) return absl::InvalidArgumentError(absl::StrCat("'", name, "': no audio samples"));
+  for (float v : interleaved) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", name, "': NaN or infinite sample"));
+    }
+  }
+  auto mono = DownmixToMono(interleaved.data(), static_cast<size_t>(total), info.channels, opts, name);
+  if (!mono.ok()) return mono.status();
+  return Audio{std::move(*mono), info.samplerate};
+}
+
+}  // namespace
+
+bool ParseRawEncoding(const std::string& name, RawEncoding* encoding) {
+  if (name == "s16le") {
+    *encoding = RawEncoding::kS16le;
+    return true;
+  }
+  if (name == "f32le") {
+    *encoding = RawEncoding::kF32le;
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::vector<float>> DownmixToMono(const float* interleaved, size_t frames, int channels,
+                                                 const DecodeOptions& opts, const std::string& name) {
+  if (channels <= 0) return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", channels, " channels"));
+  if (opts.channel >= channels || opts.channel < -1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", name, "': channel ", opts.channel, " requested but the audio has ", channels));
+  }
+  std::vector<float> mono(frames);
+  if (channels == 1) {
+    std::memcpy(mono.data(), interleaved, frames * sizeof(float));
+  } else if (opts.channel >= 0) {
+    for (size_t i = 0; i < frames; ++i) mono[i] = interleaved[i * channels + opts.channel];
+  } else {
+    const float scale = 1.f / channels;
+    for (size_t i = 0; i < frames; ++i) {
+      float s = 0.f;
+      for (int c = 0; c < channels; ++c) s += interleaved[i * channels + c];
+      mono[i] = s * scale;
+    }
+  }
+  return mono;
+}
+
+absl::StatusOr<Audio> DecodeAudioFile(const std::string& path, const DecodeOptions& opts) {
+  SF_INFO info{};
+  SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot decode: ", sf_strerror(nullptr)));
+  }
+  return ReadAll(file.get(), info, path, opts);
+}
+
+absl::StatusOr<Audio> DecodeAudioBuffer(const void* data, size_t size, const std::string& name,
+                                        const DecodeOptions& opts) {
+  if (size == 0) return absl::InvalidArgumentError(absl::StrCat("'", name, "': empty audio buffer"));
+  MemoryFile mem{static_cast<const unsigned char*>(data), static_cast<sf_count_t>(size), 0};
+  SF_VIRTUAL_IO io{MemLength, MemSeek, MemRead, MemWrite, MemTell};
+  SF_INFO info{};
+  SndfilePtr file(sf_open_virtual(&io, SFM_READ, &info, &mem));
+  if (!file) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': cannot decode: ", sf_strerror(nullptr)));
+  }
+  return ReadAll(file.get(), info, name, opts);
+}
+
+absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawFormat& format,
+                                   const std::string& name, const DecodeOptions& opts) {
+  SF_INFO info{};
+  info.channels = format.channels;
+  info.samplerate = format.sample_rate;
+  if (absl::Status st = CheckFormat(info, name, opts); !st.ok()) return st;
+  const size_t bytes_per_sample = format.encoding == RawEncoding::kS16le ? 2 : 4;
+  const size_t frame_bytes = bytes_per_sample * static_cast<size_t>(format.channels);
+  if (size == 0) return absl::InvalidArgumentError(absl::StrCat("'", name, "': no audio samples"));
+  if (size % frame_bytes != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", size, " bytes is not a whole number of ",
+                                                   frame_bytes, "-byte frames"));
+  }
+  const size_t frames = size / frame_bytes;
+  if (static_cast<double>(frames) > opts.max_seconds * format.sample_rate) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", name, "': audio exceeds the maximum of ", opts.max_seconds, " s"));
+  }
+  std::vector<float> interleaved(frames * static_cast<size_t>(format.channels));
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < interleaved.size(); ++i) {
+    if (format.encoding == RawEncoding::kS16le) {
+      const int16_t v = static_cast<int16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+      interleaved[i] = static_cast<float>(v) / 32768.f;
+    } else {
+      uint32_t u = static_cast<uint32_t>(bytes[4 * i]) | (static_cast<uint32_t>(bytes[4 * i + 1]) << 8) |
+                   (static_cast<uint32_t>(bytes[4 * i + 2]) << 16) | (static_cast<uint32_t>(bytes[4 * i + 3]) << 24);
+      float v;
+      std::memcpy(&v, &u, 4);
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(absl::StrCat("'", name, "': NaN or infinite sample at ", i));
+      }
+      interleaved[i] = v;
+    }
+  }
+  auto mono = DownmixToMono(interleaved.data(), frames, format.channels, opts, name);
+  if (!mono.ok()) return mono.status();
+  return Audio{std::move(*mono), format.sample_rate};
+}
+
+std::vector<std::string> SupportedContainerFormats() {
+  std::vector<std::string> out;
+  const std::pair<const char*, int> kCandidates[] = {
+      {"WAV", SF_FORMAT_WAV | SF_FORMAT_PCM_16},       {"FLAC", SF_FORMAT_FLAC | SF_FORMAT_PCM_16},
+      {"OGG/Vorbis", SF_FORMAT_OGG | SF_FORMAT_VORBIS}, {"OGG/Opus", SF_FORMAT_OGG | SF_FORMAT_OPUS}};
+  for (const auto& [n, fmt] : kCandidates) {
+    SF_INFO info{};
+    info.channels = 1;
+    info.samplerate = n == std::string("OGG/Opus") ? 48000 : 16000;
+    info.format = fmt;
+    if (sf_format_check(&info)) out.push_back(n);
+  }
+  return out;
+}
+
+bool LibsndfileSupportsOpus() {
+  for (const std::string& f : SupportedContainerFormats()) {
+    if (f == "OGG/Opus") return true;
+  }
+  return false;
+}
+
+}  // namespace asr

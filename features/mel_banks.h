@@ -1,0 +1,42 @@
+// Triangular mel filterbank over FFT bins, exactly as Kaldi's MelBanks
+// (mel(f) = 1127 ln(1 + f/700), filters equally spaced in mel between
+// low_freq and high_freq, the Nyquist bin never weighted). No VTLN.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "features/frame_extraction.h"
+
+namespace asr {
+
+struct MelBanksOptions {
+  int num_bins = 80;        // number of triangular filters
+  float low_freq = 20.f;    // Hz, lower edge of the first filter
+  float high_freq = 0.f;    // Hz, upper edge of the last; <= 0 means Nyquist + high_freq
+
+  absl::Status Validate(const FrameExtractionOptions& frame_opts) const;
+  std::string ToString() const;
+};
+
+class MelBanks {
+ public:
+  // Options must have passed Validate(frame_opts).
+  MelBanks(const MelBanksOptions& opts, const FrameExtractionOptions& frame_opts);
+  int num_bins() const { return static_cast<int>(bins_.size()); }
+  // Filters that cover no FFT bin (their output is always 0).
+  int num_empty_bins() const { return num_empty_; }
+  // power: PaddedWindowSize()/2 + 1 values; out: num_bins() values.
+  void Compute(const double* power, double* out) const;
+
+ private:
+  struct Bin {
+    int first;                   // first FFT bin with nonzero weight
+    std::vector<double> weights;  // consecutive weights from `first`
+  };
+  std::vector<Bin> bins_;
+  int num_empty_ = 0;
+};
+
+}  // namespace asr
