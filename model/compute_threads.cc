@@ -1,6 +1,7 @@
 #include "model/compute_threads.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <ATen/Parallel.h>
 
@@ -39,6 +40,11 @@ void SetComputeThreads(int threads) {
     // Already started (inter-op pool can be sized only once); keep it.
   }
   if (SetThreadsFn set = BlasSetThreads()) set(threads);
+}
+
+void ConfigureAllocatorForTraining() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 int BlasThreads() {

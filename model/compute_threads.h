@@ -20,6 +20,14 @@ int ResolveComputeThreads(int requested);
 // in the sense that concurrent calls do not crash, but the last one wins.
 void SetComputeThreads(int threads);
 
+// Keeps freed large blocks in the process instead of returning them to the
+// kernel (glibc: mmap threshold 32 MiB, its maximum, and no heap trimming
+// below 1 GiB). Training allocates and frees the same tens of megabytes
+// every step; with glibc's defaults each allocation is a fresh mmap whose
+// pages the kernel must zero, which cost over 20% of LSTM training time.
+// Process-wide; call once at start-up.
+void ConfigureAllocatorForTraining();
+
 // Threads the BLAS library reports it will use, or -1 if the linked BLAS has
 // no such query (e.g. the reference BLAS).
 int BlasThreads();

@@ -1,0 +1,147 @@
+#include "model/acoustic_model.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/functional/activation.h>
+
+#include "absl/strings/str_cat.h"
+#include "features/options_json.h"
+
+namespace asr {
+
+absl::Status AcousticModelConfig::Validate() const {
+  if (absl::Status st = features.Validate(); !st.ok()) return st;
+  if (frame_stacking < 1 || frame_stacking > 3) {
+    return absl::InvalidArgumentError(absl::StrCat("model.frame_stacking: ", frame_stacking, " not in {1, 2, 3}"));
+  }
+  if (hidden_size < 1 || hidden_size > 8192) {
+    return absl::InvalidArgumentError(absl::StrCat("model.hidden_size: ", hidden_size, " not in [1, 8192]"));
+  }
+  if (num_layers < 1 || num_layers > 16) {
+    return absl::InvalidArgumentError(absl::StrCat("model.num_layers: ", num_layers, " not in [1, 16]"));
+  }
+  if (!(dropout >= 0 && dropout < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("model.dropout: ", dropout, " not in [0, 1)"));
+  }
+  if (proj_size < 0 || (proj_size > 0 && proj_size >= hidden_size)) {
+    return absl::InvalidArgumentError(absl::StrCat("model.proj_size: ", proj_size, " must be 0 or < hidden_size"));
+  }
+  if (!(ln_eps > 0 && ln_eps < 1)) return absl::InvalidArgumentError("model.ln_eps: not in (0, 1)");
+  if (auto v = Vocabulary::Create(vocabulary); !v.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("model.", v.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json AcousticModelConfig::ToJson() const {
+  return {{"features", FeatureOptionsToJson(features)},
+          {"frame_stacking", frame_stacking},
+          {"hidden_size", hidden_size},
+          {"num_layers", num_layers},
+          {"bidirectional", bidirectional},
+          {"dropout", dropout},
+          {"proj_size", proj_size},
+          {"ln_eps", ln_eps},
+          {"vocabulary", vocabulary}};
+}
+
+absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("model: must be a JSON object");
+  AcousticModelConfig c;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    try {
+      if (k == "features") {
+        auto f = FeatureOptionsFromJson(it.value());
+        if (!f.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", f.status().message()));
+        c.features = *f;
+      } else if (k == "frame_stacking") {
+        c.frame_stacking = it->get<int>();
+      } else if (k == "hidden_size") {
+        c.hidden_size = it->get<int>();
+      } else if (k == "num_layers") {
+        c.num_layers = it->get<int>();
+      } else if (k == "bidirectional") {
+        c.bidirectional = it->get<bool>();
+      } else if (k == "dropout") {
+        c.dropout = it->get<double>();
+      } else if (k == "proj_size") {
+        c.proj_size = it->get<int>();
+      } else if (k == "ln_eps") {
+        c.ln_eps = it->get<double>();
+      } else if (k == "vocabulary") {
+        c.vocabulary = it->get<std::string>();
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("model.", k, ": unknown field"));
+      }
+    } catch (const nlohmann::json::exception&) {
+      return absl::InvalidArgumentError(absl::StrCat("model.", k, ": wrong type (", it->dump(), ")"));
+    }
+  }
+  if (absl::Status st = c.Validate(); !st.ok()) return st;
+  return c;
+}
+
+AcousticModelImpl::AcousticModelImpl(const AcousticModelConfig& config, const Cmvn& cmvn)
+    : config_(config), vocab_(*Vocabulary::Create(config.vocabulary)), cmvn_(cmvn) {
+  const absl::Status st = config.Validate();
+  TORCH_CHECK(st.ok(), "AcousticModel: ", std::string(st.message()));
+  TORCH_CHECK(cmvn.dim() == config.features.Dim(), "AcousticModel: CMVN has ", cmvn.dim(), " dims, features ",
+              config.features.Dim());
+  cmvn_mean_ = register_buffer("cmvn_mean", torch::tensor(cmvn.mean()));
+  cmvn_inv_std_ = register_buffer("cmvn_inv_std", torch::tensor(cmvn.inv_std()));
+  lstm_ = register_module("lstm", LayerNormLstm(LayerNormLstmOptions(config.input_dim(), config.hidden_size)
+                                                    .num_layers(config.num_layers)
+                                                    .bidirectional(config.bidirectional)
+                                                    .dropout(config.dropout)
+                                                    .proj_size(config.proj_size)
+                                                    .eps(config.ln_eps)));
+  output_ = register_module(
+      "output", torch::nn::Linear(lstm_->options().output_size(), vocab_.size()));
+}
+
+std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const torch::Tensor& feats,
+                                                                        const torch::Tensor& lengths) const {
+  TORCH_CHECK(feats.dim() == 3 && feats.size(2) == config_.features.Dim(), "AcousticModel: features must be [B, T, ",
+              config_.features.Dim(), "], got ", feats.sizes());
+  const int64_t k = config_.frame_stacking, batch = feats.size(0), steps = feats.size(1);
+  torch::Tensor x = (feats - cmvn_mean_) * cmvn_inv_std_;
+  // Zero frames past each length so padding never leaks into a stacked group.
+  const torch::Tensor len_cpu = lengths.to(torch::kCPU, torch::kInt64);
+  const torch::Tensor mask = torch::arange(steps).unsqueeze(0).lt(len_cpu.unsqueeze(1)).to(x.device());
+  x = x * mask.unsqueeze(2).to(x.scalar_type());
+  const int64_t out_steps = (steps + k - 1) / k;
+  if (out_steps * k != steps) x = at::constant_pad_nd(x, {0, 0, 0, out_steps * k - steps});
+  x = x.reshape({batch, out_steps, k * config_.features.Dim()}).transpose(0, 1);
+  return {x, (len_cpu + (k - 1)).div(k, "floor")};
+}
+
+AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths) {
+  auto [x, out_lengths] = PrepareInput(feats, lengths);
+  const LstmOutput h = lstm_->forward(x, out_lengths);
+  return {torch::log_softmax(output_->forward(h.output), -1), out_lengths};
+}
+
+torch::Tensor AcousticModelImpl::StepLogProbs(const torch::Tensor& x, LstmState* state) {
+  torch::NoGradGuard no_grad;
+  auto [y, next] = lstm_->Step(x, *state);
+  *state = next;
+  return torch::log_softmax(output_->forward(y), -1);
+}
+
+bool FrameStacker::Push(const float* frame, std::vector<float>* out) {
+  pending_.insert(pending_.end(), frame, frame + dim_);
+  if (static_cast<int>(pending_.size()) < dim_ * k_) return false;
+  out->swap(pending_);
+  pending_.clear();
+  return true;
+}
+
+bool FrameStacker::Flush(std::vector<float>* out) {
+  if (pending_.empty()) return false;
+  pending_.resize(static_cast<size_t>(dim_ * k_), 0.f);
+  out->swap(pending_);
+  pending_.clear();
+  return true;
+}
+
+}  // namespace asr

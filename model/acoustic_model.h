@@ -1,0 +1,100 @@
+// AcousticModel: features (global CMVN applied inside) -> optional frame
+// stacking with subsampling (k consecutive frames concatenated, every k-th
+// kept) -> LayerNormLstm -> linear -> log-softmax over the vocabulary
+// (blank = 0). Everything follows the module's device (CPU or CUDA).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "features/cmvn.h"
+#include "features/online_features.h"
+#include "model/ln_lstm.h"
+#include "model/vocabulary.h"
+#include "nlohmann/json.hpp"
+
+namespace asr {
+
+struct AcousticModelConfig {
+  FeatureOptions features;         // how input features are computed
+  int frame_stacking = 3;          // k in {1, 2, 3}: stack k frames, output every k-th
+  int hidden_size = 256;           // LSTM cell size H
+  int num_layers = 3;
+  bool bidirectional = false;      // true cannot stream
+  double dropout = 0.1;            // between LSTM layers, training only
+  int proj_size = 0;               // LSTMP projection; 0 = none
+  double ln_eps = 1e-5;
+  std::string vocabulary = Vocabulary::kDefaultSymbols;
+
+  int input_dim() const { return features.Dim() * frame_stacking; }
+  // Seconds per model output frame.
+  double output_frame_seconds() const {
+    return features.frame_opts().frame_shift_ms * 1e-3 * frame_stacking;
+  }
+  absl::Status Validate() const;
+  nlohmann::json ToJson() const;
+  // Unknown fields and bad values are errors naming the field ("model.x").
+  static absl::StatusOr<AcousticModelConfig> FromJson(const nlohmann::json& j);
+};
+
+// Output of AcousticModel::forward.
+struct AcousticOutput {
+  torch::Tensor log_probs;  // [T', B, V], T' = ceil(T / k)
+  torch::Tensor lengths;    // [B] int64 on CPU: ceil(length / k)
+};
+
+class AcousticModelImpl : public torch::nn::Module {
+ public:
+  // `cmvn` must have features.Dim() dimensions (Identity() for none).
+  AcousticModelImpl(const AcousticModelConfig& config, const Cmvn& cmvn);
+
+  // feats [B, T, F] raw features (not normalized), lengths [B] int64.
+  AcousticOutput forward(const torch::Tensor& feats, const torch::Tensor& lengths);
+
+  // Streaming: one output frame for each of B streams. x [B, F * k] holds k
+  // stacked, already normalized frames per stream (see FrameStacker);
+  // state as LayerNormLstm's (undefined = zeros). Returns log-probs [B, V]
+  // and updates *state. No autograd. Unidirectional models only.
+  torch::Tensor StepLogProbs(const torch::Tensor& x, LstmState* state);
+
+  const AcousticModelConfig& config() const { return config_; }
+  const Vocabulary& vocabulary() const { return vocab_; }
+  const Cmvn& cmvn() const { return cmvn_; }
+  LayerNormLstm& lstm() { return lstm_; }
+  torch::Device device() const { return cmvn_mean_.device(); }
+
+  // [B, T, F] -> normalized and stacked [T', B, F * k] with lengths T'.
+  std::pair<torch::Tensor, torch::Tensor> PrepareInput(const torch::Tensor& feats,
+                                                       const torch::Tensor& lengths) const;
+
+ private:
+  AcousticModelConfig config_;
+  Vocabulary vocab_;
+  Cmvn cmvn_;
+  torch::Tensor cmvn_mean_, cmvn_inv_std_;  // buffers [F]
+  LayerNormLstm lstm_{nullptr};
+  torch::nn::Linear output_{nullptr};
+};
+TORCH_MODULE(AcousticModel);
+
+// Collects normalized feature frames of one stream and emits stacked model
+// inputs (k frames concatenated) every k frames; Flush() zero-pads a
+// partial group at the end of input. Not thread-safe; one per stream.
+class FrameStacker {
+ public:
+  FrameStacker(int dim, int k) : dim_(dim), k_(k) {}
+  // frame: dim floats. Returns true when *out (dim * k floats) is complete.
+  bool Push(const float* frame, std::vector<float>* out);
+  // Emits a zero-padded partial group, if any; returns whether it did.
+  bool Flush(std::vector<float>* out);
+
+ private:
+  int dim_, k_;
+  std::vector<float> pending_;
+};
+
+}  // namespace asr

@@ -1,0 +1,192 @@
+#include "model/ctc.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace asr {
+namespace {
+
+double LogAdd(double a, double b) {
+  if (a == -INFINITY) return b;
+  if (b == -INFINITY) return a;
+  const double m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::fabs(a - b)));
+}
+
+}  // namespace
+
+torch::Tensor CtcLoss(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                      const torch::Tensor& input_lengths, const torch::Tensor& target_lengths) {
+  return at::ctc_loss(log_probs, targets, input_lengths, target_lengths, Vocabulary::kBlank,
+                      at::Reduction::Mean, /*zero_infinity=*/true);
+}
+
+double CtcDecoder::Prefix::total() const { return LogAdd(p_blank, p_symbol); }
+
+CtcDecoder::CtcDecoder(const Vocabulary& vocab, const CtcDecoderOptions& options) : vocab_(vocab), opts_(options) {
+  Reset();
+}
+
+void CtcDecoder::Reset() {
+  trailing_blank_ = 0;
+  has_speech_ = false;
+  prev_ = Vocabulary::kBlank;
+  tokens_.clear();
+  first_.clear();
+  last_.clear();
+  probs_.clear();
+  blank_prob_sum_ = 0;
+  utterance_frames_ = 0;
+  beam_.clear();
+  Prefix empty;
+  empty.p_blank = 0;
+  beam_[{}] = empty;
+}
+
+void CtcDecoder::Accept(const float* log_probs, int64_t n) {
+  const int64_t v = vocab_.size();
+  for (int64_t i = 0; i < n; ++i, ++frame_) {
+    const float* lp = log_probs + i * v;
+    const int64_t best = std::max_element(lp, lp + v) - lp;
+    trailing_blank_ = best == Vocabulary::kBlank ? trailing_blank_ + 1 : 0;
+    blank_prob_sum_ += std::exp(lp[Vocabulary::kBlank]);
+    ++utterance_frames_;
+    if (opts_.beam_width <= 1) {
+      AcceptGreedy(lp);
+    } else {
+      AcceptBeam(lp);
+    }
+  }
+}
+
+void CtcDecoder::AcceptGreedy(const float* lp) {
+  const int64_t v = vocab_.size();
+  const int64_t best = std::max_element(lp, lp + v) - lp;
+  if (best != Vocabulary::kBlank && best != prev_) {
+    tokens_.push_back(best);
+    first_.push_back(frame_);
+    last_.push_back(frame_);
+    probs_.push_back(std::exp(lp[best]));
+    has_speech_ = true;
+  } else if (best != Vocabulary::kBlank && best == prev_ && !last_.empty()) {
+    last_.back() = frame_;
+  }
+  prev_ = best;
+}
+
+void CtcDecoder::AcceptBeam(const float* lp) {
+  const int64_t v = vocab_.size();
+  // Candidate symbols: the beam_width most likely at this frame.
+  std::vector<int64_t> cand;
+  for (int64_t c = 1; c < v; ++c) cand.push_back(c);
+  const size_t k = std::min<size_t>(cand.size(), static_cast<size_t>(opts_.beam_width));
+  std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end(),
+                    [lp](int64_t a, int64_t b) { return lp[a] > lp[b]; });
+  cand.resize(k);
+  std::map<std::vector<int64_t>, Prefix> next;
+  for (const auto& [tokens, p] : beam_) {
+    const double total = p.total();
+    Prefix& same = next[tokens];
+    if (same.frames.empty() && !tokens.empty()) {
+      same.frames = p.frames;
+      same.probs = p.probs;
+    }
+    same.p_blank = LogAdd(same.p_blank, total + lp[Vocabulary::kBlank]);
+    if (!tokens.empty()) same.p_symbol = LogAdd(same.p_symbol, p.p_symbol + lp[tokens.back()]);
+    for (int64_t c : cand) {
+      std::vector<int64_t> ext = tokens;
+      ext.push_back(c);
+      Prefix& e = next[ext];
+      if (e.frames.size() != ext.size()) {
+        e.frames = p.frames;
+        e.frames.push_back(frame_);
+        e.probs = p.probs;
+        e.probs.push_back(std::exp(lp[c]));
+      }
+      // Repeating the last symbol needs a blank in between.
+      const double from = (!tokens.empty() && c == tokens.back()) ? p.p_blank : total;
+      e.p_symbol = LogAdd(e.p_symbol, from + lp[c]);
+    }
+  }
+  std::vector<std::pair<double, const std::vector<int64_t>*>> ranked;
+  for (const auto& [tokens, p] : next) ranked.push_back({p.total(), &tokens});
+  const size_t keep = std::min<size_t>(ranked.size(), static_cast<size_t>(opts_.beam_width));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::map<std::vector<int64_t>, Prefix> pruned;
+  for (size_t i = 0; i < keep; ++i) pruned[*ranked[i].second] = std::move(next[*ranked[i].second]);
+  beam_ = std::move(pruned);
+  has_speech_ = has_speech_ || std::any_of(beam_.begin(), beam_.end(), [](const auto& e) { return !e.first.empty(); });
+}
+
+Transcript CtcDecoder::MakeTranscript(const std::vector<int64_t>& tokens, const std::vector<int64_t>& first,
+                                      const std::vector<int64_t>& last, const std::vector<float>& probs,
+                                      float confidence) const {
+  Transcript t;
+  t.text = vocab_.Decode(tokens);
+  t.confidence = confidence;
+  const int64_t space = vocab_.space();
+  WordTiming w;
+  double prob_sum = 0;
+  int chars = 0;
+  auto flush = [&] {
+    if (chars == 0) return;
+    w.confidence = static_cast<float>(prob_sum / chars);
+    t.words.push_back(w);
+    w = WordTiming();
+    prob_sum = 0;
+    chars = 0;
+  };
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] == space) {
+      flush();
+      continue;
+    }
+    if (chars == 0) w.start_seconds = static_cast<double>(first[i]) * opts_.frame_seconds;
+    w.word.push_back(vocab_.Symbol(tokens[i]));
+    w.end_seconds = static_cast<double>(last[i] + 1) * opts_.frame_seconds;
+    prob_sum += probs[i];
+    ++chars;
+  }
+  flush();
+  // Trim spaces the model emitted at the edges.
+  const size_t a = t.text.find_first_not_of(' '), b = t.text.find_last_not_of(' ');
+  t.text = a == std::string::npos ? "" : t.text.substr(a, b - a + 1);
+  return t;
+}
+
+Transcript CtcDecoder::Best() const {
+  if (opts_.beam_width <= 1) {
+    float conf = 0;
+    if (!probs_.empty()) {
+      double s = 0;
+      for (float p : probs_) s += p;
+      conf = static_cast<float>(s / static_cast<double>(probs_.size()));
+    } else if (utterance_frames_ > 0) {
+      conf = static_cast<float>(blank_prob_sum_ / static_cast<double>(utterance_frames_));
+    }
+    return MakeTranscript(tokens_, first_, last_, probs_, conf);
+  }
+  const std::vector<int64_t>* best = nullptr;
+  double best_total = -INFINITY, norm = -INFINITY;
+  for (const auto& [tokens, p] : beam_) {
+    norm = LogAdd(norm, p.total());
+    if (best == nullptr || p.total() > best_total) {
+      best = &tokens;
+      best_total = p.total();
+    }
+  }
+  const Prefix& p = beam_.at(*best);
+  return MakeTranscript(*best, p.frames, p.frames, p.probs, static_cast<float>(std::exp(best_total - norm)));
+}
+
+Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab, const CtcDecoderOptions& options) {
+  const torch::Tensor lp = log_probs.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  CtcDecoder d(vocab, options);
+  d.Accept(lp.data_ptr<float>(), lp.size(0));
+  return d.Best();
+}
+
+}  // namespace asr

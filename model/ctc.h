@@ -1,0 +1,94 @@
+// CTC: the training loss, and decoding of per-frame log-probabilities into
+// text with word timings and confidence: greedy (best path) and prefix beam
+// search (Hannun et al. 2014), both incremental so that streaming and
+// offline decoding share one implementation (offline = one chunk).
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/vocabulary.h"
+
+namespace asr {
+
+// Mean over the batch of each utterance's CTC loss divided by its target
+// length (torch::ctc_loss, reduction mean, zero_infinity on, blank 0).
+// log_probs [T, B, V]; targets [B, S] padded; lengths int64 [B].
+torch::Tensor CtcLoss(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                      const torch::Tensor& input_lengths, const torch::Tensor& target_lengths);
+
+struct WordTiming {
+  std::string word;
+  double start_seconds = 0;  // from the stream (or file) start
+  double end_seconds = 0;
+  float confidence = 0;      // mean posterior of the word's characters
+};
+
+struct Transcript {
+  std::string text;
+  std::vector<WordTiming> words;
+  float confidence = 0;  // in [0, 1]
+};
+
+struct CtcDecoderOptions {
+  int beam_width = 1;          // 1 = greedy best path; > 1 = prefix beam search
+  double frame_seconds = 0.03; // duration of one output frame
+};
+
+// Decodes one utterance incrementally. Frame indices are absolute: they
+// continue across Reset(), so times stay relative to the stream start.
+// Not thread-safe; one per stream.
+class CtcDecoder {
+ public:
+  CtcDecoder(const Vocabulary& vocab, const CtcDecoderOptions& options);
+
+  // `n` frames of vocab.size() log-probabilities, row-major.
+  void Accept(const float* log_probs, int64_t n);
+  // The best hypothesis for the frames of the current utterance so far.
+  Transcript Best() const;
+  // Starts a new utterance at the current frame.
+  void Reset();
+
+  int64_t frames() const { return frame_; }  // absolute frames consumed
+  // Consecutive latest frames whose most likely symbol was the blank.
+  int64_t trailing_blank_frames() const { return trailing_blank_; }
+  // True once the current utterance has emitted a symbol.
+  bool has_speech() const { return has_speech_; }
+
+ private:
+  struct Prefix {
+    double p_blank = -INFINITY;      // log P(prefix, path ends in blank)
+    double p_symbol = -INFINITY;     // log P(prefix, path ends in its last symbol)
+    std::vector<int64_t> frames;     // frame of each symbol's emission
+    std::vector<float> probs;        // posterior of each symbol at emission
+    double total() const;
+  };
+  void AcceptGreedy(const float* lp);
+  void AcceptBeam(const float* lp);
+  Transcript MakeTranscript(const std::vector<int64_t>& tokens, const std::vector<int64_t>& first,
+                            const std::vector<int64_t>& last, const std::vector<float>& probs,
+                            float confidence) const;
+
+  Vocabulary vocab_;
+  CtcDecoderOptions opts_;
+  int64_t frame_ = 0;
+  int64_t trailing_blank_ = 0;
+  bool has_speech_ = false;
+  // Greedy state.
+  int64_t prev_ = Vocabulary::kBlank;
+  std::vector<int64_t> tokens_, first_, last_;
+  std::vector<float> probs_;
+  double blank_prob_sum_ = 0;
+  int64_t utterance_frames_ = 0;
+  // Beam state.
+  std::map<std::vector<int64_t>, Prefix> beam_;
+};
+
+// Offline decoding of one utterance: log_probs [T, V] float (any device).
+Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab, const CtcDecoderOptions& options);
+
+}  // namespace asr

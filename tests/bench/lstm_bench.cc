@@ -1,0 +1,98 @@
+// LN-LSTM speed against torch::nn::LSTM (no LN) of the same sizes, in the
+// same run: batch 32, 100 frames, input 80, hidden 320, 3 layers, float32,
+// CPU, forward + backward, at 1 and 2 threads (LibTorch + BLAS, set with
+// SetComputeThreads); plus one streaming step at batch 1, 16, 128.
+// After the runs it prints the ratio LN-LSTM / nn.LSTM per thread count.
+//   build/bin/asr_bench_lstm [--benchmark_repetitions=3]
+#include <benchmark/benchmark.h>
+#include <torch/nn/modules/rnn.h>
+
+#include <cstdio>
+#include <map>
+
+#include "model/compute_threads.h"
+#include "model/ln_lstm.h"
+
+namespace {
+
+constexpr int64_t kBatch = 32, kSteps = 100, kInput = 80, kHidden = 320, kLayers = 3;
+
+void BM_LnLstmFwdBwd(benchmark::State& state) {
+  asr::SetComputeThreads(static_cast<int>(state.range(0)));
+  torch::manual_seed(0);
+  asr::LayerNormLstm lstm(asr::LayerNormLstmOptions(kInput, kHidden).num_layers(kLayers));
+  const torch::Tensor x = torch::randn({kSteps, kBatch, kInput});
+  for (auto _ : state) {
+    lstm->zero_grad();
+    lstm->forward(x).output.sum().backward();
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch * kSteps);
+}
+BENCHMARK(BM_LnLstmFwdBwd)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_TorchLstmFwdBwd(benchmark::State& state) {
+  asr::SetComputeThreads(static_cast<int>(state.range(0)));
+  torch::manual_seed(0);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(kInput, kHidden).num_layers(kLayers));
+  const torch::Tensor x = torch::randn({kSteps, kBatch, kInput});
+  for (auto _ : state) {
+    lstm->zero_grad();
+    std::get<0>(lstm->forward(x)).sum().backward();
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch * kSteps);
+}
+BENCHMARK(BM_TorchLstmFwdBwd)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_LnLstmStep(benchmark::State& state) {
+  asr::SetComputeThreads(1);
+  torch::manual_seed(0);
+  asr::LayerNormLstm lstm(asr::LayerNormLstmOptions(kInput, kHidden).num_layers(kLayers));
+  const int64_t batch = state.range(0);
+  const torch::Tensor x = torch::randn({batch, kInput});
+  asr::LstmState s = lstm->ZeroState(batch);
+  for (auto _ : state) {
+    auto r = lstm->Step(x, s);
+    s = r.second;
+    benchmark::DoNotOptimize(r.first.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_LnLstmStep)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Records real time per run name so the ratios can be printed at the end.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Iteration || r.aggregate_name == "median") {
+        times_[r.run_name.str()] = r.GetAdjustedRealTime();
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  void PrintRatios() const {
+    for (const char* threads : {"1", "2"}) {
+      const auto ln = times_.find(std::string("BM_LnLstmFwdBwd/") + threads + "/real_time");
+      const auto ref = times_.find(std::string("BM_TorchLstmFwdBwd/") + threads + "/real_time");
+      if (ln != times_.end() && ref != times_.end()) {
+        std::printf("{\"threads\": %s, \"ln_lstm_ms\": %.1f, \"torch_lstm_ms\": %.1f, \"ratio\": %.3f}\n", threads,
+                    ln->second, ref->second, ln->second / ref->second);
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, double> times_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  asr::ConfigureAllocatorForTraining();  // as asr-train and asr-server do
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios();
+  benchmark::Shutdown();
+  return 0;
+}

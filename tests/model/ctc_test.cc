@@ -1,0 +1,117 @@
+// CTC loss semantics and decoding: greedy and prefix beam search, word
+// timings, confidence, incremental = offline, endpoint bookkeeping.
+#include "model/ctc.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace asr {
+namespace {
+
+// Log-probabilities [T, V] where each frame puts probability `p` on the
+// given symbol (character, or '_' for blank) and spreads the rest evenly.
+torch::Tensor Frames(const Vocabulary& v, const std::string& symbols, float p = 0.9f) {
+  torch::Tensor lp = torch::full({static_cast<int64_t>(symbols.size()), v.size()}, (1 - p) / (v.size() - 1));
+  for (size_t t = 0; t < symbols.size(); ++t) {
+    const int64_t id = symbols[t] == '_' ? Vocabulary::kBlank : v.Id(symbols[t]);
+    lp[static_cast<int64_t>(t)][id] = p;
+  }
+  return lp.log();
+}
+
+TEST(CtcTest, LossIsMeanOverTargetLengthsAndZeroInfinity) {
+  torch::manual_seed(1);
+  const torch::Tensor lp = torch::randn({12, 3, 5}).log_softmax(2);
+  const torch::Tensor targets = torch::tensor({{1, 2, 3}, {2, 2, 0}, {4, 0, 0}});
+  const torch::Tensor in_len = torch::tensor({12, 10, 8}), tgt_len = torch::tensor({3, 2, 1});
+  const torch::Tensor per = at::ctc_loss(lp, targets, in_len, tgt_len, 0, at::Reduction::None, false);
+  const double expected = ((per / tgt_len.to(torch::kFloat)).mean()).item<double>();
+  EXPECT_NEAR(CtcLoss(lp, targets, in_len, tgt_len).item<double>(), expected, 1e-6);
+  // Three frames cannot hold "aa" + blank + "a": infinite loss becomes 0.
+  const torch::Tensor impossible = CtcLoss(lp.narrow(0, 0, 3).narrow(1, 0, 1), torch::tensor({{1, 1, 1}}),
+                                           torch::tensor({3}), torch::tensor({3}));
+  EXPECT_EQ(impossible.item<double>(), 0.0);
+}
+
+TEST(CtcTest, GreedyCollapsesRepeatsAndBlanksWithWordTimes) {
+  const Vocabulary v;
+  // frames:          0123456789...
+  const std::string f = "__hh_i__  ___yo_u_";
+  const Transcript t = CtcDecode(Frames(v, f), v, {1, 0.04});
+  EXPECT_EQ(t.text, "hi you");
+  ASSERT_EQ(t.words.size(), 2u);
+  EXPECT_EQ(t.words[0].word, "hi");
+  EXPECT_NEAR(t.words[0].start_seconds, 2 * 0.04, 1e-9);  // first 'h' at frame 2
+  EXPECT_NEAR(t.words[0].end_seconds, 6 * 0.04, 1e-9);    // 'i' at frame 5
+  EXPECT_EQ(t.words[1].word, "you");
+  EXPECT_NEAR(t.words[1].start_seconds, 13 * 0.04, 1e-9);
+  EXPECT_NEAR(t.words[1].end_seconds, 17 * 0.04, 1e-9);   // 'u' at frame 16
+  EXPECT_NEAR(t.confidence, 0.9, 1e-5);
+  EXPECT_NEAR(t.words[0].confidence, 0.9, 1e-5);
+  // A blank between repeats keeps both.
+  EXPECT_EQ(CtcDecode(Frames(v, "aa_a"), v, {}).text, "aa");
+}
+
+TEST(CtcTest, BeamSearchFindsTheMostProbableLabelingWhereGreedyDoesNot) {
+  // Two frames over {blank, a}: P(blank) = 0.6 each. Greedy: "" (0.36).
+  // P("a") = 0.4*0.4 + 0.4*0.6 + 0.6*0.4 = 0.64 > 0.36.
+  Vocabulary v = *Vocabulary::Create(" a");
+  const torch::Tensor lp = torch::tensor({{0.6f, 0.0f, 0.4f}, {0.6f, 0.0f, 0.4f}}).clamp_min(1e-12).log();
+  EXPECT_EQ(CtcDecode(lp, v, {1, 0.03}).text, "");
+  const Transcript beam = CtcDecode(lp, v, {4, 0.03});
+  EXPECT_EQ(beam.text, "a");
+  EXPECT_NEAR(beam.confidence, 0.64, 1e-4);  // posterior of "a" among the beam
+}
+
+TEST(CtcTest, IncrementalDecodingEqualsOffline) {
+  torch::manual_seed(3);
+  const Vocabulary v;
+  const torch::Tensor lp = (torch::randn({60, v.size()}) * 3).log_softmax(1);
+  for (int beam : {1, 8}) {
+    const Transcript offline = CtcDecode(lp, v, {beam, 0.03});
+    CtcDecoder d(v, {beam, 0.03});
+    for (int64_t t = 0; t < 60; t += 7) {
+      const torch::Tensor chunk = lp.narrow(0, t, std::min<int64_t>(7, 60 - t)).contiguous();
+      d.Accept(chunk.data_ptr<float>(), chunk.size(0));
+    }
+    const Transcript inc = d.Best();
+    EXPECT_EQ(inc.text, offline.text) << beam;
+    ASSERT_EQ(inc.words.size(), offline.words.size());
+    for (size_t i = 0; i < inc.words.size(); ++i) EXPECT_EQ(inc.words[i].start_seconds, offline.words[i].start_seconds);
+  }
+}
+
+TEST(CtcTest, ResetStartsANewUtteranceKeepingAbsoluteTimes) {
+  const Vocabulary v;
+  CtcDecoder d(v, {1, 0.1});
+  const torch::Tensor first = Frames(v, "ab____");
+  d.Accept(first.data_ptr<float>(), first.size(0));
+  EXPECT_TRUE(d.has_speech());
+  EXPECT_EQ(d.trailing_blank_frames(), 4);
+  EXPECT_EQ(d.Best().text, "ab");
+  d.Reset();
+  EXPECT_FALSE(d.has_speech());
+  const torch::Tensor second = Frames(v, "_c");
+  d.Accept(second.data_ptr<float>(), second.size(0));
+  const Transcript t = d.Best();
+  EXPECT_EQ(t.text, "c");
+  EXPECT_NEAR(t.words[0].start_seconds, 0.7, 1e-9);  // frame 7 of the stream
+  EXPECT_EQ(d.frames(), 8);
+}
+
+TEST(VocabularyTest, NormalizesEncodesAndDecodes) {
+  const Vocabulary v;
+  EXPECT_EQ(v.size(), 29);
+  EXPECT_EQ(v.Normalize("  Don't   STOP, 7 now!"), "don't stop now");
+  auto ids = v.Encode("Hi there");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(v.Decode(*ids), "hi there");
+  EXPECT_FALSE(v.Encode("123 !!").ok());
+  EXPECT_FALSE(Vocabulary::Create("abc").ok());   // no space
+  EXPECT_FALSE(Vocabulary::Create(" aa").ok());   // repeated
+  EXPECT_TRUE(Vocabulary::Create(" 0123456789").ok());
+}
+
+}  // namespace
+}  // namespace asr
