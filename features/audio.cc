@@ -201,6 +201,16 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
   return Audio{std::move(*mono), format.sample_rate};
 }
 
+absl::StatusOr<double> ProbeAudioDuration(const std::string& path) {
+  SF_INFO info{};
+  SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot open: ", sf_strerror(nullptr)));
+  if (info.samplerate <= 0 || info.frames <= 0 || info.frames == SF_COUNT_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': no duration in the header"));
+  }
+  return static_cast<double>(info.frames) / info.samplerate;
+}
+
 std::vector<std::string> SupportedContainerFormats() {
   std::vector<std::string> out;
   const std::pair<const char*, int> kCandidates[] = {

@@ -60,6 +60,9 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
 absl::StatusOr<std::vector<float>> DownmixToMono(const float* interleaved, size_t frames, int channels,
                                                  const DecodeOptions& opts, const std::string& name);
 
+// Duration in seconds from the file's header (no decoding), or an error.
+absl::StatusOr<double> ProbeAudioDuration(const std::string& path);
+
 // Major formats (e.g. "WAV", "FLAC", "OGG/Vorbis", "OGG/Opus") that the
 // linked libsndfile can write and read.
 std::vector<std::string> SupportedContainerFormats();

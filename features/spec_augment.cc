@@ -85,7 +85,8 @@ std::string SpecAugmentOptions::ToString() const {
                       " apply_probability=", apply_probability, " mask_value=", mask_value);
 }
 
-void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* feats) {
+void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* feats,
+                 const std::vector<float>* fill) {
   if (feats->rows == 0 || feats->cols == 0) return;
   if (Uniform01(rng) >= opts.apply_probability) return;
   TimeWarp(opts.time_warp, rng, feats);
@@ -93,14 +94,18 @@ void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* f
   for (int m = 0; m < opts.num_freq_masks; ++m) {
     const int64_t width = UniformInt(rng, 0, std::min<int64_t>(opts.freq_mask_width, d));
     const int64_t f0 = UniformInt(rng, 0, d - width);
-    for (int64_t r = 0; r < t; ++r) std::fill(feats->row(r) + f0, feats->row(r) + f0 + width, opts.mask_value);
+    for (int64_t r = 0; r < t; ++r) {
+      for (int64_t c = f0; c < f0 + width; ++c) feats->at(r, c) = fill ? (*fill)[static_cast<size_t>(c)] : opts.mask_value;
+    }
   }
   const int64_t max_width =
       std::min<int64_t>(opts.time_mask_width, static_cast<int64_t>(opts.max_time_fraction * t));
   for (int m = 0; m < opts.num_time_masks; ++m) {
     const int64_t width = UniformInt(rng, 0, max_width);
     const int64_t t0 = UniformInt(rng, 0, t - width);
-    std::fill(feats->row(t0), feats->row(t0) + width * d, opts.mask_value);
+    for (int64_t r = t0; r < t0 + width; ++r) {
+      for (int64_t c = 0; c < d; ++c) feats->at(r, c) = fill ? (*fill)[static_cast<size_t>(c)] : opts.mask_value;
+    }
   }
 }
 

@@ -29,6 +29,9 @@ struct SpecAugmentOptions {
 };
 
 // Augments `feats` in place using `rng`. Deterministic for a given rng state.
-void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* feats);
+// Masked cells get opts.mask_value, or fill[column] when `fill` is given
+// (e.g. the CMVN mean, so masks read as "average" after normalization).
+void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* feats,
+                 const std::vector<float>* fill = nullptr);
 
 }  // namespace asr

@@ -26,6 +26,12 @@ absl::Status AcousticModelConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("model.proj_size: ", proj_size, " must be 0 or < hidden_size"));
   }
   if (!(ln_eps > 0 && ln_eps < 1)) return absl::InvalidArgumentError("model.ln_eps: not in (0, 1)");
+  if (burn_in_frames < 0 || burn_in_frames > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("model.burn_in_frames: ", burn_in_frames, " not in [0, 100]"));
+  }
+  if (!(blank_bias_init >= -20 && blank_bias_init <= 20)) {
+    return absl::InvalidArgumentError("model.blank_bias_init: not in [-20, 20]");
+  }
   if (auto v = Vocabulary::Create(vocabulary); !v.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("model.", v.status().message()));
   }
@@ -41,6 +47,8 @@ nlohmann::json AcousticModelConfig::ToJson() const {
           {"dropout", dropout},
           {"proj_size", proj_size},
           {"ln_eps", ln_eps},
+          {"blank_bias_init", blank_bias_init},
+          {"burn_in_frames", burn_in_frames},
           {"vocabulary", vocabulary}};
 }
 
@@ -68,6 +76,10 @@ absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann
         c.proj_size = it->get<int>();
       } else if (k == "ln_eps") {
         c.ln_eps = it->get<double>();
+      } else if (k == "burn_in_frames") {
+        c.burn_in_frames = it->get<int>();
+      } else if (k == "blank_bias_init") {
+        c.blank_bias_init = it->get<double>();
       } else if (k == "vocabulary") {
         c.vocabulary = it->get<std::string>();
       } else {
@@ -97,10 +109,17 @@ AcousticModelImpl::AcousticModelImpl(const AcousticModelConfig& config, const Cm
                                                     .eps(config.ln_eps)));
   output_ = register_module(
       "output", torch::nn::Linear(lstm_->options().output_size(), vocab_.size()));
+  // A blank-leaning start: with uniform outputs CTC's boundary condition
+  // pulls half the probability of frame 0 onto the first character, the
+  // LSTM's zero initial state makes frame 0 recognizable, and the model
+  // learns to emit a guessed first word before any speech.
+  torch::NoGradGuard no_grad;
+  output_->bias[Vocabulary::kBlank].fill_(config.blank_bias_init);
 }
 
 std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const torch::Tensor& feats,
-                                                                        const torch::Tensor& lengths) const {
+                                                                        const torch::Tensor& lengths,
+                                                                        int64_t burn_in) const {
   TORCH_CHECK(feats.dim() == 3 && feats.size(2) == config_.features.Dim(), "AcousticModel: features must be [B, T, ",
               config_.features.Dim(), "], got ", feats.sizes());
   const int64_t k = config_.frame_stacking, batch = feats.size(0), steps = feats.size(1);
@@ -112,13 +131,17 @@ std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const to
   const int64_t out_steps = (steps + k - 1) / k;
   if (out_steps * k != steps) x = at::constant_pad_nd(x, {0, 0, 0, out_steps * k - steps});
   x = x.reshape({batch, out_steps, k * config_.features.Dim()}).transpose(0, 1);
+  if (burn_in > 0 && out_steps > 0) x = torch::cat({x.narrow(0, 0, 1).expand({burn_in, batch, x.size(2)}), x});
   return {x, (len_cpu + (k - 1)).div(k, "floor")};
 }
 
-AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths) {
-  auto [x, out_lengths] = PrepareInput(feats, lengths);
-  const LstmOutput h = lstm_->forward(x, out_lengths);
-  return {torch::log_softmax(output_->forward(h.output), -1), out_lengths};
+AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in) {
+  if (burn_in < 0) burn_in = config_.burn_in_frames;
+  auto [x, out_lengths] = PrepareInput(feats, lengths, burn_in);
+  const int64_t used = x.size(0) > burn_in ? burn_in : 0;
+  const LstmOutput h = lstm_->forward(x, out_lengths + used);
+  const torch::Tensor y = h.output.narrow(0, used, h.output.size(0) - used);
+  return {torch::log_softmax(output_->forward(y), -1), out_lengths};
 }
 
 torch::Tensor AcousticModelImpl::StepLogProbs(const torch::Tensor& x, LstmState* state) {
@@ -126,6 +149,11 @@ torch::Tensor AcousticModelImpl::StepLogProbs(const torch::Tensor& x, LstmState*
   auto [y, next] = lstm_->Step(x, *state);
   *state = next;
   return torch::log_softmax(output_->forward(y), -1);
+}
+
+void AcousticModelImpl::BurnIn(const torch::Tensor& x, LstmState* state) {
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < config_.burn_in_frames; ++i) *state = lstm_->Step(x, *state).second;
 }
 
 bool FrameStacker::Push(const float* frame, std::vector<float>* out) {

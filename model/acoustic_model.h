@@ -28,6 +28,13 @@ struct AcousticModelConfig {
   double dropout = 0.1;            // between LSTM layers, training only
   int proj_size = 0;               // LSTMP projection; 0 = none
   double ln_eps = 1e-5;
+  double blank_bias_init = 4.0;    // initial output bias of the CTC blank (others 0 +- init)
+  // Burn-in: the LSTM first runs this many copies of the first (stacked)
+  // input frame, whose outputs are dropped, so the utterance's first frame
+  // never meets the zero initial state. Training draws the count per batch
+  // from [1, 2 * burn_in_frames]: the model cannot tell which frame starts
+  // the CTC input and so cannot learn to "emit the first word at frame 0".
+  int burn_in_frames = 4;
   std::string vocabulary = Vocabulary::kDefaultSymbols;
 
   int input_dim() const { return features.Dim() * frame_stacking; }
@@ -53,13 +60,18 @@ class AcousticModelImpl : public torch::nn::Module {
   AcousticModelImpl(const AcousticModelConfig& config, const Cmvn& cmvn);
 
   // feats [B, T, F] raw features (not normalized), lengths [B] int64.
-  AcousticOutput forward(const torch::Tensor& feats, const torch::Tensor& lengths);
+  // burn_in < 0: config().burn_in_frames (training passes a random count).
+  AcousticOutput forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in = -1);
 
   // Streaming: one output frame for each of B streams. x [B, F * k] holds k
   // stacked, already normalized frames per stream (see FrameStacker);
   // state as LayerNormLstm's (undefined = zeros). Returns log-probs [B, V]
-  // and updates *state. No autograd. Unidirectional models only.
+  // and updates *state. No autograd. Unidirectional models only. A
+  // stream's first input must go through BurnIn() first.
   torch::Tensor StepLogProbs(const torch::Tensor& x, LstmState* state);
+  // Runs config().burn_in_frames steps of x (the streams' first stacked
+  // inputs, [B, F * k]) from *state (undefined = zeros), outputs dropped.
+  void BurnIn(const torch::Tensor& x, LstmState* state);
 
   const AcousticModelConfig& config() const { return config_; }
   const Vocabulary& vocabulary() const { return vocab_; }
@@ -67,9 +79,11 @@ class AcousticModelImpl : public torch::nn::Module {
   LayerNormLstm& lstm() { return lstm_; }
   torch::Device device() const { return cmvn_mean_.device(); }
 
-  // [B, T, F] -> normalized and stacked [T', B, F * k] with lengths T'.
-  std::pair<torch::Tensor, torch::Tensor> PrepareInput(const torch::Tensor& feats,
-                                                       const torch::Tensor& lengths) const;
+  // [B, T, F] -> normalized and stacked [burn_in + T', B, F * k] (burn-in
+  // copies of each row's first stacked frame first) and lengths T' (burn-in
+  // not counted).
+  std::pair<torch::Tensor, torch::Tensor> PrepareInput(const torch::Tensor& feats, const torch::Tensor& lengths,
+                                                       int64_t burn_in) const;
 
  private:
   AcousticModelConfig config_;

@@ -182,6 +182,27 @@ Transcript CtcDecoder::Best() const {
   return MakeTranscript(*best, p.frames, p.frames, p.probs, static_cast<float>(std::exp(best_total - norm)));
 }
 
+std::vector<Transcript> CtcDecoder::NBest(int n) const {
+  if (opts_.beam_width <= 1 || n <= 1) return {Best()};
+  std::vector<std::pair<double, const std::vector<int64_t>*>> ranked;
+  double norm = -INFINITY;
+  for (const auto& [tokens, p] : beam_) {
+    ranked.push_back({p.total(), &tokens});
+    norm = LogAdd(norm, p.total());
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<Transcript> out;
+  for (size_t i = 0; i < ranked.size() && static_cast<int>(out.size()) < n; ++i) {
+    const Prefix& p = beam_.at(*ranked[i].second);
+    Transcript t = MakeTranscript(*ranked[i].second, p.frames, p.frames, p.probs,
+                                  static_cast<float>(std::exp(ranked[i].first - norm)));
+    // Prefixes differing only in edge spaces read the same; keep the first.
+    if (std::any_of(out.begin(), out.end(), [&](const Transcript& o) { return o.text == t.text; })) continue;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab, const CtcDecoderOptions& options) {
   const torch::Tensor lp = log_probs.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   CtcDecoder d(vocab, options);

@@ -50,6 +50,9 @@ class CtcDecoder {
   void Accept(const float* log_probs, int64_t n);
   // The best hypothesis for the frames of the current utterance so far.
   Transcript Best() const;
+  // Up to n hypotheses, best first (beam search; greedy gives one). The
+  // confidences are posteriors within the beam.
+  std::vector<Transcript> NBest(int n) const;
   // Starts a new utterance at the current frame.
   void Reset();
 

@@ -39,10 +39,10 @@ def make_audio():
         run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", raw, "seven three oh nine"])
         for name, rate, extra in [("speech16k", 16000, []), ("speech8k", 8000, [])]:
             path = os.path.join(OUT, name + ".wav")
-            run(["sox", raw, "-r", str(rate), "-b", "16", "-c", "1", path, "dither", "-s"] + extra)
-        run(["sox", "-n", "-r", "16000", "-b", "16", "-c", "1", os.path.join(OUT, "noise16k.wav"),
+            run(["sox", "-R", raw, "-r", str(rate), "-b", "16", "-c", "1", path, "dither", "-s"] + extra)
+        run(["sox", "-R", "-n", "-r", "16000", "-b", "16", "-c", "1", os.path.join(OUT, "noise16k.wav"),
              "synth", "1.3", "whitenoise", "vol", "0.3"])
-        run(["sox", "-n", "-r", "16000", "-b", "16", "-c", "1", os.path.join(OUT, "silence16k.wav"),
+        run(["sox", "-R", "-n", "-r", "16000", "-b", "16", "-c", "1", os.path.join(OUT, "silence16k.wav"),
              "trim", "0", "0.5"])
     import wave
     for name in ["speech16k", "speech8k", "noise16k", "silence16k"]:

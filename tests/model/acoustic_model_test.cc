@@ -58,7 +58,9 @@ TEST(AcousticModelTest, StreamingStepsEqualOfflineForward) {
   std::vector<float> stacked;
   std::vector<torch::Tensor> outs;
   auto step = [&] {
-    outs.push_back(model->StepLogProbs(torch::tensor(stacked).unsqueeze(0), &state));
+    const torch::Tensor x = torch::tensor(stacked).unsqueeze(0);
+    if (outs.empty()) model->BurnIn(x, &state);
+    outs.push_back(model->StepLogProbs(x, &state));
   };
   for (int64_t t = 0; t < 20; ++t) {
     std::vector<float> frame(feats[0][t].data_ptr<float>(), feats[0][t].data_ptr<float>() + 20);

@@ -1,0 +1,76 @@
+// Everything that defines a training run, as one JSON document:
+//
+//   {"train_manifest": "...", "dev_manifest": "...",   // paths; relative to the config file
+//    "model": {...},        // AcousticModelConfig (acoustic_model.h)
+//    "data": {...},         // DataOptions (dataset.h)
+//    "optimizer": {"lr": 0.002, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.01, "grad_clip": 5},
+//    "schedule": {"warmup_steps": 300, "decay": "cosine", "min_lr_ratio": 0.05},
+//    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0,
+//              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
+//              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
+//              "log_every_steps": 10}}
+//
+// Every field is optional (defaults above and in the structs); unknown
+// fields and bad values are errors naming the field, e.g. "optimizer.lr".
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/acoustic_model.h"
+#include "model/dataset.h"
+#include "nlohmann/json.hpp"
+
+namespace asr {
+
+struct OptimizerOptions {
+  double lr = 2e-3;            // peak learning rate (AdamW)
+  double beta1 = 0.9, beta2 = 0.98;
+  double eps = 1e-8;
+  double weight_decay = 0.01;  // decoupled (AdamW)
+  double grad_clip = 5.0;      // max global gradient L2 norm; 0 = off
+};
+
+struct ScheduleOptions {
+  int64_t warmup_steps = 300;  // linear warmup from 0 to lr
+  std::string decay = "cosine";  // after warmup: "cosine" (to min_lr_ratio * lr at the last step), "inverse_sqrt", "none"
+  double min_lr_ratio = 0.05;
+};
+
+struct RunOptions {
+  int64_t epochs = 20;
+  int64_t max_steps = 0;              // 0 = epochs decide
+  double time_budget_minutes = 0;     // 0 = none; training stops (validated, checkpointed) when spent
+  uint64_t seed = 1;
+  int threads = 0;                    // LibTorch + BLAS threads; 0 = half the cores
+  int64_t checkpoint_every_steps = 500;
+  int64_t keep_last_checkpoints = 3;  // plus the best by dev CER
+  int64_t early_stopping_patience = 0;  // epochs without dev CER improvement; 0 = off
+  int64_t max_consecutive_nonfinite = 20;  // abort after this many skipped steps in a row
+  int eval_beam = 1;                  // dev decoding beam (1 = greedy)
+  int64_t cmvn_max_utterances = 2000; // train utterances used for CMVN statistics
+  int64_t log_every_steps = 10;       // step events
+};
+
+struct TrainingConfig {
+  std::string train_manifest, dev_manifest;
+  // Audio referenced by the manifests must lie under this directory (set
+  // by the server to its data root; not part of the JSON). Empty = anywhere.
+  std::string audio_root;
+  AcousticModelConfig model;
+  DataOptions data = DataOptions::Default();
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  RunOptions train;
+
+  absl::Status Validate() const;
+  nlohmann::json ToJson() const;
+  // Relative manifest paths resolve against base_dir (when not empty).
+  static absl::StatusOr<TrainingConfig> FromJson(const nlohmann::json& j, const std::string& base_dir = "");
+  static absl::StatusOr<TrainingConfig> Load(const std::string& path);
+};
+
+// Learning rate at `step` (0-based) of `total_steps`.
+double LearningRate(const OptimizerOptions& opt, const ScheduleOptions& s, int64_t step, int64_t total_steps);
+
+}  // namespace asr

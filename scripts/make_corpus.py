@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""Synthesizes a connected-digits corpus in the manner of TIDIGITS (or short
+word sentences) with espeak-ng and flite, degraded with sox and numpy, and
+writes NeMo-style JSONL manifests. Called by scripts/make-corpus.sh.
+
+Speakers ("voices") are an espeak-ng accent + variant, or a flite voice.
+Dev and test use voices never heard in train: whole accents and variants
+are held out, and flite's kal voice appears only in test. Every utterance is
+reproducible from (seed, split, index), whatever the number of processes.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import wave
+from multiprocessing import Pool
+
+import numpy as np
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh"]
+ESPEAK_ACCENTS = {
+    "train": ["en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan"],
+    "dev": ["en-029"],
+    "test": ["en-us-nyc", "en-gb-x-gbcwmd"],
+}
+FLITE_VOICES = {"train": ["awb", "rms", "slt"], "dev": [], "test": ["kal"]}
+SIZES = {"tiny": (240, 40, 40), "small": (1500, 150, 150), "default": (6000, 300, 300)}
+EXCLUDED_VARIANTS = {"Demonic", "Tweaky", "Mr serious", "UniRobot", "anikaRobot", "fast"}
+
+
+def espeak_variants():
+    out = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True).stdout.splitlines()[1:]
+    names = sorted({line.split()[4].split("/")[-1] for line in out if len(line.split()) >= 5})
+    names = [n for n in names if n not in EXCLUDED_VARIANTS and " " not in n]
+    # Every 6th variant (offset 1) is dev-only, every 6th (offset 4) test-only.
+    split = {"train": [], "dev": [], "test": []}
+    for i, n in enumerate(names):
+        split["dev" if i % 6 == 1 else "test" if i % 6 == 4 else "train"].append(n)
+    return split
+
+
+def choose_voice(rng, split, variants):
+    """Returns ('espeak', accent, variant) or ('flite', voice, None)."""
+    flite = FLITE_VOICES[split]
+    if flite and rng.random() < 0.25:
+        return ("flite", rng.choice(flite), None)
+    if split == "train":
+        return ("espeak", rng.choice(ESPEAK_ACCENTS["train"]), rng.choice(variants["train"]))
+    # Held-out accent with any variant, or a training accent with a held-out variant.
+    if rng.random() < 0.5:
+        return ("espeak", rng.choice(ESPEAK_ACCENTS[split]), rng.choice(sum(variants.values(), [])))
+    return ("espeak", rng.choice(ESPEAK_ACCENTS["train"]), rng.choice(variants[split]))
+
+
+def make_text(rng, vocabulary, words):
+    if vocabulary == "digits":
+        return " ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 7)))
+    return " ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
+
+
+def run(cmd):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def synthesize(rng, voice, text, path):
+    kind, name, variant = voice
+    if kind == "espeak":
+        run(["espeak-ng", "-v", f"{name}+{variant}", "-s", str(rng.randint(110, 230)), "-p",
+             str(rng.randint(20, 80)), "-a", str(rng.randint(80, 180)), "-g", str(rng.randint(0, 4)),
+             "-w", path, text])
+    else:
+        run(["flite", "-voice", name, "--setf", f"duration_stretch={rng.uniform(0.75, 1.3):.3f}",
+             "--setf", f"int_f0_target_mean={rng.uniform(80, 200) if name != 'slt' else rng.uniform(150, 260):.1f}",
+             "-t", text, "-o", path])
+
+
+def sox_effects(rng):
+    """Tempo, pitch, reverberation and band-limiting, each with a probability."""
+    fx = []
+    if rng.random() < 0.5:
+        fx += ["tempo", "-s", f"{rng.uniform(0.8, 1.25):.3f}"]
+    if rng.random() < 0.5:
+        fx += ["pitch", str(rng.randint(-300, 300))]
+    if rng.random() < 0.35:
+        fx += ["reverb", str(rng.randint(10, 70)), "50", str(rng.randint(20, 100))]
+    band = rng.random()
+    if band < 0.15:
+        fx += ["sinc", f"{rng.randint(200, 400)}-{rng.randint(3000, 3600)}"]  # telephone band
+    elif band < 0.3:
+        fx += ["lowpass", str(rng.randint(2500, 6000))]
+    elif band < 0.4:
+        fx += ["highpass", str(rng.randint(100, 400))]
+    return fx
+
+
+def colored_noise(rng_np, n, color):
+    white = rng_np.standard_normal(n)
+    if color == "white":
+        return white
+    spec = np.fft.rfft(white)
+    f = np.arange(len(spec)) + 1.0
+    spec /= np.sqrt(f) if color == "pink" else f  # brown: 1/f amplitude
+    noise = np.fft.irfft(spec, n)
+    return noise / (np.std(noise) + 1e-12)
+
+
+def read_wav(path):
+    with wave.open(path) as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
+        return data.reshape(-1, w.getnchannels()).mean(axis=1), w.getframerate()
+
+
+def write_wav(path, samples, rate):
+    pcm = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def make_utterance(job):
+    """Returns the manifest row. A voice/effect combination that a tool
+    rejects (rare) is redrawn from the same deterministic generator."""
+    seed, split, index = job[:3]
+    rng = random.Random(f"{seed}/{split}/{index}")
+    for attempt in range(8):
+        try:
+            return try_utterance(rng, job)
+        except (subprocess.CalledProcessError, ValueError) as e:
+            last = e
+    raise RuntimeError(f"{split}/{index}: gave up after 8 attempts: {last}")
+
+
+def try_utterance(rng, job):
+    seed, split, index, out_dir, vocabulary, words, variants = job
+    rng_np = np.random.default_rng(rng.getrandbits(63))
+    voice = choose_voice(rng, split, variants)
+    text = make_text(rng, vocabulary, words)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, shaped, mixed = (os.path.join(tmp, n) for n in ("raw.wav", "shaped.wav", "mixed.wav"))
+        synthesize(rng, voice, text, raw)
+        run(["sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", shaped] + sox_effects(rng) + ["rate", "16000"])
+        speech, rate = read_wav(shaped)
+        if len(speech) < rate // 10:
+            raise ValueError("synthesized audio shorter than 0.1 s")
+        peak = np.max(np.abs(speech)) + 1e-9
+        speech = speech / peak * 10 ** (rng.uniform(-25, -1) / 20)  # level
+        lead, tail = (np.zeros(int(rate * rng.uniform(0.05, 0.6))) for _ in range(2))
+        audio = np.concatenate([lead, speech, tail])
+        if rng.random() < 0.7:  # additive noise at 0-35 dB SNR
+            color = rng.choice(["white", "pink", "brown"])
+            noise = colored_noise(rng_np, len(audio), color)
+            speech_rms = np.sqrt(np.mean(speech ** 2)) + 1e-9
+            audio = audio + noise * speech_rms / 10 ** (rng.uniform(0, 35) / 20)
+        audio = np.clip(audio, -0.999, 0.999)
+        write_wav(mixed, audio, rate)
+        # Assorted containers, rates and channel counts, as users bring them.
+        kind = rng.random()
+        rel = f"audio/{split}/{index:06d}"
+        if kind < 0.8:
+            rel += ".wav"
+            run(["sox", "-R", mixed, os.path.join(out_dir, rel)])
+        elif kind < 0.87:
+            rel += ".flac"
+            run(["sox", "-R", mixed, "-r", rng.choice(["8000", "22050"]), os.path.join(out_dir, rel)])
+        elif kind < 0.94:
+            rel += ".wav"
+            run(["sox", "-R", mixed, "-r", "44100", "-c", "2", os.path.join(out_dir, rel)])
+        else:
+            rel += ".ogg"
+            run(["sox", "-R", mixed, "-C", "6", os.path.join(out_dir, rel)])
+    duration = len(audio) / rate
+    name = f"espeak:{voice[1]}+{voice[2]}" if voice[0] == "espeak" else f"flite:{voice[1]}"
+    return dict(audio_filepath=rel, duration=round(duration, 3), text=text, voice=name)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out_dir")
+    ap.add_argument("--size", choices=sorted(SIZES), default="default")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--vocabulary", choices=["digits", "words"], default="digits")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    words = []
+    if args.vocabulary == "words":
+        with open("/usr/share/dict/american-english") as f:
+            words = sorted({w.strip().lower() for w in f if w.strip().isalpha() and w.strip().islower()
+                            and 2 <= len(w.strip()) <= 9})
+    variants = espeak_variants()
+    counts = dict(zip(["train", "dev", "test"], SIZES[args.size]))
+    for split in counts:
+        os.makedirs(os.path.join(args.out_dir, "audio", split), exist_ok=True)
+    jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants)
+            for split, n in counts.items() for i in range(n)]
+    results = {s: [] for s in counts}
+    total, done = len(jobs), 0
+    with Pool(args.jobs) as pool:
+        for job, row in zip(jobs, pool.imap(make_utterance, jobs, chunksize=8)):
+            results[job[1]].append(row)
+            done += 1
+            if done % 50 == 0 or done == total:
+                sys.stderr.write(f"\rmake-corpus: {done}/{total} utterances")
+                sys.stderr.flush()
+    sys.stderr.write("\n")
+    for split, rows in results.items():
+        with open(os.path.join(args.out_dir, f"{split}.jsonl"), "w") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+        voices = sorted({r["voice"] for r in rows})
+        hours = sum(r["duration"] for r in rows) / 3600
+        print(f"{split}: {len(rows)} utterances, {hours:.2f} h, {len(voices)} voices")
+    train_voices = {r["voice"] for r in results["train"]}
+    for split in ("dev", "test"):
+        overlap = train_voices & {r["voice"] for r in results[split]}
+        assert not overlap, f"{split} voices heard in train: {sorted(overlap)[:5]}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+// The Trainer end to end on a tiny synthesized corpus (scripts/make-corpus.sh
+// --size tiny, made once per run): it learns, resumes exactly, survives a
+// corrupt checkpoint, skips and aborts on non-finite steps, and retains
+// checkpoints as configured.
+#include "model/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "model/evaluator.h"
+#include "model/model_io.h"
+#include "tests/support/process.h"
+
+namespace asr {
+namespace {
+
+std::string g_corpus;
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!g_corpus.empty()) return;
+    g_corpus = testing::MakeTempDir("asr-corpus");
+    const auto r = testing::RunProcess(
+        {std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh", "--size", "tiny", "--seed", "3", g_corpus}, 600);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  // A small configuration that trains in seconds.
+  static TrainingConfig Tiny() {
+    TrainingConfig c;
+    c.train_manifest = g_corpus + "/train.jsonl";
+    c.dev_manifest = g_corpus + "/dev.jsonl";
+    c.model.hidden_size = 48;
+    c.model.num_layers = 2;
+    c.model.dropout = 0.1;
+    c.data.max_batch_frames = 3000;
+    c.data.max_batch_utterances = 16;
+    c.data.spec_augment_options.time_mask_width = 20;
+    c.data.spec_augment_options.max_time_fraction = 0.2f;
+    c.optimizer.lr = 3e-3;
+    c.schedule.warmup_steps = 20;
+    c.train.epochs = 2;
+    c.train.threads = 1;
+    c.train.checkpoint_every_steps = 0;
+    c.train.log_every_steps = 1;
+    return c;
+  }
+};
+
+TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel) {
+  TrainingConfig c = Tiny();
+  c.model.hidden_size = 96;
+  c.data.spec_augment = false;
+  c.data.speed_factors = {1.0};
+  c.train.epochs = 30;
+  c.train.log_every_steps = 20;
+  const std::string out = testing::MakeTempDir();
+  std::vector<ProgressEvent> events;
+  auto trainer = Trainer::Create(c, out, false, [&](const ProgressEvent& e) { events.push_back(e); });
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  DataReport report;
+  auto dev_utts = ReadDataset(c.dev_manifest, &report);
+  Dataset dev(*dev_utts, c.model.features, Vocabulary(), c.data, false, 1, &report);
+  const double untrained = Evaluate((*trainer)->model(), dev, 1).cer;
+  auto result = (*trainer)->Run();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stop_reason, "completed");
+  EXPECT_GE(untrained, 0.9);
+  EXPECT_LT(result->best_dev_cer, 0.6) << "untrained CER " << untrained;
+  // The exported best model reproduces the best dev CER.
+  auto best = LoadModel(result->model_path);
+  ASSERT_TRUE(best.ok()) << best.status();
+  EXPECT_NEAR(Evaluate(best->model, dev, 1).cer, result->best_dev_cer, 1e-9);
+  // Progress carried everything a client shows.
+  int steps = 0, validations = 0;
+  for (const ProgressEvent& e : events) {
+    if (e.kind == ProgressEvent::Kind::kStep) {
+      ++steps;
+      EXPECT_GT(e.frames_per_second, 0);
+      EXPECT_GT(e.learning_rate, 0);
+      EXPECT_GE(e.eta_seconds, 0);
+    }
+    validations += e.kind == ProgressEvent::Kind::kValidation;
+  }
+  EXPECT_GT(steps, 10);
+  EXPECT_EQ(validations, 30);
+  EXPECT_TRUE(std::filesystem::exists(out + "/train_log.jsonl"));
+}
+
+std::map<std::string, torch::Tensor> Params(AcousticModel& m) {
+  std::map<std::string, torch::Tensor> p;
+  for (const auto& kv : m->named_parameters()) p[kv.key()] = kv.value().detach().clone();
+  return p;
+}
+
+TEST_F(TrainerTest, ResumeIsExact) {
+  TrainingConfig c = Tiny();
+  c.train.max_steps = 30;  // crosses an epoch boundary
+  c.data.loader_threads = 1;
+  // N steps straight.
+  const std::string a_dir = testing::MakeTempDir();
+  double a_loss = 0;
+  auto a = Trainer::Create(c, a_dir, false, [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kStep && e.step == 30) a_loss = e.loss;
+  });
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE((*a)->Run().ok());
+  // N/2, stop (checkpoint), resume in a new Trainer, N/2 more.
+  const std::string b_dir = testing::MakeTempDir();
+  std::atomic<bool> cancel{false};
+  auto b1 = Trainer::Create(c, b_dir, false, [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kStep && e.step == 15) cancel = true;
+  });
+  ASSERT_TRUE(b1.ok());
+  auto r1 = (*b1)->Run(&cancel);
+  ASSERT_TRUE(r1.ok());
+  EXPECT_EQ(r1->stop_reason, "cancelled");
+  EXPECT_EQ(r1->steps, 15);
+  b1->reset();
+  double b_loss = 0;
+  auto b2 = Trainer::Create(c, b_dir, true, [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kStep && e.step == 30) b_loss = e.loss;
+  });
+  ASSERT_TRUE(b2.ok());
+  EXPECT_EQ((*b2)->state().step, 15);
+  ASSERT_TRUE((*b2)->Run().ok());
+  EXPECT_EQ((*b2)->state().step, 30);
+  EXPECT_NEAR(b_loss, a_loss, 1e-6);
+  const auto pa = Params((*a)->model()), pb = Params((*b2)->model());
+  for (const auto& [name, t] : pa) {
+    EXPECT_LE((t - pb.at(name)).abs().max().item<double>(), 1e-6) << name;
+  }
+}
+
+TEST_F(TrainerTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
+  TrainingConfig c = Tiny();
+  c.train.max_steps = 12;
+  c.train.checkpoint_every_steps = 4;
+  c.train.keep_last_checkpoints = 5;
+  const std::string out = testing::MakeTempDir();
+  ASSERT_TRUE((*Trainer::Create(c, out, false, nullptr))->Run().ok());
+  const auto ckpts = ListCheckpoints(out + "/checkpoints");
+  ASSERT_GE(ckpts.size(), 2u);
+  const std::string bytes = testing::ReadFileOrEmpty(ckpts[0]);
+  std::ofstream(ckpts[0], std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 3);
+  std::vector<std::string> messages;
+  auto resumed = Trainer::Create(c, out, true, [&](const ProgressEvent& e) { messages.push_back(e.message); });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ((*resumed)->state().step, ReadCheckpoint(ckpts[1])->state.step);
+  bool reported = false;
+  for (const auto& m : messages) reported |= m.find("rejected checkpoint") != std::string::npos && m.find(ckpts[0]) != std::string::npos;
+  EXPECT_TRUE(reported);
+}
+
+TEST_F(TrainerTest, NonFiniteStepsAreSkippedThenAbort) {
+  TrainingConfig c = Tiny();
+  c.train.max_consecutive_nonfinite = 3;
+  auto t = Trainer::Create(c, testing::MakeTempDir(), false, nullptr);
+  ASSERT_TRUE(t.ok());
+  {
+    torch::NoGradGuard g;
+    (*t)->model()->lstm()->cell(0, 0).g_x.fill_(NAN);
+  }
+  auto r = (*t)->Run();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("3 consecutive steps"), std::string::npos) << r.status();
+  EXPECT_EQ((*t)->state().skipped_steps, 3);
+  EXPECT_EQ((*t)->state().step, 0);
+}
+
+TEST_F(TrainerTest, KeepsTheLastCheckpointsAndTheBest) {
+  TrainingConfig c = Tiny();
+  c.train.epochs = 3;
+  c.train.checkpoint_every_steps = 3;
+  c.train.keep_last_checkpoints = 2;
+  const std::string out = testing::MakeTempDir();
+  auto t = Trainer::Create(c, out, false, nullptr);
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->Run().ok());
+  const auto ckpts = ListCheckpoints(out + "/checkpoints");
+  std::set<int64_t> steps;
+  for (const auto& p : ckpts) steps.insert(ReadCheckpoint(p)->state.step);
+  EXPECT_LE(ckpts.size(), 3u);
+  EXPECT_TRUE(steps.count((*t)->state().step)) << "newest kept";
+  EXPECT_TRUE(steps.count((*t)->state().best_step)) << "best kept";
+}
+
+TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
+  auto r = TrainingConfig::FromJson({{"optimizer", {{"lr", 5}}}});
+  EXPECT_NE(r.status().message().find("optimizer.lr"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"train", {{"epoch", 5}}}});
+  EXPECT_NE(r.status().message().find("train.epoch"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"data", {{"speed_factors", {3.0}}}}});
+  EXPECT_NE(r.status().message().find("data.speed_factors"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"schedule", {{"decay", "linear-ish"}}}});
+  EXPECT_NE(r.status().message().find("schedule.decay"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"model", {{"num_layers", "three"}}}});
+  EXPECT_NE(r.status().message().find("model.num_layers"), std::string::npos) << r.status();
+  TrainingConfig c;
+  c.optimizer.lr = 1e-3;
+  c.train.epochs = 7;
+  auto back = TrainingConfig::FromJson(c.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->ToJson(), c.ToJson());
+}
+
+TEST(TrainingConfigTest, WarmupThenCosineDecay) {
+  OptimizerOptions o;
+  o.lr = 1.0;
+  ScheduleOptions s;
+  s.warmup_steps = 10;
+  s.min_lr_ratio = 0.1;
+  EXPECT_NEAR(LearningRate(o, s, 0, 110), 0.1, 1e-12);
+  EXPECT_NEAR(LearningRate(o, s, 9, 110), 1.0, 1e-12);
+  EXPECT_NEAR(LearningRate(o, s, 60, 110), 0.55, 1e-12);  // half way down
+  EXPECT_NEAR(LearningRate(o, s, 110, 110), 0.1, 1e-12);
+}
+
+}  // namespace
+}  // namespace asr
