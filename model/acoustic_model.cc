@@ -49,7 +49,8 @@ nlohmann::json AcousticModelConfig::ToJson() const {
           {"ln_eps", ln_eps},
           {"blank_bias_init", blank_bias_init},
           {"burn_in_frames", burn_in_frames},
-          {"vocabulary", vocabulary}};
+          {"vocabulary", vocabulary},
+          {"lexicon", lexicon}};
 }
 
 absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann::json& j) {
@@ -82,6 +83,8 @@ absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann
         c.blank_bias_init = it->get<double>();
       } else if (k == "vocabulary") {
         c.vocabulary = it->get<std::string>();
+      } else if (k == "lexicon") {
+        c.lexicon = it->get<std::vector<std::string>>();
       } else {
         return absl::InvalidArgumentError(absl::StrCat("model.", k, ": unknown field"));
       }
@@ -139,8 +142,10 @@ AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torc
   if (burn_in < 0) burn_in = config_.burn_in_frames;
   auto [x, out_lengths] = PrepareInput(feats, lengths, burn_in);
   const int64_t used = x.size(0) > burn_in ? burn_in : 0;
-  const LstmOutput h = lstm_->forward(x, out_lengths + used);
-  const torch::Tensor y = h.output.narrow(0, used, h.output.size(0) - used);
+  const bool mixed = lstm_dtype_ != torch::kFloat32 && x.scalar_type() == torch::kFloat32;
+  const LstmOutput h = lstm_->forward(mixed ? x.to(lstm_dtype_) : x, out_lengths + used);
+  torch::Tensor y = h.output.narrow(0, used, h.output.size(0) - used);
+  if (mixed) y = y.to(torch::kFloat32);
   return {torch::log_softmax(output_->forward(y), -1), out_lengths};
 }
 

@@ -9,6 +9,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "features/cmvn.h"
@@ -36,6 +37,10 @@ struct AcousticModelConfig {
   // the CTC input and so cannot learn to "emit the first word at frame 0".
   int burn_in_frames = 4;
   std::string vocabulary = Vocabulary::kDefaultSymbols;
+  // Words a closed-vocabulary beam search may emit (see Lexicon in ctc.h).
+  // Empty in a training config: the trainer fills in the words of the
+  // training transcripts, so every trained model knows its lexicon.
+  std::vector<std::string> lexicon;
 
   int input_dim() const { return features.Dim() * frame_stacking; }
   // Seconds per model output frame.
@@ -73,6 +78,10 @@ class AcousticModelImpl : public torch::nn::Module {
   // inputs, [B, F * k]) from *state (undefined = zeros), outputs dropped.
   void BurnIn(const torch::Tensor& x, LstmState* state);
 
+  // dtype of the LSTM's activations (default fp32; bf16/fp16 for mixed
+  // precision on CUDA). Parameters stay fp32; outputs return to fp32.
+  void set_lstm_dtype(torch::ScalarType dtype) { lstm_dtype_ = dtype; }
+
   const AcousticModelConfig& config() const { return config_; }
   const Vocabulary& vocabulary() const { return vocab_; }
   const Cmvn& cmvn() const { return cmvn_; }
@@ -87,6 +96,7 @@ class AcousticModelImpl : public torch::nn::Module {
 
  private:
   AcousticModelConfig config_;
+  torch::ScalarType lstm_dtype_ = torch::kFloat32;
   Vocabulary vocab_;
   Cmvn cmvn_;
   torch::Tensor cmvn_mean_, cmvn_inv_std_;  // buffers [F]

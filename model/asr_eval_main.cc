@@ -1,5 +1,6 @@
 // asr-eval: evaluates a model (or the model in a checkpoint) on a manifest.
-//   asr-eval --model CKPT --manifest M.jsonl [--beam N] [--device cpu|cuda] [--threads N]
+//   asr-eval --model CKPT --manifest M.jsonl [--beam N] [--lexicon model|FILE|none] [--device cpu|cuda]
+//            [--threads N]
 // Prints exactly one JSON line on stdout:
 //   {"wer":…, "cer":…, "utterances":…, "failed":…, "audio_seconds":…, "rtf":…}
 // Exit codes: 0 ok, 1 failed, 2 usage.
@@ -13,7 +14,7 @@
 #include "model/model_io.h"
 
 int main(int argc, char** argv) {
-  std::string model_path, manifest, device = "cpu";
+  std::string model_path, manifest, device = "cpu", lexicon_arg = "none";
   int beam = 1, threads = 0;
   bool verbose = false;
   CLI::App app{"asr-eval: WER/CER of a model on a manifest, as one JSON line"};
@@ -22,6 +23,10 @@ int main(int argc, char** argv) {
   app.add_option("--beam", beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--device", device, "cpu|cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   app.add_option("--threads", threads, "LibTorch + BLAS threads (0 = half the cores)");
+  app.add_option("--lexicon", lexicon_arg,
+                 "closed word list for beam search: 'model' (the words of the model's training transcripts), "
+                 "a file with one word per line, or 'none'")
+      ->capture_default_str();
   app.add_flag("--verbose", verbose, "print each reference and hypothesis on stderr");
   try {
     app.parse(argc, argv);
@@ -41,6 +46,12 @@ int main(int argc, char** argv) {
     }
     loaded->model->to(torch::kCUDA);
   }
+  auto lexicon = asr::ResolveLexicon(lexicon_arg, loaded->model);
+  if (!lexicon.ok()) {
+    std::fprintf(stderr, "asr-eval: %s\n", std::string(lexicon.status().message()).c_str());
+    return 1;
+  }
+  if (*lexicon && beam == 1) beam = 8;  // the lexicon constrains beam search
   asr::DataReport report;
   auto utts = asr::ReadDataset(manifest, &report);
   if (!utts.ok()) {
@@ -54,7 +65,7 @@ int main(int argc, char** argv) {
   for (const std::string& p : report.problems) std::fprintf(stderr, "asr-eval: skipped %s\n", p.c_str());
   const asr::EvalResult r = asr::Evaluate(loaded->model, ds, beam, [&](const asr::EvalSample& s) {
     if (verbose) std::fprintf(stderr, "ref: %s\nhyp: %s\n", s.reference.c_str(), s.hypothesis.c_str());
-  });
+  }, *lexicon);
   for (const std::string& p : ds.TakeProblems()) std::fprintf(stderr, "asr-eval: %s\n", p.c_str());
   std::printf("{\"wer\": %.6f, \"cer\": %.6f, \"utterances\": %lld, \"failed\": %lld, \"audio_seconds\": %.3f, "
               "\"rtf\": %.6f}\n",

@@ -1,5 +1,5 @@
 // asr-transcribe: prints each audio file's transcript with word timings.
-//   asr-transcribe --model M [--beam N] [--json] AUDIO...
+//   asr-transcribe --model M [--beam N] [--lexicon model|FILE|none] [--json] AUDIO...
 // Any container/rate/channel count features/ reads. Exit 1 if any file failed.
 #include <cstdio>
 
@@ -11,13 +11,15 @@
 #include "nlohmann/json.hpp"
 
 int main(int argc, char** argv) {
-  std::string model_path;
+  std::string model_path, lexicon_arg = "none";
   std::vector<std::string> files;
   int beam = 1, threads = 0;
   bool json = false;
   CLI::App app{"asr-transcribe: transcripts with word timings"};
   app.add_option("--model", model_path, "model (.asrmodel) or checkpoint (.asrckpt)")->required();
   app.add_option("--beam", beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256));
+  app.add_option("--lexicon", lexicon_arg, "closed word list for beam search: model, FILE or none")
+      ->capture_default_str();
   app.add_option("--threads", threads, "LibTorch + BLAS threads (0 = half the cores)");
   app.add_flag("--json", json, "one JSON object per file");
   app.add_option("audio", files, "audio files")->required();
@@ -33,6 +35,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   asr::AcousticModel& model = loaded->model;
+  auto lexicon = asr::ResolveLexicon(lexicon_arg, model);
+  if (!lexicon.ok()) {
+    std::fprintf(stderr, "asr-transcribe: %s\n", std::string(lexicon.status().message()).c_str());
+    return 1;
+  }
+  if (*lexicon && beam == 1) beam = 8;  // the lexicon constrains beam search
   int rc = 0;
   for (const std::string& f : files) {
     auto audio = asr::DecodeAudioFile(f);
@@ -47,7 +55,7 @@ int main(int argc, char** argv) {
     const torch::Tensor x = torch::from_blob(feats->data.data(), {1, feats->rows, feats->cols}).clone();
     const asr::AcousticOutput out = model->forward(x, torch::tensor({feats->rows}));
     const asr::Transcript t = asr::CtcDecode(out.log_probs.select(1, 0), model->vocabulary(),
-                                             {beam, model->config().output_frame_seconds()});
+                                             {beam, model->config().output_frame_seconds(), *lexicon});
     if (json) {
       nlohmann::json words = nlohmann::json::array();
       for (const auto& w : t.words) {

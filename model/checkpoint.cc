@@ -116,7 +116,7 @@ absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model,
   try {
     torch::serialize::InputArchive opt_archive;
     std::istringstream opt_in(ckpt.bundle.blobs.at("optimizer"));
-    opt_archive.load_from(opt_in);
+    opt_archive.load_from(opt_in, model->device());
     optimizer.load(opt_archive);
     torch::serialize::InputArchive rng_archive;
     std::istringstream rng_in(ckpt.bundle.blobs.at("torch_rng"));

@@ -23,6 +23,37 @@ torch::Tensor CtcLoss(const torch::Tensor& log_probs, const torch::Tensor& targe
                       at::Reduction::Mean, /*zero_infinity=*/true);
 }
 
+absl::StatusOr<std::shared_ptr<const Lexicon>> Lexicon::Create(const Vocabulary& vocab,
+                                                               const std::vector<std::string>& words) {
+  auto lex = std::shared_ptr<Lexicon>(new Lexicon());
+  lex->nodes_.emplace_back();
+  for (const std::string& raw : words) {
+    const std::string w = vocab.Normalize(raw);
+    if (w.empty() || w.find(' ') != std::string::npos || w.size() != raw.size()) continue;
+    int node = kRoot;
+    for (char ch : w) {
+      const int64_t id = vocab.Id(ch);
+      auto& children = lex->nodes_[static_cast<size_t>(node)].children;
+      auto it = children.find(id);
+      if (it == children.end()) {
+        it = children.emplace(id, static_cast<int>(lex->nodes_.size())).first;
+        lex->nodes_.emplace_back();
+      }
+      node = it->second;
+    }
+    if (!lex->nodes_[static_cast<size_t>(node)].is_word) ++lex->num_words_;
+    lex->nodes_[static_cast<size_t>(node)].is_word = true;
+  }
+  if (lex->num_words_ == 0) return absl::InvalidArgumentError("lexicon: no usable word");
+  return std::shared_ptr<const Lexicon>(std::move(lex));
+}
+
+int Lexicon::Child(int node, int64_t id) const {
+  const auto& children = nodes_[static_cast<size_t>(node)].children;
+  const auto it = children.find(id);
+  return it == children.end() ? -1 : it->second;
+}
+
 double CtcDecoder::Prefix::total() const { return LogAdd(p_blank, p_symbol); }
 
 CtcDecoder::CtcDecoder(const Vocabulary& vocab, const CtcDecoderOptions& options) : vocab_(vocab), opts_(options) {
@@ -81,7 +112,10 @@ void CtcDecoder::AcceptBeam(const float* lp) {
   // Candidate symbols: the beam_width most likely at this frame.
   std::vector<int64_t> cand;
   for (int64_t c = 1; c < v; ++c) cand.push_back(c);
-  const size_t k = std::min<size_t>(cand.size(), static_cast<size_t>(opts_.beam_width));
+  const Lexicon* lex = opts_.lexicon.get();
+  const int64_t space = vocab_.space();
+  // A lexicon prunes most extensions, so every symbol is a candidate then.
+  const size_t k = lex ? cand.size() : std::min<size_t>(cand.size(), static_cast<size_t>(opts_.beam_width));
   std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end(),
                     [lp](int64_t a, int64_t b) { return lp[a] > lp[b]; });
   cand.resize(k);
@@ -92,10 +126,20 @@ void CtcDecoder::AcceptBeam(const float* lp) {
     if (same.frames.empty() && !tokens.empty()) {
       same.frames = p.frames;
       same.probs = p.probs;
+      same.node = p.node;
     }
     same.p_blank = LogAdd(same.p_blank, total + lp[Vocabulary::kBlank]);
     if (!tokens.empty()) same.p_symbol = LogAdd(same.p_symbol, p.p_symbol + lp[tokens.back()]);
     for (int64_t c : cand) {
+      int node = Lexicon::kRoot;
+      if (lex) {
+        if (c == space) {
+          // A word break only after a whole word (no leading or double spaces).
+          if (p.node == Lexicon::kRoot || !lex->IsWord(p.node)) continue;
+        } else if ((node = lex->Child(p.node, c)) < 0) {
+          continue;
+        }
+      }
       std::vector<int64_t> ext = tokens;
       ext.push_back(c);
       Prefix& e = next[ext];
@@ -104,6 +148,7 @@ void CtcDecoder::AcceptBeam(const float* lp) {
         e.frames.push_back(frame_);
         e.probs = p.probs;
         e.probs.push_back(std::exp(lp[c]));
+        e.node = node;
       }
       // Repeating the last symbol needs a blank in between.
       const double from = (!tokens.empty() && c == tokens.back()) ? p.p_blank : total;
@@ -169,32 +214,47 @@ Transcript CtcDecoder::Best() const {
     }
     return MakeTranscript(tokens_, first_, last_, probs_, conf);
   }
-  const std::vector<int64_t>* best = nullptr;
-  double best_total = -INFINITY, norm = -INFINITY;
-  for (const auto& [tokens, p] : beam_) {
-    norm = LogAdd(norm, p.total());
-    if (best == nullptr || p.total() > best_total) {
-      best = &tokens;
-      best_total = p.total();
-    }
-  }
-  const Prefix& p = beam_.at(*best);
-  return MakeTranscript(*best, p.frames, p.frames, p.probs, static_cast<float>(std::exp(best_total - norm)));
+  return NBest(1).front();
+}
+
+std::vector<std::pair<double, const std::vector<int64_t>*>> CtcDecoder::Ranked() const {
+  std::vector<std::pair<double, const std::vector<int64_t>*>> ranked;
+  for (const auto& [tokens, p] : beam_) ranked.push_back({p.total(), &tokens});
+  const Lexicon* lex = opts_.lexicon.get();
+  auto complete = [&](const std::vector<int64_t>* t) {
+    const int node = beam_.at(*t).node;
+    return !lex || node == Lexicon::kRoot || lex->IsWord(node);
+  };
+  std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+    const bool ca = complete(a.second), cb = complete(b.second);
+    return ca != cb ? ca : a.first > b.first;
+  });
+  return ranked;
 }
 
 std::vector<Transcript> CtcDecoder::NBest(int n) const {
-  if (opts_.beam_width <= 1 || n <= 1) return {Best()};
-  std::vector<std::pair<double, const std::vector<int64_t>*>> ranked;
+  if (opts_.beam_width <= 1) return {Best()};
+  const auto ranked = Ranked();
   double norm = -INFINITY;
-  for (const auto& [tokens, p] : beam_) {
-    ranked.push_back({p.total(), &tokens});
-    norm = LogAdd(norm, p.total());
-  }
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& r : ranked) norm = LogAdd(norm, r.first);
   std::vector<Transcript> out;
   for (size_t i = 0; i < ranked.size() && static_cast<int>(out.size()) < n; ++i) {
-    const Prefix& p = beam_.at(*ranked[i].second);
-    Transcript t = MakeTranscript(*ranked[i].second, p.frames, p.frames, p.probs,
+    const std::vector<int64_t>& tokens = *ranked[i].second;
+    const Prefix& p = beam_.at(tokens);
+    // A closed vocabulary never shows a word in progress: cut it off.
+    size_t keep = tokens.size();
+    if (opts_.lexicon && p.node != Lexicon::kRoot && !opts_.lexicon->IsWord(p.node)) {
+      keep = 0;
+      for (size_t k = tokens.size(); k > 0; --k) {
+        if (tokens[k - 1] == vocab_.space()) {
+          keep = k - 1;
+          break;
+        }
+      }
+    }
+    const auto head = [keep](const auto& v) { return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin(), v.begin() + keep); };
+    const std::vector<int64_t> frames = head(p.frames);
+    Transcript t = MakeTranscript(head(tokens), frames, frames, head(p.probs),
                                   static_cast<float>(std::exp(ranked[i].first - norm)));
     // Prefixes differing only in edge spaces read the same; keep the first.
     if (std::any_of(out.begin(), out.end(), [&](const Transcript& o) { return o.text == t.text; })) continue;

@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "model/vocabulary.h"
 
 namespace asr {
@@ -34,9 +36,39 @@ struct Transcript {
   float confidence = 0;  // in [0, 1]
 };
 
+// A closed word list for lexicon-constrained beam search: a trie over
+// vocabulary ids. Immutable after construction; share it across threads.
+class Lexicon {
+ public:
+  static constexpr int kRoot = 0;
+  // Words are Normalize()d; words with symbols outside the vocabulary, and
+  // empty ones, are dropped. Fails when no word is left.
+  static absl::StatusOr<std::shared_ptr<const Lexicon>> Create(const Vocabulary& vocab,
+                                                               const std::vector<std::string>& words);
+  // Child of `node` through symbol id, or -1.
+  int Child(int node, int64_t id) const;
+  bool IsWord(int node) const { return nodes_[static_cast<size_t>(node)].is_word; }
+  size_t num_words() const { return num_words_; }
+
+ private:
+  struct Node {
+    std::map<int64_t, int> children;
+    bool is_word = false;
+  };
+  std::vector<Node> nodes_;
+  size_t num_words_ = 0;
+};
+
 struct CtcDecoderOptions {
+  CtcDecoderOptions() = default;
+  CtcDecoderOptions(int beam, double frame_s, std::shared_ptr<const Lexicon> lex = nullptr)
+      : beam_width(beam), frame_seconds(frame_s), lexicon(std::move(lex)) {}
   int beam_width = 1;          // 1 = greedy best path; > 1 = prefix beam search
   double frame_seconds = 0.03; // duration of one output frame
+  // With beam_width > 1: only words of this lexicon can be emitted, and the
+  // best hypothesis ends on a whole word when any in the beam does.
+  // nullptr = open vocabulary.
+  std::shared_ptr<const Lexicon> lexicon;
 };
 
 // Decodes one utterance incrementally. Frame indices are absolute: they
@@ -68,10 +100,14 @@ class CtcDecoder {
     double p_symbol = -INFINITY;     // log P(prefix, path ends in its last symbol)
     std::vector<int64_t> frames;     // frame of each symbol's emission
     std::vector<float> probs;        // posterior of each symbol at emission
+    int node = Lexicon::kRoot;       // lexicon trie node of the word in progress
     double total() const;
   };
   void AcceptGreedy(const float* lp);
   void AcceptBeam(const float* lp);
+  // Beam entries ranked best first; with a lexicon, complete-word
+  // hypotheses before the rest.
+  std::vector<std::pair<double, const std::vector<int64_t>*>> Ranked() const;
   Transcript MakeTranscript(const std::vector<int64_t>& tokens, const std::vector<int64_t>& first,
                             const std::vector<int64_t>& last, const std::vector<float>& probs,
                             float confidence) const;

@@ -5,7 +5,8 @@
 namespace asr {
 
 EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
-                    const std::function<void(const EvalSample&)>& on_sample) {
+                    const std::function<void(const EvalSample&)>& on_sample,
+                    std::shared_ptr<const Lexicon> lexicon) {
   const auto start = std::chrono::steady_clock::now();
   model->eval();
   torch::NoGradGuard no_grad;
@@ -13,7 +14,7 @@ EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
   ErrorCounts counts;
   double loss_sum = 0;
   int64_t batches = 0;
-  const CtcDecoderOptions decode{beam, model->config().output_frame_seconds()};
+  const CtcDecoderOptions decode{beam, model->config().output_frame_seconds(), std::move(lexicon)};
   const int64_t failed_before = data.failed();
   for (const std::vector<int64_t>& indices : data.EpochBatches(0)) {
     const Batch b = data.MakeBatch(indices, /*epoch=*/-1, batches);

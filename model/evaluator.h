@@ -30,8 +30,10 @@ struct EvalSample {
 };
 
 // Runs `model` (left in eval mode) over every utterance of `data` on the
-// model's device; `on_sample` (optional) sees each hypothesis.
+// model's device with `beam` (1 = greedy) and an optional closed
+// `lexicon` (beam > 1 only); `on_sample` (optional) sees each hypothesis.
 EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
-                    const std::function<void(const EvalSample&)>& on_sample = {});
+                    const std::function<void(const EvalSample&)>& on_sample = {},
+                    std::shared_ptr<const Lexicon> lexicon = nullptr);
 
 }  // namespace asr

@@ -8,6 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/ln_lstm_cpu.h"
+#ifdef ASR_CUDA_ADAPTER
+#include "model/cuda/ln_lstm_cuda.h"
+#endif
 
 namespace asr {
 namespace {
@@ -179,6 +182,10 @@ std::pair<Tensor, LstmState> LayerNormLstmImpl::Step(const Tensor& x, const Lstm
     Tensor h, c;
     if (cpu_kernel) {
       LnLstmStepCpu(in, s.h[l], s.c[l], w, options_.eps(), &h, &c);
+#ifdef ASR_CUDA_ADAPTER
+    } else if (options_.fused() && LnLstmCudaSupports(in, w)) {
+      LnLstmStepCuda(in, s.h[l], s.c[l], w, options_.eps(), &h, &c);
+#endif
     } else {
       std::vector<Tensor> r = LnLstmDirectionReference(in.unsqueeze(0), ones, s.h[l], s.c[l], w, options_.eps());
       h = r[1];
@@ -196,6 +203,9 @@ std::vector<Tensor> LnLstmDirection(const Tensor& x, const std::vector<int64_t>&
   const bool cpu_kernel = fused && x.device().is_cpu() &&
                           (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64);
   if (cpu_kernel) return LnLstmDirectionCpu(x, lengths, h0, c0, w, eps);
+#ifdef ASR_CUDA_ADAPTER
+  if (fused && LnLstmCudaSupports(x, w)) return LnLstmDirectionCuda(x, lengths, h0, c0, w, eps);
+#endif
   return LnLstmDirectionReference(x, lengths, h0, c0, w, eps);
 }
 

@@ -42,8 +42,9 @@ struct LayerNormLstmOptions {
   // LSTMP recurrent projection size; 0 = none.
   TORCH_ARG(int64_t, proj_size) = 0;
   TORCH_ARG(double, eps) = 1e-5;
-  // Use the fused CPU kernels (custom autograd function) on CPU tensors;
-  // false forces the reference composition of LibTorch ops.
+  // Use the fused kernels (custom autograd functions): CPU kernels on CPU
+  // tensors, CUDA kernels (model/cuda/, when built against a CUDA LibTorch)
+  // on CUDA tensors; false forces the reference composition of LibTorch ops.
   TORCH_ARG(bool, fused) = true;
 
  public:
@@ -102,7 +103,7 @@ TORCH_MODULE(LayerNormLstm);
 // One direction of one layer over a time-major, length-sorted (descending)
 // batch. x [T, B, I]; lengths: B values, non-increasing; h0 [B, P], c0 [B, H].
 // Returns {y [T, B, P], h_T [B, P], c_T [B, H]}. Differentiable.
-// Chooses the fused CPU function or the reference op composition.
+// Chooses the fused CPU or CUDA function or the reference op composition.
 std::vector<torch::Tensor> LnLstmDirection(const torch::Tensor& x, const std::vector<int64_t>& lengths,
                                            const torch::Tensor& h0, const torch::Tensor& c0,
                                            const LstmCellWeights& w, double eps, bool fused);

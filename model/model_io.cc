@@ -3,6 +3,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +52,25 @@ absl::Status SaveModel(const std::string& path, AcousticModel& model, const nloh
                                {"cmvn", nlohmann::json::parse(model->cmvn().ToJson())},
                                {"metadata", metadata.is_null() ? nlohmann::json::object() : metadata}};
   return WriteBundleAtomically(path, Bundle{"model", meta.dump(), {{"model", SerializeModule(*model)}}});
+}
+
+absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string& spec, const AcousticModel& model) {
+  if (spec == "none" || spec.empty()) return std::shared_ptr<const Lexicon>();
+  std::vector<std::string> words;
+  if (spec == "model") {
+    words = model->config().lexicon;
+    if (words.empty()) return absl::FailedPreconditionError("--lexicon model: this model records no lexicon");
+  } else {
+    std::ifstream in(spec);
+    if (!in) return absl::NotFoundError(absl::StrCat("lexicon '", spec, "': cannot open"));
+    for (std::string line; std::getline(in, line);) {
+      const size_t a = line.find_first_not_of(" \t\r"), b = line.find_last_not_of(" \t\r");
+      if (a != std::string::npos) words.push_back(line.substr(a, b - a + 1));
+    }
+  }
+  auto lex = Lexicon::Create(model->vocabulary(), words);
+  if (!lex.ok()) return absl::InvalidArgumentError(absl::StrCat("lexicon '", spec, "': ", lex.status().message()));
+  return lex;
 }
 
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {

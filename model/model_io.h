@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/acoustic_model.h"
+#include "model/ctc.h"
 #include "nlohmann/json.hpp"
 
 namespace asr {
@@ -22,6 +23,11 @@ struct LoadedModel {
 // Loads a model file, or the model inside a checkpoint, onto the CPU in eval
 // mode. Errors name the file and the problem.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
+
+// The lexicon a decoder should use, from a command-line style spec: "none"
+// (open vocabulary: nullptr), "model" (the model's training words), or a
+// text file with one word per line.
+absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string& spec, const AcousticModel& model);
 
 // The weights/buffers of `module` as LibTorch archive bytes, and back.
 std::string SerializeModule(torch::nn::Module& module);

@@ -1,5 +1,6 @@
 #include "model/trainer.h"
 
+#include <torch/cuda.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
@@ -8,8 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "model/compute_threads.h"
 #include "model/ctc.h"
 #include "model/evaluator.h"
@@ -49,7 +52,19 @@ ProgressEvent MessageEvent(std::string message) {
   return e;
 }
 
+// The distinct words of the training transcripts, sorted.
+std::vector<std::string> TrainingWords(const Dataset& data, const Vocabulary& vocab) {
+  std::set<std::string> words;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    for (absl::string_view w : absl::StrSplit(vocab.Decode(data.targets(i)), ' ', absl::SkipEmpty())) {
+      words.emplace(w);
+    }
+  }
+  return {words.begin(), words.end()};
+}
+
 }  // namespace
+
 
 absl::StatusOr<Cmvn> ComputeCmvn(const Dataset& data, int64_t max_utterances) {
   const int64_t n = data.size();
@@ -130,7 +145,15 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     cmvn = *c;
   }
   t->train_->SetMaskFill(cmvn.mean());
+  if (t->config_.model.lexicon.empty()) t->config_.model.lexicon = TrainingWords(*t->train_, vocab);
   t->model_ = AcousticModel(cfg.model, cmvn);
+  if (cfg.train.device == "cuda") {
+    if (!torch::cuda::is_available()) {
+      return absl::FailedPreconditionError("train.device: cuda requested, but this LibTorch sees no CUDA device");
+    }
+    t->model_->to(torch::kCUDA);
+    if (cfg.train.precision == "bf16") t->model_->set_lstm_dtype(torch::kBFloat16);
+  }
   t->optimizer_ = std::make_unique<torch::optim::AdamW>(
       t->model_->parameters(), torch::optim::AdamWOptions(cfg.optimizer.lr)
                                    .betas({cfg.optimizer.beta1, cfg.optimizer.beta2})

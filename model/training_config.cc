@@ -69,6 +69,17 @@ absl::Status TrainingConfig::Validate() const {
   if (r.eval_beam < 1 || r.eval_beam > 256) return absl::InvalidArgumentError("train.eval_beam: not in [1, 256]");
   if (r.cmvn_max_utterances < 1) return absl::InvalidArgumentError("train.cmvn_max_utterances: must be >= 1");
   if (r.log_every_steps < 1) return absl::InvalidArgumentError("train.log_every_steps: must be >= 1");
+  if (r.device != "cpu" && r.device != "cuda") {
+    return absl::InvalidArgumentError(absl::StrCat("train.device: '", r.device, "' is not cpu or cuda"));
+  }
+  if (r.precision != "fp32" && r.precision != "bf16") {
+    // fp16 would need loss scaling; bf16 has fp32's range and does not.
+    return absl::InvalidArgumentError(absl::StrCat("train.precision: '", r.precision, "' is not fp32 or bf16"));
+  }
+  if (r.precision != "fp32" && r.device != "cuda") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train.precision: ", r.precision, " runs the fused CUDA kernels and needs train.device cuda"));
+  }
   return absl::OkStatus();
 }
 
@@ -88,7 +99,8 @@ nlohmann::json TrainingConfig::ToJson() const {
             {"keep_last_checkpoints", train.keep_last_checkpoints},
             {"early_stopping_patience", train.early_stopping_patience},
             {"max_consecutive_nonfinite", train.max_consecutive_nonfinite}, {"eval_beam", train.eval_beam},
-            {"cmvn_max_utterances", train.cmvn_max_utterances}, {"log_every_steps", train.log_every_steps}}}};
+            {"cmvn_max_utterances", train.cmvn_max_utterances}, {"log_every_steps", train.log_every_steps},
+            {"device", train.device}, {"precision", train.precision}}}};
 }
 
 absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j, const std::string& base_dir) {
@@ -137,7 +149,8 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j,
         {"keep_last_checkpoints", Set(&r.keep_last_checkpoints)},
         {"early_stopping_patience", Set(&r.early_stopping_patience)},
         {"max_consecutive_nonfinite", Set(&r.max_consecutive_nonfinite)}, {"eval_beam", Set(&r.eval_beam)},
-        {"cmvn_max_utterances", Set(&r.cmvn_max_utterances)}, {"log_every_steps", Set(&r.log_every_steps)}};
+        {"cmvn_max_utterances", Set(&r.cmvn_max_utterances)}, {"log_every_steps", Set(&r.log_every_steps)},
+        {"device", Set(&r.device)}, {"precision", Set(&r.precision)}};
     if (absl::Status st = ApplyFields("train", train_json, f); !st.ok()) return st;
   }
   if (!base_dir.empty()) {

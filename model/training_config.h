@@ -8,7 +8,7 @@
 //    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0,
 //              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
 //              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
-//              "log_every_steps": 10}}
+//              "log_every_steps": 10, "device": "cpu", "precision": "fp32"}}
 //
 // Every field is optional (defaults above and in the structs); unknown
 // fields and bad values are errors naming the field, e.g. "optimizer.lr".
@@ -50,6 +50,11 @@ struct RunOptions {
   int eval_beam = 1;                  // dev decoding beam (1 = greedy)
   int64_t cmvn_max_utterances = 2000; // train utterances used for CMVN statistics
   int64_t log_every_steps = 10;       // step events
+  std::string device = "cpu";         // "cpu" or "cuda" (needs a CUDA LibTorch and a GPU)
+  // LSTM activations: "fp32", or "bf16" (CUDA only; parameters,
+  // optimizer state, layer-norm statistics, cell states and the CTC loss
+  // stay fp32).
+  std::string precision = "fp32";
 };
 
 struct TrainingConfig {

@@ -3,12 +3,19 @@
 // CPU, forward + backward, at 1 and 2 threads (LibTorch + BLAS, set with
 // SetComputeThreads); plus one streaming step at batch 1, 16, 128.
 // After the runs it prints the ratio LN-LSTM / nn.LSTM per thread count.
-//   build/bin/asr_bench_lstm [--benchmark_repetitions=3]
+// Built against a CUDA LibTorch, the _CUDA cases compare the fused CUDA
+// LN-LSTM with cuDNN's LSTM (torch::nn::LSTM, no LN): 500 frames, input 80,
+// 3 layers, batch 16/64/256, hidden 320/1024, fp32/bf16 (args: batch,
+// hidden, 0 = fp32 / 1 = bf16), and the streaming step at 1/64/1024 streams.
+//   build/bin/asr_bench_lstm [--benchmark_repetitions=3] [--benchmark_filter=_CUDA]
 #include <benchmark/benchmark.h>
 #include <torch/nn/modules/rnn.h>
 
 #include <cstdio>
 #include <map>
+#ifdef ASR_CUDA_ADAPTER
+#include <torch/cuda.h>
+#endif
 
 #include "model/compute_threads.h"
 #include "model/ln_lstm.h"
@@ -59,6 +66,68 @@ void BM_LnLstmStep(benchmark::State& state) {
 }
 BENCHMARK(BM_LnLstmStep)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+#ifdef ASR_CUDA_ADAPTER
+constexpr int64_t kCudaSteps = 500;
+
+torch::ScalarType CudaDtype(const benchmark::State& state) {
+  return state.range(2) == 1 ? torch::kBFloat16 : torch::kFloat32;
+}
+
+void BM_LnLstmFwdBwd_CUDA(benchmark::State& state) {
+  const int64_t batch = state.range(0), hidden = state.range(1);
+  torch::manual_seed(0);
+  asr::LayerNormLstm lstm(asr::LayerNormLstmOptions(kInput, hidden).num_layers(kLayers));
+  lstm->to(torch::kCUDA);  // parameters fp32; activations in the input's dtype
+  const torch::Tensor x = torch::randn({kCudaSteps, batch, kInput}).to(torch::kCUDA, CudaDtype(state));
+  for (auto _ : state) {
+    lstm->zero_grad();
+    lstm->forward(x).output.float().sum().backward();
+    torch::cuda::synchronize();
+  }
+  state.SetItemsProcessed(state.iterations() * batch * kCudaSteps);
+}
+
+void BM_TorchLstmFwdBwd_CUDA(benchmark::State& state) {
+  const int64_t batch = state.range(0), hidden = state.range(1);
+  torch::manual_seed(0);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(kInput, hidden).num_layers(kLayers));
+  lstm->to(torch::kCUDA, CudaDtype(state));  // cuDNN wants one dtype throughout
+  const torch::Tensor x = torch::randn({kCudaSteps, batch, kInput}).to(torch::kCUDA, CudaDtype(state));
+  for (auto _ : state) {
+    lstm->zero_grad();
+    std::get<0>(lstm->forward(x)).float().sum().backward();
+    torch::cuda::synchronize();
+  }
+  state.SetItemsProcessed(state.iterations() * batch * kCudaSteps);
+}
+
+void CudaSizes(benchmark::internal::Benchmark* b) {
+  for (int64_t dtype : {0, 1}) {
+    for (int64_t hidden : {320, 1024}) {
+      for (int64_t batch : {16, 64, 256}) b->Args({batch, hidden, dtype});
+    }
+  }
+}
+BENCHMARK(BM_LnLstmFwdBwd_CUDA)->Apply(CudaSizes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TorchLstmFwdBwd_CUDA)->Apply(CudaSizes)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_LnLstmStep_CUDA(benchmark::State& state) {
+  torch::manual_seed(0);
+  asr::LayerNormLstm lstm(asr::LayerNormLstmOptions(kInput, kHidden).num_layers(kLayers));
+  lstm->to(torch::kCUDA);
+  const int64_t batch = state.range(0);
+  const torch::Tensor x = torch::randn({batch, kInput}).to(torch::kCUDA);
+  asr::LstmState s = lstm->ZeroState(batch);
+  for (auto _ : state) {
+    auto r = lstm->Step(x, s);
+    s = r.second;
+    torch::cuda::synchronize();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_LnLstmStep_CUDA)->Arg(1)->Arg(64)->Arg(1024)->Unit(benchmark::kMicrosecond)->UseRealTime();
+#endif  // ASR_CUDA_ADAPTER
+
 // Records real time per run name so the ratios can be printed at the end.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
@@ -71,6 +140,18 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
   }
   void PrintRatios() const {
+    const std::string ln_cuda = "BM_LnLstmFwdBwd_CUDA/", ref_cuda = "BM_TorchLstmFwdBwd_CUDA/";
+    for (const auto& [name, ms] : times_) {
+      if (name.rfind(ln_cuda, 0) != 0) continue;
+      const std::string args = name.substr(ln_cuda.size());  // "batch/hidden/dtype/real_time"
+      const auto ref = times_.find(ref_cuda + args);
+      if (ref == times_.end()) continue;
+      int batch = 0, hidden = 0, dtype = 0;
+      std::sscanf(args.c_str(), "%d/%d/%d", &batch, &hidden, &dtype);
+      std::printf("{\"device\": \"cuda\", \"batch\": %d, \"hidden\": %d, \"dtype\": \"%s\", \"ln_lstm_ms\": %.2f, "
+                  "\"cudnn_lstm_ms\": %.2f, \"ratio\": %.3f}\n",
+                  batch, hidden, dtype == 1 ? "bf16" : "fp32", ms, ref->second, ms / ref->second);
+    }
     for (const char* threads : {"1", "2"}) {
       const auto ln = times_.find(std::string("BM_LnLstmFwdBwd/") + threads + "/real_time");
       const auto ref = times_.find(std::string("BM_TorchLstmFwdBwd/") + threads + "/real_time");

@@ -113,5 +113,41 @@ TEST(VocabularyTest, NormalizesEncodesAndDecodes) {
   EXPECT_TRUE(Vocabulary::Create(" 0123456789").ok());
 }
 
+// Frames where `a` and `b` (same length) compete: `a` gets 0.6, `b` 0.3.
+torch::Tensor Competing(const Vocabulary& v, const std::string& a, const std::string& b) {
+  torch::Tensor p = torch::full({static_cast<int64_t>(a.size()), v.size()}, 0.1f / (v.size() - 2));
+  for (size_t t = 0; t < a.size(); ++t) {
+    const int64_t ia = a[t] == '_' ? Vocabulary::kBlank : v.Id(a[t]);
+    const int64_t ib = b[t] == '_' ? Vocabulary::kBlank : v.Id(b[t]);
+    p[static_cast<int64_t>(t)][ia] = ia == ib ? 0.9f : 0.6f;
+    if (ia != ib) p[static_cast<int64_t>(t)][ib] = 0.3f;
+  }
+  return p.log();
+}
+
+TEST(CtcTest, LexiconConstrainsBeamSearchToWholeKnownWords) {
+  const Vocabulary v;
+  auto lex = Lexicon::Create(v, {"five", "nine", "Oh", "two words", "x7"});
+  ASSERT_TRUE(lex.ok()) << lex.status();
+  EXPECT_EQ((*lex)->num_words(), 3u);  // "two words" and "x7" are not single in-vocabulary words
+  // Open vocabulary reads "sive nine"; only "five" is a word.
+  const torch::Tensor lp = Competing(v, "_si_ve_ _nine_", "_fi_ve_ _nine_");
+  EXPECT_EQ(CtcDecode(lp, v, {8, 0.03}).text, "sive nine");
+  const Transcript t = CtcDecode(lp, v, {8, 0.03, *lex});
+  EXPECT_EQ(t.text, "five nine");
+  ASSERT_EQ(t.words.size(), 2u);
+  EXPECT_EQ(t.words[0].word, "five");
+  // A word cut off mid-way loses to complete hypotheses at the end.
+  const torch::Tensor cut = Competing(v, "_oh_ _ni", "_oh_ _ni");
+  EXPECT_EQ(CtcDecode(cut, v, {8, 0.03, *lex}).text, "oh");
+  // Even when every hypothesis in the beam ends mid-word, no partial word is shown.
+  const torch::Tensor all_cut = Competing(v, "_fi_ve_ _ni", "_fi_ve_ _ni");
+  const Transcript cut_off = CtcDecode(all_cut, v, {2, 0.03, *lex});
+  EXPECT_EQ(cut_off.text, "five");
+  ASSERT_EQ(cut_off.words.size(), 1u);
+  EXPECT_EQ(cut_off.words[0].word, "five");
+  EXPECT_FALSE(Lexicon::Create(v, {"7", ""}).ok());
+}
+
 }  // namespace
 }  // namespace asr

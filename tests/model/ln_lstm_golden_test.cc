@@ -9,6 +9,10 @@
 #include <fstream>
 #include <set>
 
+#ifdef ASR_CUDA_ADAPTER
+#include <torch/cuda.h>
+#endif
+
 #include "model/ln_lstm.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/npy_tensor.h"
@@ -35,37 +39,39 @@ std::vector<GoldenCase> Cases() {
   return out;
 }
 
-void CheckCase(const GoldenCase& c, torch::ScalarType dtype, bool fused, double rtol) {
-  SCOPED_TRACE(c.name + (dtype == torch::kFloat64 ? " float64" : " float32") + (fused ? " fused" : " reference"));
+void CheckCase(const GoldenCase& c, torch::ScalarType dtype, bool fused, double rtol,
+               torch::Device device = torch::kCPU) {
+  SCOPED_TRACE(c.name + (dtype == torch::kFloat64 ? " float64" : " float32") + (fused ? " fused" : " reference") +
+               " on " + device.str());
   LayerNormLstm lstm(LayerNormLstmOptions(c.cfg["input_size"], c.cfg["hidden_size"])
                          .num_layers(c.cfg["num_layers"])
                          .bidirectional(c.cfg["bidirectional"])
                          .proj_size(c.cfg["proj_size"])
                          .eps(c.cfg["eps"])
                          .fused(fused));
-  lstm->to(dtype);
+  lstm->to(device, dtype);
   {
     torch::NoGradGuard no_grad;
     for (auto& p : lstm->named_parameters()) p.value().copy_(c.Load("param_" + p.key()));
   }
+  auto on = [&](const torch::Tensor& t) { return t.to(device, dtype); };
   ASSERT_EQ(lstm->named_parameters().size(), c.cfg["params"].size());
-  const torch::Tensor x = c.Load("x").to(dtype).requires_grad_(true);
-  const torch::Tensor h0 = c.Load("h0").to(dtype).requires_grad_(true);
-  const torch::Tensor c0 = c.Load("c0").to(dtype).requires_grad_(true);
+  const torch::Tensor x = on(c.Load("x")).requires_grad_(true);
+  const torch::Tensor h0 = on(c.Load("h0")).requires_grad_(true);
+  const torch::Tensor c0 = on(c.Load("c0")).requires_grad_(true);
   const LstmOutput out = lstm->forward(x, c.Load("lengths"), {h0, c0});
   std::string why;
-  EXPECT_TRUE(AllCloseRelative(out.output, c.Load("y"), rtol, &why)) << "y: " << why;
-  EXPECT_TRUE(AllCloseRelative(out.state.h, c.Load("h_t"), rtol, &why)) << "h_t: " << why;
-  EXPECT_TRUE(AllCloseRelative(out.state.c, c.Load("c_t"), rtol, &why)) << "c_t: " << why;
-  const torch::Tensor loss = (out.output * c.Load("r_y").to(dtype)).sum() +
-                             (out.state.h * c.Load("r_h").to(dtype)).sum() +
-                             (out.state.c * c.Load("r_c").to(dtype)).sum();
+  EXPECT_TRUE(AllCloseRelative(out.output.cpu(), c.Load("y"), rtol, &why)) << "y: " << why;
+  EXPECT_TRUE(AllCloseRelative(out.state.h.cpu(), c.Load("h_t"), rtol, &why)) << "h_t: " << why;
+  EXPECT_TRUE(AllCloseRelative(out.state.c.cpu(), c.Load("c_t"), rtol, &why)) << "c_t: " << why;
+  const torch::Tensor loss = (out.output * on(c.Load("r_y"))).sum() + (out.state.h * on(c.Load("r_h"))).sum() +
+                             (out.state.c * on(c.Load("r_c"))).sum();
   loss.backward();
-  EXPECT_TRUE(AllCloseRelative(x.grad(), c.Load("grad_x"), rtol, &why)) << "grad x: " << why;
-  EXPECT_TRUE(AllCloseRelative(h0.grad(), c.Load("grad_h0"), rtol, &why)) << "grad h0: " << why;
-  EXPECT_TRUE(AllCloseRelative(c0.grad(), c.Load("grad_c0"), rtol, &why)) << "grad c0: " << why;
+  EXPECT_TRUE(AllCloseRelative(x.grad().cpu(), c.Load("grad_x"), rtol, &why)) << "grad x: " << why;
+  EXPECT_TRUE(AllCloseRelative(h0.grad().cpu(), c.Load("grad_h0"), rtol, &why)) << "grad h0: " << why;
+  EXPECT_TRUE(AllCloseRelative(c0.grad().cpu(), c.Load("grad_c0"), rtol, &why)) << "grad c0: " << why;
   for (const auto& p : lstm->named_parameters()) {
-    EXPECT_TRUE(AllCloseRelative(p.value().grad(), c.Load("grad_" + p.key()), rtol, &why))
+    EXPECT_TRUE(AllCloseRelative(p.value().grad().cpu(), c.Load("grad_" + p.key()), rtol, &why))
         << "grad " << p.key() << ": " << why;
   }
 }
@@ -83,6 +89,18 @@ TEST(LnLstmGoldenTest, Float32MatchesWithin1e4) {
     CheckCase(c, torch::kFloat32, /*fused=*/false, 1e-4);
   }
 }
+
+#ifdef ASR_CUDA_ADAPTER
+// The same golden data on the GPU: fused CUDA kernels (cases without a
+// projection; LSTMP runs the reference ops there) and the reference ops.
+TEST(LnLstmGoldenTest, Float32MatchesWithin1e4_CUDA) {
+  ASSERT_TRUE(torch::cuda::is_available()) << "built against a CUDA LibTorch but no GPU is visible";
+  for (const GoldenCase& c : Cases()) {
+    CheckCase(c, torch::kFloat32, /*fused=*/true, 1e-4, torch::kCUDA);
+    CheckCase(c, torch::kFloat32, /*fused=*/false, 1e-4, torch::kCUDA);
+  }
+}
+#endif
 
 TEST(LnLstmGoldenTest, CoversTheRequiredConfigurations) {
   std::set<std::string> names;

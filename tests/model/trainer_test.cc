@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 
+#include "absl/strings/str_split.h"
 #include "model/evaluator.h"
 #include "model/model_io.h"
 #include "tests/support/process.h"
@@ -75,6 +76,19 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   auto best = LoadModel(result->model_path);
   ASSERT_TRUE(best.ok()) << best.status();
   EXPECT_NEAR(Evaluate(best->model, dev, 1).cer, result->best_dev_cer, 1e-9);
+  // The model records its lexicon: exactly the words of the training transcripts.
+  const std::set<std::string> digits = {"zero", "one", "two", "three", "four", "five",
+                                        "six",  "seven", "eight", "nine", "oh"};
+  const std::vector<std::string>& lexicon = best->model->config().lexicon;
+  EXPECT_EQ(std::set<std::string>(lexicon.begin(), lexicon.end()), digits);
+  // Decoding constrained to it never emits a non-word.
+  auto lex = ResolveLexicon("model", best->model);
+  ASSERT_TRUE(lex.ok()) << lex.status();
+  Evaluate(best->model, dev, 4, [&](const EvalSample& s) {
+    for (absl::string_view w : absl::StrSplit(s.hypothesis, ' ', absl::SkipEmpty())) {
+      EXPECT_TRUE(digits.count(std::string(w))) << s.hypothesis;
+    }
+  }, *lex);
   // Progress carried everything a client shows.
   int steps = 0, validations = 0;
   for (const ProgressEvent& e : events) {
@@ -200,6 +214,12 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
   EXPECT_NE(r.status().message().find("schedule.decay"), std::string::npos) << r.status();
   r = TrainingConfig::FromJson({{"model", {{"num_layers", "three"}}}});
   EXPECT_NE(r.status().message().find("model.num_layers"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"train", {{"device", "tpu"}}}});
+  EXPECT_NE(r.status().message().find("train.device"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"train", {{"precision", "bf16"}}}});  // on the default device, cpu
+  EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"train", {{"precision", "fp8"}, {"device", "cuda"}}}});
+  EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
   TrainingConfig c;
   c.optimizer.lr = 1e-3;
   c.train.epochs = 7;

@@ -1,0 +1,148 @@
+// The fused CUDA LN-LSTM path (model/cuda/) against the reference
+// composition of LibTorch ops on the same GPU. Built only against a CUDA
+// LibTorch (ASR_CUDA_ADAPTER) and run by scripts/gpu-check.sh.
+//
+// Tolerances (AllCloseRelative: |a - b| <= rtol * (|b| + max|b|)):
+//   fp32: 1e-4 for outputs, final states and every gradient;
+//   bf16: 3e-2 and fp16: 1e-2 against the fp32 reference (8 and 11
+//   mantissa bits; statistics and cell state stay fp32 in the kernels).
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "model/cuda/ln_lstm_cuda.h"
+#include "model/ln_lstm.h"
+#include "tests/support/npy_tensor.h"
+
+namespace asr {
+namespace {
+
+using testing::AllCloseRelative;
+
+struct Run {
+  torch::Tensor y, h, c;
+  std::vector<torch::Tensor> grads;  // x, h0, c0, then every parameter
+};
+
+// Forward + backward of a fixed random loss on `device` in `dtype`.
+Run ForwardBackward(LayerNormLstm& lstm, const torch::Tensor& x_cpu, const torch::Tensor& lengths,
+                    const LstmState& init_cpu, torch::ScalarType dtype) {
+  const torch::Device dev = lstm->parameters()[0].device();
+  for (auto& p : lstm->parameters()) p.mutable_grad() = torch::Tensor();
+  const torch::Tensor x = x_cpu.to(dev, dtype).requires_grad_(true);
+  const torch::Tensor h0 = init_cpu.h.to(dev, dtype).requires_grad_(true);
+  const torch::Tensor c0 = init_cpu.c.to(dev, dtype).requires_grad_(true);
+  const LstmOutput out = lstm->forward(x, lengths, {h0, c0});
+  torch::manual_seed(99);
+  const torch::Tensor ry = torch::randn(out.output.sizes()).to(dev, dtype);
+  const torch::Tensor rh = torch::randn(out.state.h.sizes()).to(dev, dtype);
+  const torch::Tensor rc = torch::randn(out.state.c.sizes()).to(dev, dtype);
+  ((out.output * ry).sum() + (out.state.h * rh).sum() + (out.state.c * rc).sum()).backward();
+  Run r{out.output.float().cpu(), out.state.h.float().cpu(), out.state.c.float().cpu(), {}};
+  r.grads = {x.grad().float().cpu(), h0.grad().float().cpu(), c0.grad().float().cpu()};
+  for (auto& p : lstm->parameters()) r.grads.push_back(p.grad().float().cpu());
+  return r;
+}
+
+void ExpectClose(const Run& a, const Run& b, double rtol, const std::string& what) {
+  std::string why;
+  EXPECT_TRUE(AllCloseRelative(a.y, b.y, rtol, &why)) << what << " y: " << why;
+  EXPECT_TRUE(AllCloseRelative(a.h, b.h, rtol, &why)) << what << " h_T: " << why;
+  EXPECT_TRUE(AllCloseRelative(a.c, b.c, rtol, &why)) << what << " c_T: " << why;
+  ASSERT_EQ(a.grads.size(), b.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    EXPECT_TRUE(AllCloseRelative(a.grads[i], b.grads[i], rtol, &why)) << what << " grad #" << i << ": " << why;
+  }
+}
+
+class LnLstmCudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(torch::cuda::is_available()) << "built against a CUDA LibTorch but no GPU is visible";
+    torch::manual_seed(3);
+  }
+
+  // A fused and a reference module with identical parameters on the GPU.
+  static std::pair<LayerNormLstm, LayerNormLstm> Pair(int64_t in, int64_t hidden, int64_t layers, bool bi) {
+    LayerNormLstm fused(LayerNormLstmOptions(in, hidden).num_layers(layers).bidirectional(bi).fused(true));
+    LayerNormLstm ref(LayerNormLstmOptions(in, hidden).num_layers(layers).bidirectional(bi).fused(false));
+    {
+      torch::NoGradGuard no_grad;
+      // Non-trivial gains and shifts so every LN parameter's gradient path matters.
+      for (auto& p : fused->parameters()) p.add_(torch::randn(p.sizes()) * 0.1);
+      auto src = fused->parameters(), dst = ref->parameters();
+      for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+    }
+    fused->to(torch::kCUDA);
+    ref->to(torch::kCUDA);
+    return {fused, ref};
+  }
+};
+
+TEST_F(LnLstmCudaTest, Float32FusedEqualsReferenceRaggedUniAndBidirectional) {
+  for (bool bi : {false, true}) {
+    auto [fused, ref] = Pair(40, 64, 2, bi);
+    const int64_t d = bi ? 2 : 1;
+    const torch::Tensor x = torch::randn({37, 6, 40});
+    const torch::Tensor lengths = torch::tensor({37, 30, 30, 12, 5, 1});
+    const LstmState init{torch::randn({2 * d, 6, 64}), torch::randn({2 * d, 6, 64})};
+    ExpectClose(ForwardBackward(fused, x, lengths, init, torch::kFloat32),
+                ForwardBackward(ref, x, lengths, init, torch::kFloat32), 1e-4, bi ? "bidirectional" : "unidirectional");
+  }
+}
+
+TEST_F(LnLstmCudaTest, ReducedPrecisionTracksFloat32Reference) {
+  auto [fused, ref] = Pair(80, 128, 3, false);
+  const torch::Tensor x = torch::randn({50, 16, 80});
+  const torch::Tensor lengths = torch::full({16}, 50, torch::kInt64) - torch::arange(16);
+  const LstmState init{torch::zeros({3, 16, 128}), torch::zeros({3, 16, 128})};
+  const Run want = ForwardBackward(ref, x, lengths, init, torch::kFloat32);
+  for (auto [dtype, rtol] : {std::pair{torch::kBFloat16, 3e-2}, std::pair{torch::kHalf, 1e-2}}) {
+    LayerNormLstm low(LayerNormLstmOptions(80, 128).num_layers(3));
+    {
+      torch::NoGradGuard no_grad;
+      auto src = ref->parameters(), dst = low->parameters();
+      for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i].cpu());
+    }
+    low->to(torch::kCUDA);  // parameters stay fp32, activations in `dtype`
+    ExpectClose(ForwardBackward(low, x, lengths, init, dtype), want, rtol, dtype == torch::kBFloat16 ? "bf16" : "fp16");
+  }
+}
+
+TEST_F(LnLstmCudaTest, GraphReplayWithNewLengthsEqualsDirectLaunches) {
+  auto [fused, ref] = Pair(20, 32, 1, false);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({25, 4, 20}).cuda();
+  // Same shape twice with different lengths: the second call replays the
+  // graph captured by the first and must bind the new lengths.
+  for (const auto& lengths : {torch::tensor({25, 20, 10, 3}), torch::tensor({25, 25, 2, 1})}) {
+    SetLnLstmCudaGraphs(true);
+    const LstmOutput graphed = fused->forward(x, lengths);
+    SetLnLstmCudaGraphs(false);
+    const LstmOutput direct = fused->forward(x, lengths);
+    SetLnLstmCudaGraphs(true);
+    EXPECT_TRUE(torch::equal(graphed.output, direct.output));
+    EXPECT_TRUE(torch::equal(graphed.state.h, direct.state.h));
+    const LstmOutput want = ref->forward(x, lengths);
+    std::string why;
+    EXPECT_TRUE(AllCloseRelative(graphed.output.cpu(), want.output.cpu(), 1e-4, &why)) << why;
+  }
+}
+
+TEST_F(LnLstmCudaTest, StepEqualsFullSequence) {
+  auto [fused, ref] = Pair(24, 48, 3, false);
+  fused->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({20, 64, 24}).cuda();
+  const LstmOutput full = fused->forward(x);
+  LstmState s;
+  for (int64_t t = 0; t < 20; ++t) {
+    auto [y, next] = fused->Step(x[t], s);
+    s = next;
+    EXPECT_LT((y - full.output[t]).abs().max().item<double>(), 1e-5) << "t=" << t;
+  }
+  EXPECT_LT((s.h - full.state.h).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((s.c - full.state.c).abs().max().item<double>(), 1e-5);
+}
+
+}  // namespace
+}  // namespace asr
