@@ -1,36 +1,61 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package this project needs to build, test, run the
-# demo and regenerate its golden data. Idempotent and non-interactive: it runs
-# apt-get only for packages that are missing, and `apt-get update` only when
-# the package lists are absent or older than a day.
+# Installs the Debian 12 packages this project needs. The single list of
+# dependencies: the Docker images install through this script too.
+# Idempotent and non-interactive: apt-get runs only for missing packages,
+# and `apt-get update` only when the package lists are absent or older
+# than a day.
 #
-# Usage: scripts/install-deps.sh [--print]   (--print lists the packages only)
+#   scripts/install-deps.sh              everything: build, tests, corpus, golden data, plots
+#   scripts/install-deps.sh --build      compilers and -dev packages only (Docker build stage)
+#   scripts/install-deps.sh --runtime    shared libraries the binaries need (Docker runtime stage)
+#   ... --without-torch                  skip Debian's LibTorch (an image bringing a CUDA LibTorch)
+#   ... --print                          list the packages instead of installing them
 set -euo pipefail
 
-PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
-  # tensors + autograd (CPU LibTorch 1.13) and the BLAS it should use
-  libtorch-dev libopenblas0-pthread
-  # RPC
+# Shared libraries the executables load at run time.
+RUNTIME=(
+  libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libsndfile1 libsoxr0
+  libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libsqlite3-0 libspdlog1.10 libfmt9 libabsl20220623 libssl3
+  ca-certificates
+)
+RUNTIME_TORCH=(libtorch1.13)
+# Toolchain and headers to build.
+BUILD=(
+  build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
-  # audio decoding and resampling
   libsndfile1-dev libsoxr-dev
-  # metrics, job store, CLI parsing, JSON, logging, status types
   prometheus-cpp-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
-  # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # fuzzing (libFuzzer + sanitizers)
-  clang libclang-rt-14-dev
-  # default corpus synthesis
-  espeak-ng sox libsox-fmt-all wamerican
-  # promtool + a real Prometheus server for metrics tests
+)
+BUILD_TORCH=(libtorch-dev)
+# Tests, fuzzing, the default corpus, golden data and plots.
+TOOLS=(
+  curl clang libclang-rt-14-dev
+  espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all wamerican
   prometheus
-  # golden-data generators and plots
   python3-torch python3-torchaudio python3-numpy python3-matplotlib
 )
 
-if [[ "${1:-}" == "--print" ]]; then
+mode=all torch=1 print=0
+for arg in "$@"; do
+  case "$arg" in
+    --build) mode=build ;;
+    --runtime) mode=runtime ;;
+    --without-torch) torch=0 ;;
+    --print) print=1 ;;
+    *) echo "usage: scripts/install-deps.sh [--build|--runtime] [--without-torch] [--print]" >&2; exit 2 ;;
+  esac
+done
+
+PACKAGES=("${RUNTIME[@]}")
+[[ $torch == 1 ]] && PACKAGES+=("${RUNTIME_TORCH[@]}")
+if [[ $mode != runtime ]]; then
+  PACKAGES+=("${BUILD[@]}")
+  [[ $torch == 1 ]] && PACKAGES+=("${BUILD_TORCH[@]}")
+fi
+[[ $mode == all ]] && PACKAGES+=("${TOOLS[@]}")
+
+if [[ $print == 1 ]]; then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Synthesizes the default training corpus: connected digit strings (1-7 of
-# zero..nine, oh) spoken by espeak-ng and flite voices with varied speed,
+# zero..nine, oh) spoken by espeak-ng, flite and festival voices with varied speed,
 # pitch and level, degraded with noise, reverberation, tempo/pitch changes
 # and band-limiting, in assorted containers. No download.
 #
@@ -11,7 +11,7 @@
 # test voices are never heard in train. Deterministic for a given seed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-for tool in espeak-ng flite sox; do
+for tool in espeak-ng flite text2wave sox; do
   command -v "$tool" >/dev/null || { echo "make-corpus: $tool missing; run scripts/install-deps.sh" >&2; exit 1; }
 done
 exec /usr/bin/python3 "$here/make_corpus.py" "$@"

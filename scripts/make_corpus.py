@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Synthesizes a connected-digits corpus in the manner of TIDIGITS (or short
-word sentences) with espeak-ng and flite, degraded with sox and numpy, and
-writes NeMo-style JSONL manifests. Called by scripts/make-corpus.sh.
+word sentences) with espeak-ng, flite and festival, degraded with sox and
+numpy, and writes NeMo-style JSONL manifests. Called by scripts/make-corpus.sh.
 
-Speakers ("voices") are an espeak-ng accent + variant, or a flite voice.
-Dev and test use voices never heard in train: whole accents and variants
-are held out, and flite's kal voice appears only in test. Every utterance is
+Speakers ("voices") are an espeak-ng accent + variant, a flite voice or a
+festival voice: formant, statistical-parametric (clustergen, HTS) and
+diphone synthesis. Dev and test use voices never heard in train: whole
+accents and variants are held out, and flite's kal voice (a diphone voice;
+no kal voice of any synthesizer is in train) appears only in test. Every utterance is
 reproducible from (seed, split, index), whatever the number of processes.
 """
 import argparse
@@ -28,6 +30,7 @@ ESPEAK_ACCENTS = {
     "test": ["en-us-nyc", "en-gb-x-gbcwmd"],
 }
 FLITE_VOICES = {"train": ["awb", "rms", "slt"], "dev": [], "test": ["kal"]}
+FESTIVAL_VOICES = {"train": ["ked_diphone", "cmu_us_slt_arctic_hts"], "dev": [], "test": []}
 SIZES = {"tiny": (240, 40, 40), "small": (1500, 150, 150), "default": (6000, 300, 300)}
 EXCLUDED_VARIANTS = {"Demonic", "Tweaky", "Mr serious", "UniRobot", "anikaRobot", "fast"}
 
@@ -43,11 +46,19 @@ def espeak_variants():
     return split
 
 
-def choose_voice(rng, split, variants):
-    """Returns ('espeak', accent, variant) or ('flite', voice, None)."""
-    flite = FLITE_VOICES[split]
-    if flite and rng.random() < 0.25:
-        return ("flite", rng.choice(flite), None)
+def choose_voice(rng, split, variants, festival):
+    """Returns ('espeak', accent, variant), ('flite', voice, None) or
+    ('festival', voice, None). Festival voices (train only) are left out of
+    the tiny corpus: its 240 utterances, used by quick tests, cannot cover
+    that many speakers."""
+    if split == "train":
+        r = rng.random()
+        if r < 0.2:
+            return ("flite", rng.choice(FLITE_VOICES[split]), None)
+        if festival and r < 0.35:
+            return ("festival", rng.choice(FESTIVAL_VOICES[split]), None)
+    elif FLITE_VOICES[split] and rng.random() < 0.25:
+        return ("flite", rng.choice(FLITE_VOICES[split]), None)
     if split == "train":
         return ("espeak", rng.choice(ESPEAK_ACCENTS["train"]), rng.choice(variants["train"]))
     # Held-out accent with any variant, or a training accent with a held-out variant.
@@ -72,6 +83,11 @@ def synthesize(rng, voice, text, path):
         run(["espeak-ng", "-v", f"{name}+{variant}", "-s", str(rng.randint(110, 230)), "-p",
              str(rng.randint(20, 80)), "-a", str(rng.randint(80, 180)), "-g", str(rng.randint(0, 4)),
              "-w", path, text])
+    elif kind == "festival":
+        with open(path + ".txt", "w") as f:
+            f.write(text + "\n")
+        run(["text2wave", "-eval", f"(voice_{name})", "-eval",
+             f"(Parameter.set 'Duration_Stretch {rng.uniform(0.75, 1.3):.3f})", "-o", path, path + ".txt"])
     else:
         run(["flite", "-voice", name, "--setf", f"duration_stretch={rng.uniform(0.75, 1.3):.3f}",
              "--setf", f"int_f0_target_mean={rng.uniform(80, 200) if name != 'slt' else rng.uniform(150, 260):.1f}",
@@ -137,9 +153,9 @@ def make_utterance(job):
 
 
 def try_utterance(rng, job):
-    seed, split, index, out_dir, vocabulary, words, variants = job
+    seed, split, index, out_dir, vocabulary, words, variants, festival = job
     rng_np = np.random.default_rng(rng.getrandbits(63))
-    voice = choose_voice(rng, split, variants)
+    voice = choose_voice(rng, split, variants, festival)
     text = make_text(rng, vocabulary, words)
     with tempfile.TemporaryDirectory() as tmp:
         raw, shaped, mixed = (os.path.join(tmp, n) for n in ("raw.wav", "shaped.wav", "mixed.wav"))
@@ -175,7 +191,7 @@ def try_utterance(rng, job):
             rel += ".ogg"
             run(["sox", "-R", mixed, "-C", "6", os.path.join(out_dir, rel)])
     duration = len(audio) / rate
-    name = f"espeak:{voice[1]}+{voice[2]}" if voice[0] == "espeak" else f"flite:{voice[1]}"
+    name = f"espeak:{voice[1]}+{voice[2]}" if voice[0] == "espeak" else f"{voice[0]}:{voice[1]}"
     return dict(audio_filepath=rel, duration=round(duration, 3), text=text, voice=name)
 
 
@@ -196,7 +212,7 @@ def main():
     counts = dict(zip(["train", "dev", "test"], SIZES[args.size]))
     for split in counts:
         os.makedirs(os.path.join(args.out_dir, "audio", split), exist_ok=True)
-    jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants)
+    jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants, args.size != "tiny")
             for split, n in counts.items() for i in range(n)]
     results = {s: [] for s in counts}
     total, done = len(jobs), 0
