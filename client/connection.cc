@@ -1,18 +1,52 @@
 #include "client/connection.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace asr::client {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+}  // namespace
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (options.tls || !options.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca.empty()) ssl.pem_root_certs = ReadFile(options.tls_ca);
+    creds = grpc::SslCredentials(ssl);
+  }
+  return grpc::CreateCustomChannel(options.server, creds, args);
 }
 
-void SetDeadline(const ConnectionOptions& options, grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::microseconds(static_cast<int64_t>(options.timeout_seconds * 1e6)));
+std::unique_ptr<grpc::ClientContext> MakeContext(const ConnectionOptions& options, bool deadline) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (deadline) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::microseconds(static_cast<int64_t>(options.timeout_seconds * 1e6)));
+  }
+  std::string token;
+  if (!options.token_file.empty()) token = Trim(ReadFile(options.token_file));
+  if (const char* env = std::getenv("ASR_TOKEN"); token.empty() && env != nullptr) token = env;
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  return ctx;
 }
 
 std::string Describe(const grpc::Status& status) {
@@ -24,6 +58,19 @@ std::string Describe(const grpc::Status& status) {
   const int code = static_cast<int>(status.error_code());
   const char* name = (code >= 0 && code <= 16) ? kNames[code] : "UNKNOWN";
   return std::string(name) + ": " + status.error_message();
+}
+
+int ReportFailure(const std::string& what, const grpc::Status& status) {
+  std::fprintf(stderr, "asr-client: %s: %s\n", what.c_str(), Describe(status).c_str());
+  return 1;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, opts);
+  return out;
 }
 
 }  // namespace asr::client

@@ -13,12 +13,11 @@ void AddHealthCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_co
   cmd->add_option("--service", *service, "service name to check (empty = whole server)");
   cmd->callback([&conn, exit_code, service] {
     auto stub = grpc::health::v1::Health::NewStub(MakeChannel(conn));
-    grpc::ClientContext ctx;
-    SetDeadline(conn, &ctx);
+    auto ctx = MakeContext(conn);
     grpc::health::v1::HealthCheckRequest req;
     req.set_service(*service);
     grpc::health::v1::HealthCheckResponse resp;
-    const grpc::Status st = stub->Check(&ctx, req, &resp);
+    const grpc::Status st = stub->Check(ctx.get(), req, &resp);
     if (!st.ok()) {
       std::fprintf(stderr, "asr-client: health check of %s failed: %s\n", conn.server.c_str(),
                    Describe(st).c_str());
@@ -34,13 +33,16 @@ void AddInfoCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code
   auto* cmd = app.add_subcommand("info", "print the server's version and compute setup");
   cmd->callback([&conn, exit_code] {
     auto stub = asr::v1::InfoService::NewStub(MakeChannel(conn));
-    grpc::ClientContext ctx;
-    SetDeadline(conn, &ctx);
+    auto ctx = MakeContext(conn);
     asr::v1::ServerInfo info;
-    const grpc::Status st = stub->GetServerInfo(&ctx, asr::v1::GetServerInfoRequest(), &info);
+    const grpc::Status st = stub->GetServerInfo(ctx.get(), asr::v1::GetServerInfoRequest(), &info);
     if (!st.ok()) {
-      std::fprintf(stderr, "asr-client: info from %s failed: %s\n", conn.server.c_str(), Describe(st).c_str());
-      *exit_code = 1;
+      *exit_code = ReportFailure("info from " + conn.server, st);
+      return;
+    }
+    if (conn.json) {
+      std::printf("%s\n", ToJsonLine(info).c_str());
+      *exit_code = 0;
       return;
     }
     std::printf("version %s (%s)\nlibtorch %s\ncuda %s\ncompute_threads %d\nuptime_seconds %.1f\n",

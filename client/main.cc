@@ -1,6 +1,7 @@
 // asr-client: command-line client of asr-server.
 //   asr-client [--server HOST:PORT] [--timeout S] COMMAND [options]
-// Exit codes: 0 success, 1 the server or request failed, 2 usage error.
+// Exit codes: 0 success, 1 the server or request failed (or a watched job
+// failed), 2 usage error, 3 a watched job was cancelled.
 #include "CLI/CLI.hpp"
 #include "build_info.h"
 #include "client/commands.h"
@@ -11,12 +12,18 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(ASR_VERSION " (" ASR_GIT_COMMIT ")"));
   app.add_option("--server", conn.server, "asr-server address host:port")
       ->envname("ASR_SERVER")->capture_default_str();
-  app.add_option("--timeout", conn.timeout_seconds, "deadline of each call, seconds")
+  app.add_option("--timeout", conn.timeout_seconds, "deadline of each unary call, seconds")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--token-file", conn.token_file, "file with the server's bearer token (or set ASR_TOKEN)");
+  app.add_flag("--tls", conn.tls, "connect with TLS (system root certificates)");
+  app.add_option("--tls-ca", conn.tls_ca, "connect with TLS trusting this PEM root certificate");
+  app.add_flag("--json", conn.json, "machine-readable JSON output");
   app.require_subcommand(1);
   int exit_code = 0;
   asr::client::AddHealthCommand(app, conn, &exit_code);
   asr::client::AddInfoCommand(app, conn, &exit_code);
+  asr::client::AddTrainingCommands(app, conn, &exit_code);
+  asr::client::AddRecognitionCommands(app, conn, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

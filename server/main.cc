@@ -42,6 +42,32 @@ void AddFlags(CLI::App& app, ServerOptions& o) {
       ->envname("ASR_SHUTDOWN_GRACE")->capture_default_str();
   app.add_option("--ready-file", o.ready_file,
                  "write {\"grpc_port\",\"metrics_port\",\"pid\"} JSON here once serving");
+  app.add_option("--max-concurrent-jobs", o.max_concurrent_jobs, "training jobs run at the same time")
+      ->envname("ASR_MAX_CONCURRENT_JOBS")->capture_default_str();
+  app.add_option("--auth-token-file", o.auth_token_file, "require this bearer token on every RPC but health")
+      ->envname("ASR_AUTH_TOKEN_FILE");
+  app.add_option("--tls-cert", o.tls_cert, "PEM certificate chain (with --tls-key: serve TLS)")->envname("ASR_TLS_CERT");
+  app.add_option("--tls-key", o.tls_key, "PEM private key")->envname("ASR_TLS_KEY");
+  app.add_option("--max-message-mb", o.max_message_mb, "largest gRPC message accepted, MiB")
+      ->envname("ASR_MAX_MESSAGE_MB")->capture_default_str();
+  app.add_option("--max-upload-mb", o.max_upload_mb, "largest dataset upload, MiB")
+      ->envname("ASR_MAX_UPLOAD_MB")->capture_default_str();
+  app.add_option("--max-upload-files", o.max_upload_files, "most files in one dataset upload")
+      ->envname("ASR_MAX_UPLOAD_FILES")->capture_default_str();
+  app.add_option("--max-streams", o.max_streams, "concurrent recognition streams")
+      ->envname("ASR_MAX_STREAMS")->capture_default_str();
+  app.add_option("--max-stream-seconds", o.max_stream_seconds, "audio per stream, seconds")
+      ->envname("ASR_MAX_STREAM_SECONDS")->capture_default_str();
+  app.add_option("--stream-idle-timeout", o.stream_idle_timeout_seconds, "close streams idle this long, seconds")
+      ->envname("ASR_STREAM_IDLE_TIMEOUT")->capture_default_str();
+  app.add_option("--max-batch", o.max_batch, "streams per batched LSTM step (1 = no cross-stream batching)")
+      ->envname("ASR_MAX_BATCH")->capture_default_str();
+  app.add_option("--max-batch-wait-ms", o.max_batch_wait_ms, "how long a ready input waits for company, ms")
+      ->envname("ASR_MAX_BATCH_WAIT_MS")->capture_default_str();
+  app.add_option("--recognize-workers", o.recognize_workers, "threads serving unary Recognize")
+      ->envname("ASR_RECOGNIZE_WORKERS")->capture_default_str();
+  app.add_option("--import-model", o.import_models, "NAME=PATH: publish this model file at start-up if NAME is new")
+      ->envname("ASR_IMPORT_MODELS")->delimiter(',');
 }
 
 // Writes the ready file atomically (write to .tmp, rename).

@@ -4,35 +4,131 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
+#include "server/auth.h"
 #include "server/info_service.h"
+#include "server/job_manager.h"
+#include "server/job_store.h"
 #include "server/metrics.h"
+#include "server/model_registry.h"
+#include "server/recognition_metrics.h"
+#include "server/recognition_service.h"
+#include "server/stream_scheduler.h"
+#include "server/training_metrics.h"
+#include "server/training_service.h"
+#include "model/compute_threads.h"
 
 namespace asr::server {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* field) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
+  if (o.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPem(o.tls_cert, "tls_cert");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(o.tls_key, "tls_key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+Server::Server() = default;
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (absl::Status st = options.Validate(); !st.ok()) return st;
   std::unique_ptr<Server> s(new Server());
   s->options_ = options;
+  std::error_code ec;
+  for (const std::string& dir : {options.state_dir, options.data_root, options.state_dir + "/models",
+                                 options.state_dir + "/jobs", options.data_root + "/datasets"}) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+  }
+  auto auth = Authenticator::FromFile(options.auth_token_file);
+  if (!auth.ok()) return auth.status();
+  s->auth_ = std::make_unique<Authenticator>(std::move(*auth));
+  auto creds = Credentials(options);
+  if (!creds.ok()) return creds.status();
 
-  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> metrics = MetricsEndpoint::Start(options.metrics_listen);
+  auto metrics = MetricsEndpoint::Start(options.metrics_listen);
   if (!metrics.ok()) return metrics.status();
   s->metrics_ = std::move(*metrics);
+  auto store = JobStore::Open(options.state_dir + "/jobs.sqlite");
+  if (!store.ok()) return store.status();
+  s->store_ = std::move(*store);
+  s->models_ = std::make_unique<ModelRegistry>(s->store_.get(), options.state_dir + "/models");
+  s->training_metrics_ = std::make_unique<TrainingMetrics>(s->metrics_->registry());
+  JobManagerOptions jm;
+  jm.state_dir = options.state_dir;
+  jm.data_root = std::filesystem::absolute(options.data_root).string();
+  jm.max_concurrent_jobs = options.max_concurrent_jobs;
+  jm.compute_threads = ResolveComputeThreads(options.threads);
+  s->jobs_ = std::make_unique<JobManager>(s->store_.get(), s->models_.get(), s->training_metrics_.get(), jm);
 
+  UploadLimits limits;
+  limits.max_bytes = options.max_upload_mb << 20;
+  limits.max_files = options.max_upload_files;
+  s->recognition_metrics_ = std::make_unique<RecognitionMetrics>(s->metrics_->registry());
+  RecognitionMetrics* rm = s->recognition_metrics_.get();
+  s->scheduler_ = std::make_unique<StreamScheduler>(
+      SchedulerOptions{options.max_batch, options.max_batch_wait_ms},
+      [rm](int batch, double seconds) { rm->Batch(batch, seconds, 0); });
+  RecognitionOptions ro;
+  ro.max_streams = options.max_streams;
+  ro.idle_timeout_seconds = options.stream_idle_timeout_seconds;
+  ro.limits.max_stream_seconds = options.max_stream_seconds;
+  ro.limits.max_chunk_bytes = static_cast<int64_t>(options.max_message_mb) << 20;
+  ro.recognize_workers = options.recognize_workers;
+  s->recognition_service_ = std::make_unique<RecognitionService>(s->models_.get(), s->scheduler_.get(), rm,
+                                                                 s->auth_.get(), ro);
+  s->info_service_ = std::make_unique<InfoService>(s->auth_.get());
+  s->training_service_ = std::make_unique<TrainingService>(s->jobs_.get(), s->models_.get(),
+                                                           s->training_metrics_.get(), s->auth_.get(),
+                                                           jm.data_root, limits);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Without this gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->grpc_port_);
-  s->info_service_ = std::make_unique<InfoService>();
+  builder.SetMaxReceiveMessageSize(options.max_message_mb << 20);
+  builder.SetMaxSendMessageSize(options.max_message_mb << 20);
+  builder.AddListeningPort(options.listen, *creds, &s->grpc_port_);
   builder.RegisterService(s->info_service_.get());
+  builder.RegisterService(s->training_service_.get());
+  builder.RegisterService(s->recognition_service_.get());
   s->grpc_server_ = builder.BuildAndStart();
   if (s->grpc_server_ == nullptr || s->grpc_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("listen: cannot serve gRPC on '", options.listen,
                                                "' (address in use or not local?)"));
   }
+  for (const std::string& m : options.import_models) {
+    const std::string name = m.substr(0, m.find('=')), path = m.substr(m.find('=') + 1);
+    auto existing = s->models_->List(name);
+    if (!existing.ok()) return existing.status();
+    if (!existing->empty()) continue;
+    asr::v1::ModelVersion info;
+    info.set_job_id("imported:" + path);
+    auto published = s->models_->Publish(name, path, info);
+    if (!published.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("import_models: ", published.status().message()));
+    }
+  }
+  if (absl::Status st = s->jobs_->Start(); !st.ok()) return st;
   s->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   return s;
 }
@@ -46,6 +142,7 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_ || grpc_server_ == nullptr) return;
   shut_down_ = true;
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  jobs_->Stop();
   grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   grpc_server_->Wait();
 }

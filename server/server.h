@@ -1,5 +1,7 @@
-// asr-server's core: the gRPC server (health, reflection, asr.v1 services)
-// and the Prometheus endpoint, started together and shut down in order.
+// asr-server's core: the durable state (job store, model registry), the
+// training job manager, the gRPC server (health, reflection, asr.v1
+// services) and the Prometheus endpoint, started together and shut down in
+// order.
 #pragma once
 
 #include <memory>
@@ -15,28 +17,48 @@ class Server;
 
 namespace asr::server {
 
+class Authenticator;
 class InfoService;
+class JobManager;
+class JobStore;
 class MetricsEndpoint;
+class ModelRegistry;
+class RecognitionMetrics;
+class RecognitionService;
+class StreamScheduler;
+class TrainingMetrics;
+class TrainingService;
 
 class Server {
  public:
-  // Validates `options`, binds both listeners and starts serving with health
-  // status SERVING. Errors name the option that failed (e.g. a busy port).
+  // Validates `options`, opens the state directory, binds both listeners,
+  // resumes interrupted training jobs and starts serving with health status
+  // SERVING. Errors name the option that failed (e.g. a busy port).
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();
 
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const;
 
-  // Marks health NOT_SERVING, stops accepting RPCs, gives in-flight RPCs
-  // `grace` to finish, then cancels them. Idempotent; thread-safe.
+  // Marks health NOT_SERVING, stops accepting RPCs, checkpoints running
+  // jobs (they resume at the next start), gives in-flight RPCs `grace` to
+  // finish, then cancels them. Idempotent; thread-safe.
   void Shutdown(absl::Duration grace);
 
  private:
-  Server() = default;
+  Server();
   ServerOptions options_;
   std::unique_ptr<MetricsEndpoint> metrics_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<ModelRegistry> models_;
+  std::unique_ptr<TrainingMetrics> training_metrics_;
+  std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<RecognitionMetrics> recognition_metrics_;
+  std::unique_ptr<StreamScheduler> scheduler_;
   std::unique_ptr<InfoService> info_service_;
+  std::unique_ptr<TrainingService> training_service_;
+  std::unique_ptr<RecognitionService> recognition_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::mutex shutdown_mu_;

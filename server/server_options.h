@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -28,6 +29,31 @@ struct ServerOptions {
   double shutdown_grace_seconds = 10.0;
   // If set, written atomically once serving: {"grpc_port":N,"metrics_port":M,"pid":P}.
   std::string ready_file;
+  // Training jobs run at the same time (each uses `threads` compute threads).
+  int max_concurrent_jobs = 1;
+  // File holding a bearer token; when set every RPC but health needs it.
+  std::string auth_token_file;
+  // PEM certificate chain and private key; both set = TLS, neither = plaintext.
+  std::string tls_cert, tls_key;
+  // Largest gRPC message accepted, MiB.
+  int max_message_mb = 16;
+  // UploadDataset limits per dataset.
+  int64_t max_upload_mb = 4096;
+  int64_t max_upload_files = 200000;
+  // Streaming recognition: concurrent streams (more get RESOURCE_EXHAUSTED),
+  // audio per stream, seconds without a message before a stream is closed.
+  int max_streams = 200;
+  double max_stream_seconds = 3600;
+  double stream_idle_timeout_seconds = 30;
+  // Cross-stream batching: streams per batched LSTM step (1 = off) and how
+  // long a ready input may wait for company, ms.
+  int max_batch = 64;
+  double max_batch_wait_ms = 5;
+  // Threads serving unary Recognize.
+  int recognize_workers = 2;
+  // "name=path" model files to publish at start-up when `name` has no
+  // version yet (e.g. a model shipped with a deployment).
+  std::vector<std::string> import_models;
 
   // OK, or INVALID_ARGUMENT naming the first bad field.
   absl::Status Validate() const;

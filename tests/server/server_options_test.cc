@@ -24,6 +24,18 @@ TEST(ServerOptionsTest, ValidateNamesTheBadField) {
       {"threads", [](ServerOptions& o) { o.threads = -1; }},
       {"log_level", [](ServerOptions& o) { o.log_level = "loud"; }},
       {"shutdown_grace_seconds", [](ServerOptions& o) { o.shutdown_grace_seconds = -1; }},
+      {"max_concurrent_jobs", [](ServerOptions& o) { o.max_concurrent_jobs = 0; }},
+      {"tls_cert", [](ServerOptions& o) { o.tls_key = "/k"; }},
+      {"max_message_mb", [](ServerOptions& o) { o.max_message_mb = 0; }},
+      {"max_upload_mb", [](ServerOptions& o) { o.max_upload_mb = 0; }},
+      {"max_upload_files", [](ServerOptions& o) { o.max_upload_files = 0; }},
+      {"max_streams", [](ServerOptions& o) { o.max_streams = 0; }},
+      {"max_stream_seconds", [](ServerOptions& o) { o.max_stream_seconds = 0; }},
+      {"stream_idle_timeout_seconds", [](ServerOptions& o) { o.stream_idle_timeout_seconds = -1; }},
+      {"max_batch", [](ServerOptions& o) { o.max_batch = 0; }},
+      {"max_batch_wait_ms", [](ServerOptions& o) { o.max_batch_wait_ms = -1; }},
+      {"recognize_workers", [](ServerOptions& o) { o.recognize_workers = 0; }},
+      {"import_models", [](ServerOptions& o) { o.import_models = {"noequals"}; }},
   };
   for (const auto& [field, mutate] : cases) {
     ServerOptions o;
@@ -51,6 +63,20 @@ TEST(ServerOptionsTest, ToStringPrintsEveryField) {
       [](ServerOptions& o) { o.log_level = "warn"; },
       [](ServerOptions& o) { o.shutdown_grace_seconds = 3.5; },
       [](ServerOptions& o) { o.ready_file = "/r"; },
+      [](ServerOptions& o) { o.max_concurrent_jobs = 2; },
+      [](ServerOptions& o) { o.auth_token_file = "/t"; },
+      [](ServerOptions& o) { o.tls_cert = "/c"; },
+      [](ServerOptions& o) { o.tls_key = "/k"; },
+      [](ServerOptions& o) { o.max_message_mb = 3; },
+      [](ServerOptions& o) { o.max_upload_mb = 5; },
+      [](ServerOptions& o) { o.max_upload_files = 6; },
+      [](ServerOptions& o) { o.max_streams = 7; },
+      [](ServerOptions& o) { o.max_stream_seconds = 8; },
+      [](ServerOptions& o) { o.stream_idle_timeout_seconds = 9; },
+      [](ServerOptions& o) { o.max_batch = 10; },
+      [](ServerOptions& o) { o.max_batch_wait_ms = 11; },
+      [](ServerOptions& o) { o.recognize_workers = 12; },
+      [](ServerOptions& o) { o.import_models = {"a=b"}; },
   };
   const std::string base = ServerOptions().ToString();
   for (size_t i = 0; i < mutations.size(); ++i) {

@@ -1,0 +1,30 @@
+// Optional bearer-token authentication: with a token configured, every RPC
+// (except the health and reflection services) must carry "authorization: Bearer <token>"
+// metadata, or it fails with UNAUTHENTICATED.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace asr::server {
+
+class Authenticator {
+ public:
+  Authenticator() = default;
+  explicit Authenticator(std::string token) : token_(std::move(token)) {}
+  // Reads the token from a file (surrounding whitespace trimmed); an empty
+  // path disables authentication. Errors if the file is unreadable or empty.
+  static absl::StatusOr<Authenticator> FromFile(const std::string& path);
+
+  bool enabled() const { return !token_.empty(); }
+  // OK, or UNAUTHENTICATED. Thread-safe.
+  grpc::Status Check(const grpc::CallbackServerContext* context) const;
+
+ private:
+  std::string token_;
+};
+
+}  // namespace asr::server

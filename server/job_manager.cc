@@ -1,0 +1,409 @@
+#include "server/job_manager.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "model/checkpoint.h"
+#include "server/config_convert.h"
+#include "server/paths.h"
+
+namespace asr::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+namespace fs = std::filesystem;
+
+std::string NewJobId() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "job-%012llx", static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
+  return buf;
+}
+
+bool Terminal(asr::v1::JobState s) {
+  return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
+}
+
+asr::v1::JobEvent StateEvent(asr::v1::JobState s) {
+  asr::v1::JobEvent e;
+  e.set_state(s);
+  return e;
+}
+
+// Translates a trainer event into a job event and updates the job record.
+asr::v1::JobEvent ToJobEvent(const ProgressEvent& p, asr::v1::Job* job) {
+  asr::v1::JobEvent e;
+  switch (p.kind) {
+    case ProgressEvent::Kind::kStep: {
+      asr::v1::Progress* g = e.mutable_progress();
+      g->set_step(p.step);
+      g->set_total_steps(p.total_steps);
+      g->set_epoch(p.epoch);
+      g->set_total_epochs(p.total_epochs);
+      g->set_loss(p.loss);
+      g->set_learning_rate(p.learning_rate);
+      g->set_frames_per_second(p.frames_per_second);
+      g->set_eta_seconds(p.eta_seconds);
+      g->set_elapsed_seconds(p.elapsed_seconds);
+      g->set_skipped_steps(p.skipped_steps);
+      *job->mutable_progress() = *g;
+      break;
+    }
+    case ProgressEvent::Kind::kValidation: {
+      asr::v1::ValidationResult* v = e.mutable_validation();
+      v->set_step(p.step);
+      v->set_epoch(p.epoch);
+      v->set_loss(p.dev_loss);
+      v->set_cer(p.dev_cer);
+      v->set_wer(p.dev_wer);
+      v->set_is_best(p.is_best);
+      if (p.is_best) *job->mutable_best() = *v;
+      job->mutable_progress()->set_step(p.step);
+      break;
+    }
+    case ProgressEvent::Kind::kCheckpoint:
+      if (p.checkpoint_failed) {
+        e.set_message("checkpoint failed: " + p.message);
+      } else {
+        asr::v1::Checkpoint* c = e.mutable_checkpoint_saved();
+        c->set_step(p.step);
+        c->set_epoch(p.epoch);
+        c->set_dev_cer(job->has_best() ? job->best().cer() : -1);
+        *c->mutable_create_time() = TimeUtil::GetCurrentTime();
+      }
+      break;
+    case ProgressEvent::Kind::kMessage:
+    case ProgressEvent::Kind::kDone:
+      e.set_message(p.message);
+      break;
+  }
+  return e;
+}
+
+}  // namespace
+
+JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, JobManagerOptions options)
+    : store_(store), models_(models), metrics_(metrics), opts_(std::move(options)) {}
+
+JobManager::~JobManager() { Stop(); }
+
+std::string JobManager::JobDir(const std::string& id) const {
+  return (fs::path(opts_.state_dir) / "jobs" / id).string();
+}
+
+absl::Status JobManager::Start() {
+  auto running = store_->JobsInState(asr::v1::RUNNING);
+  if (!running.ok()) return running.status();
+  auto queued = store_->JobsInState(asr::v1::QUEUED);
+  if (!queued.ok()) return queued.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (asr::v1::Job& job : *running) {  // interrupted by a crash: resume first
+      job.set_state(asr::v1::QUEUED);
+      asr::v1::JobEvent e;
+      e.set_message("server restarted; the job will resume from its newest valid checkpoint");
+      if (absl::Status st = Record(job, e); !st.ok()) return st;
+      if (absl::Status st = Record(job, StateEvent(asr::v1::QUEUED)); !st.ok()) return st;
+      queue_.push_back(job.id());
+    }
+    for (const asr::v1::Job& job : *queued) queue_.push_back(job.id());
+    stopping_ = false;
+  }
+  UpdateJobCounts();
+  for (int i = 0; i < std::max(1, opts_.max_concurrent_jobs); ++i) workers_.emplace_back([this] { Work(); });
+  return absl::OkStatus();
+}
+
+void JobManager::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+    for (auto& [id, r] : running_) {
+      r->shutdown = true;
+      r->cancel = true;
+    }
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+}
+
+absl::Status JobManager::Record(asr::v1::Job& job, asr::v1::JobEvent event) {
+  *event.mutable_time() = TimeUtil::GetCurrentTime();
+  if (event.has_state()) job.set_state(event.state());
+  if (absl::Status st = store_->PutJob(job); !st.ok()) return st;
+  const bool state_changed = event.has_state();
+  auto stored = store_->AppendEvent(job.id(), std::move(event));
+  if (!stored.ok()) return stored.status();
+  // Gauges first: a watcher that sees the new state then scrapes sees it too.
+  if (state_changed) UpdateJobCounts();
+  Notify(job.id());
+  return absl::OkStatus();
+}
+
+void JobManager::Notify(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  for (auto& [token, l] : listeners_) {
+    if (l.first == job_id) l.second();
+  }
+}
+
+int64_t JobManager::AddListener(const std::string& job_id, std::function<void()> notify) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  const int64_t token = next_listener_++;
+  listeners_[token] = {job_id, std::move(notify)};
+  return token;
+}
+
+void JobManager::RemoveListener(int64_t token) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  listeners_.erase(token);
+}
+
+void JobManager::UpdateJobCounts() {
+  for (auto s : {asr::v1::QUEUED, asr::v1::RUNNING, asr::v1::SUCCEEDED, asr::v1::FAILED, asr::v1::CANCELLED}) {
+    if (auto n = store_->CountJobs(s); n.ok()) metrics_->SetJobCount(s, static_cast<double>(*n));
+  }
+}
+
+absl::StatusOr<TrainingConfig> JobManager::Resolve(const asr::v1::TrainingConfig& proto,
+                                                   const asr::v1::DatasetSpec& ds) {
+  auto config = FromProto(proto);
+  if (!config.ok()) return config.status();
+  std::string root = opts_.data_root;
+  std::string train = ds.train_manifest(), dev = ds.dev_manifest();
+  if (!ds.dataset_id().empty()) {
+    auto d = store_->GetDataset(ds.dataset_id());
+    if (!d.ok()) return absl::NotFoundError(absl::StrCat("dataset.dataset_id: '", ds.dataset_id(), "' not found"));
+    root = (fs::path(opts_.data_root) / "datasets" / ds.dataset_id()).string();
+    if (train.empty()) train = "train.jsonl";
+    if (dev.empty()) dev = "dev.jsonl";
+  } else {
+    if (train.empty()) return absl::InvalidArgumentError("dataset.train_manifest: required without a dataset_id");
+    if (dev.empty()) return absl::InvalidArgumentError("dataset.dev_manifest: required without a dataset_id");
+  }
+  auto train_path = ConfinedPath(root, train, "dataset.train_manifest");
+  if (!train_path.ok()) return train_path.status();
+  auto dev_path = ConfinedPath(root, dev, "dataset.dev_manifest");
+  if (!dev_path.ok()) return dev_path.status();
+  for (const auto& [field, p] : {std::pair{"dataset.train_manifest", *train_path}, std::pair{"dataset.dev_manifest", *dev_path}}) {
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec) && !fs::is_directory(p, ec)) {
+      return absl::NotFoundError(absl::StrCat(field, ": '", p, "' does not exist"));
+    }
+  }
+  config->train_manifest = *train_path;
+  config->dev_manifest = *dev_path;
+  config->audio_root = opts_.data_root;
+  config->train.threads = opts_.compute_threads;
+  return config;
+}
+
+absl::StatusOr<asr::v1::Job> JobManager::Create(const asr::v1::TrainingConfig& config,
+                                                const asr::v1::DatasetSpec& dataset) {
+  auto resolved = Resolve(config, dataset);
+  if (!resolved.ok()) return resolved.status();
+  auto effective = ToProto(*resolved);
+  if (!effective.ok()) return effective.status();
+  asr::v1::Job job;
+  job.set_id(NewJobId());
+  *job.mutable_config() = *effective;
+  *job.mutable_dataset() = dataset;
+  *job.mutable_create_time() = TimeUtil::GetCurrentTime();
+  if (absl::Status st = Record(job, StateEvent(asr::v1::QUEUED)); !st.ok()) return st;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(job.id());
+  }
+  cv_.notify_all();
+  return job;
+}
+
+absl::StatusOr<asr::v1::Job> JobManager::Get(const std::string& id) { return store_->GetJob(id); }
+
+absl::StatusOr<std::pair<std::vector<asr::v1::Job>, std::string>> JobManager::List(asr::v1::JobState state,
+                                                                                   int page_size,
+                                                                                   const std::string& token) {
+  if (page_size < 0) return absl::InvalidArgumentError("page_size: must be >= 0");
+  const int64_t size = page_size == 0 ? 50 : std::min(page_size, 500);
+  int64_t offset = 0;
+  if (!token.empty() && (!absl::SimpleAtoi(token, &offset) || offset < 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("page_token: '", token, "' is not a token from ListJobs"));
+  }
+  auto jobs = store_->ListJobs(state, size + 1, offset);
+  if (!jobs.ok()) return jobs.status();
+  std::string next;
+  if (static_cast<int64_t>(jobs->size()) > size) {
+    jobs->pop_back();
+    next = absl::StrCat(offset + size);
+  }
+  return std::make_pair(std::move(*jobs), next);
+}
+
+absl::StatusOr<asr::v1::Job> JobManager::Cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto job = store_->GetJob(id);
+  if (!job.ok()) return job.status();
+  if (job->state() == asr::v1::QUEUED) {
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+    *job->mutable_end_time() = TimeUtil::GetCurrentTime();
+    job->set_stop_reason("cancelled");
+    if (absl::Status st = Record(*job, StateEvent(asr::v1::CANCELLED)); !st.ok()) return st;
+  } else if (auto it = running_.find(id); it != running_.end()) {
+    it->second->cancel = true;
+  }
+  return job;
+}
+
+absl::Status JobManager::Delete(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto job = store_->GetJob(id);
+  if (!job.ok()) return job.status();
+  if (!Terminal(job->state())) {
+    return absl::FailedPreconditionError(absl::StrCat("job '", id, "' is ", asr::v1::JobState_Name(job->state()),
+                                                      "; cancel it first"));
+  }
+  if (absl::Status st = store_->DeleteJob(id); !st.ok()) return st;
+  std::error_code ec;
+  fs::remove_all(JobDir(id), ec);
+  UpdateJobCounts();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<asr::v1::Checkpoint>> JobManager::Checkpoints(const std::string& id) {
+  auto job = store_->GetJob(id);
+  if (!job.ok()) return job.status();
+  std::vector<asr::v1::Checkpoint> out;
+  for (const std::string& path : ListCheckpoints(JobDir(id) + "/checkpoints")) {
+    auto c = ReadCheckpoint(path);
+    if (!c.ok()) continue;  // being written, or corrupt: not offered
+    asr::v1::Checkpoint cp;
+    cp.set_step(c->state.step);
+    cp.set_epoch(c->state.epoch);
+    cp.set_dev_cer(c->state.best_dev_cer <= 1 ? c->state.best_dev_cer : -1);
+    cp.set_is_best(job->has_best() && job->best().step() == c->state.step);
+    std::error_code ec;
+    cp.set_size_bytes(static_cast<int64_t>(fs::file_size(path, ec)));
+    const auto mtime = fs::last_write_time(path, ec);
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+        mtime - fs::file_time_type::clock::now() + std::chrono::system_clock::now().time_since_epoch());
+    *cp.mutable_create_time() = TimeUtil::SecondsToTimestamp(secs.count());
+    out.push_back(cp);
+  }
+  return out;
+}
+
+absl::StatusOr<asr::v1::ModelVersion> JobManager::Publish(const std::string& id, const std::string& name,
+                                                          int64_t step) {
+  if (absl::Status st = ModelRegistry::ValidateName(name); !st.ok()) return st;
+  auto job = store_->GetJob(id);
+  if (!job.ok()) return job.status();
+  asr::v1::ModelVersion info;
+  info.set_job_id(id);
+  std::string source;
+  if (step <= 0) {
+    source = JobDir(id) + "/model.asrmodel";
+    if (!fs::exists(source)) {
+      return absl::FailedPreconditionError(absl::StrCat("job '", id, "' has no validated model yet"));
+    }
+    info.set_step(job->best().step());
+    info.set_dev_cer(job->best().cer());
+    info.set_dev_wer(job->best().wer());
+  } else {
+    source = CheckpointPath(JobDir(id) + "/checkpoints", step);
+    auto c = ReadCheckpoint(source);
+    if (!c.ok()) return absl::NotFoundError(absl::StrCat("job '", id, "' has no valid checkpoint at step ", step));
+    info.set_step(step);
+    info.set_dev_cer(c->state.best_dev_cer <= 1 ? c->state.best_dev_cer : -1);
+  }
+  *info.mutable_create_time() = TimeUtil::GetCurrentTime();
+  return models_->Publish(name, source, info);
+}
+
+void JobManager::Work() {
+  while (true) {
+    std::string id;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      id = queue_.front();
+      queue_.pop_front();
+      running_[id] = std::make_shared<Running>();
+    }
+    RunJob(id);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.erase(id);
+    }
+  }
+}
+
+void JobManager::RunJob(const std::string& id) {
+  std::shared_ptr<Running> run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    run = running_[id];
+  }
+  auto loaded = store_->GetJob(id);
+  if (!loaded.ok() || loaded->state() != asr::v1::QUEUED) return;
+  asr::v1::Job job = *loaded;
+  job.set_attempts(job.attempts() + 1);
+  if (!job.has_start_time()) *job.mutable_start_time() = TimeUtil::GetCurrentTime();
+  (void)Record(job, StateEvent(asr::v1::RUNNING));
+
+  auto fail = [&](const std::string& why) {
+    job.set_error(why);
+    *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+    asr::v1::JobEvent e;
+    e.set_error(why);
+    (void)Record(job, e);
+    (void)Record(job, StateEvent(asr::v1::FAILED));
+  };
+  auto config = Resolve(job.config(), job.dataset());
+  if (!config.ok()) return fail(std::string(config.status().message()));
+  const std::string dir = JobDir(id);
+  const bool resume = !ListCheckpoints(dir + "/checkpoints").empty();
+  int64_t last_step = job.progress().step();
+  auto on_event = [&](const ProgressEvent& p) {
+    asr::v1::JobEvent e = ToJobEvent(p, &job);
+    if (p.kind == ProgressEvent::Kind::kStep) {
+      metrics_->OnSteps(static_cast<double>(std::max<int64_t>(0, p.step - last_step)));
+      last_step = p.step;
+      metrics_->OnProgress(id, p.loss, p.learning_rate, p.frames_per_second);
+    } else if (p.kind == ProgressEvent::Kind::kValidation) {
+      metrics_->OnValidation(id, p.dev_cer, p.dev_wer);
+    } else if (p.kind == ProgressEvent::Kind::kCheckpoint) {
+      metrics_->OnCheckpoint(p.checkpoint_seconds, p.checkpoint_failed);
+    } else if (p.kind == ProgressEvent::Kind::kMessage && p.message.rfind("skipped a non-finite", 0) == 0) {
+      metrics_->OnSkippedSteps(1);
+    }
+    (void)Record(job, std::move(e));
+  };
+  auto trainer = Trainer::Create(*config, dir, resume, on_event);
+  if (!trainer.ok()) return fail(std::string(trainer.status().message()));
+  auto result = (*trainer)->Run(&run->cancel);
+  metrics_->ForgetJob(id);
+  if (!result.ok()) return fail(std::string(result.status().message()));
+  job.set_stop_reason(result->stop_reason);
+  bool shutdown;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown = run->shutdown;
+  }
+  if (result->stop_reason == "cancelled" && shutdown) {
+    (void)Record(job, StateEvent(asr::v1::QUEUED));  // resumes at the next start
+    return;
+  }
+  *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+  (void)Record(job, StateEvent(result->stop_reason == "cancelled" ? asr::v1::CANCELLED : asr::v1::SUCCEEDED));
+}
+
+}  // namespace asr::server

@@ -1,0 +1,52 @@
+// Published model versions: files under STATE/models/<name>/<version>.asrmodel,
+// records in the job store. Recognition loads them through Get(), which
+// caches loaded models; a newly published version is visible to the next
+// Get() without a restart, and holders of an older version keep it alive
+// (shared_ptr) until they finish. Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "asr/v1/training.pb.h"
+#include "model/acoustic_model.h"
+#include "model/ctc.h"
+#include "server/job_store.h"
+
+namespace asr::server {
+
+// A loaded, immutable model version. Inference through `model` must be
+// serialized by the caller (the stream scheduler owns that).
+struct ServingModel {
+  asr::v1::ModelVersion version;
+  AcousticModel model{nullptr};
+  std::shared_ptr<const Lexicon> lexicon;  // from the model's config; null when it records none
+};
+
+class ModelRegistry {
+ public:
+  ModelRegistry(JobStore* store, std::string models_dir) : store_(store), dir_(std::move(models_dir)) {}
+
+  // Copies the model in `source` (model file or checkpoint) to a new
+  // version of `name`. INVALID_ARGUMENT for a bad name.
+  absl::StatusOr<asr::v1::ModelVersion> Publish(const std::string& name, const std::string& source,
+                                                asr::v1::ModelVersion info);
+  absl::StatusOr<std::vector<asr::v1::ModelVersion>> List(const std::string& name);
+  // Version `version` of `name`, or the latest when version <= 0. NOT_FOUND
+  // for unknown names/versions.
+  absl::StatusOr<std::shared_ptr<const ServingModel>> Get(const std::string& name, int version);
+
+  static absl::Status ValidateName(const std::string& name);
+
+ private:
+  std::string PathOf(const std::string& name, int version) const;
+  JobStore* store_;  // not owned
+  std::string dir_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const ServingModel>> cache_;  // guarded by mu_
+};
+
+}  // namespace asr::server

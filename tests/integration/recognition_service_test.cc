@@ -1,0 +1,396 @@
+// Streaming and unary recognition end to end: the real asr-server (with a
+// tiny model trained by asr-train on the tiny corpus and imported at
+// start-up) and real clients over loopback.
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "asr/v1/recognition.grpc.pb.h"
+#include "asr/v1/training.grpc.pb.h"
+#include "features/audio.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/corpus.h"
+#include "tests/support/server_process.h"
+
+namespace asr::testing {
+namespace {
+
+using asr::v1::RecognitionService;
+using Req = asr::v1::StreamingRecognizeRequest;
+using Resp = asr::v1::StreamingRecognizeResponse;
+
+// A tiny model, trained once per test process.
+const std::string& TinyModel() {
+  static const std::string path = [] {
+    const std::string out = MakeTempDir("asr-model");
+    nlohmann::json cfg = TinyTrainingConfig(900);  // ~25 s on one thread; dev CER ~0.3
+    cfg["train_manifest"] = TinyCorpus() + "/train.jsonl";
+    cfg["dev_manifest"] = TinyCorpus() + "/dev.jsonl";
+    cfg["model"]["hidden_size"] = 96;
+    cfg["train"]["checkpoint_every_steps"] = 0;
+    const auto r = RunProcess({BinPath("asr-train"), "--config", WriteJson(cfg), "--out", out, "--threads", "1"}, 900);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out + "/model.asrmodel";
+  }();
+  return path;
+}
+
+std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra = {}) {
+  extra.push_back("--import-model");
+  extra.push_back("digits=" + TinyModel());
+  std::string why;
+  auto s = ServerProcess::Start(extra, &why);
+  EXPECT_NE(s, nullptr) << why;
+  return s;
+}
+
+std::unique_ptr<RecognitionService::Stub> Stub(const ServerProcess& s) {
+  return RecognitionService::NewStub(grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials()));
+}
+
+std::string Pcm16(const std::string& path, int* rate) {
+  auto a = DecodeAudioFile(path);
+  EXPECT_TRUE(a.ok()) << a.status();
+  *rate = a->sample_rate;
+  std::string pcm(a->samples.size() * 2, '\0');
+  for (size_t i = 0; i < a->samples.size(); ++i) {
+    const int16_t v = static_cast<int16_t>(std::lrint(std::clamp(a->samples[i], -1.f, 1.f) * 32767));
+    std::memcpy(&pcm[2 * i], &v, 2);
+  }
+  return pcm;
+}
+
+asr::v1::RecognitionConfig Config(int rate) {
+  asr::v1::RecognitionConfig c;
+  c.set_model("digits");
+  c.set_encoding(asr::v1::LINEAR16);
+  c.set_sample_rate_hertz(rate);
+  c.set_enable_word_time_offsets(true);
+  c.mutable_endpoint()->set_silence_seconds(-1);  // one final at the end
+  return c;
+}
+
+struct StreamResult {
+  grpc::Status status;
+  std::vector<Resp> responses;
+};
+
+// Streams `messages` (config first unless the caller says otherwise) and collects everything.
+StreamResult RunStream(const ServerProcess& s, const std::vector<Req>& messages, int pause_ms = 0) {
+  grpc::ClientContext ctx;
+  auto stub = Stub(s);
+  auto rw = stub->StreamingRecognize(&ctx);
+  StreamResult r;
+  std::thread reader([&] {
+    Resp resp;
+    while (rw->Read(&resp)) r.responses.push_back(resp);
+  });
+  for (const Req& m : messages) {
+    if (!rw->Write(m)) break;
+    if (pause_ms) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  rw->WritesDone();
+  reader.join();
+  r.status = rw->Finish();
+  return r;
+}
+
+std::vector<Req> Chunks(const asr::v1::RecognitionConfig& c, const std::string& pcm, size_t chunk) {
+  std::vector<Req> out(1);
+  *out[0].mutable_config() = c;
+  for (size_t off = 0; off < pcm.size(); off += chunk) {
+    Req r;
+    r.set_audio(pcm.substr(off, chunk));
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::string> TestFiles() {
+  std::vector<std::string> files;
+  std::ifstream in(TinyCorpus() + "/test.jsonl");
+  for (std::string line; std::getline(in, line) && files.size() < 8;) {
+    files.push_back(TinyCorpus() + "/" + nlohmann::json::parse(line)["audio_filepath"].get<std::string>());
+  }
+  return files;
+}
+
+TEST(RecognitionServiceTest, StreamedTranscriptsEqualOfflineEvalWithWordTimesWithin100ms) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  // Offline reference: asr-transcribe (the same decoder asr-eval uses) on the model file.
+  int compared = 0, nonempty = 0;
+  for (const std::string& f : TestFiles()) {
+    const ProcessResult off = RunProcess({BinPath("asr-transcribe"), "--model", TinyModel(), "--json", f});
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    const auto ref = nlohmann::json::parse(off.out);
+    int rate = 0;
+    const std::string pcm = Pcm16(f, &rate);
+    const StreamResult sr = RunStream(*server, Chunks(Config(rate), pcm, static_cast<size_t>(rate / 10 * 2)));
+    ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
+    const Resp& last = sr.responses.back();
+    ASSERT_EQ(last.results_size(), 1);
+    ASSERT_TRUE(last.results(0).is_final());
+    const auto& alt = last.results(0).alternatives(0);
+    EXPECT_EQ(alt.transcript(), ref["text"].get<std::string>()) << f;
+    ASSERT_EQ(static_cast<size_t>(alt.words_size()), ref["words"].size()) << f;
+    for (int w = 0; w < alt.words_size(); ++w) {
+      const double start = alt.words(w).start_time().seconds() + alt.words(w).start_time().nanos() * 1e-9;
+      const double end = alt.words(w).end_time().seconds() + alt.words(w).end_time().nanos() * 1e-9;
+      EXPECT_NEAR(start, ref["words"][w]["start"].get<double>(), 0.1) << f;
+      EXPECT_NEAR(end, ref["words"][w]["end"].get<double>(), 0.1) << f;
+    }
+    EXPECT_NEAR(last.processed_audio_seconds(), pcm.size() / 2.0 / rate, 0.1);
+    EXPECT_EQ(last.model(), "digits:1");
+    ++compared;
+    nonempty += !alt.transcript().empty();
+  }
+  EXPECT_EQ(compared, 8);
+  EXPECT_GE(nonempty, 6) << "the tiny model should transcribe most test utterances";
+}
+
+TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const auto files = TestFiles();
+  int rate = 0;
+  std::string pcm = Pcm16(files[0], &rate);
+  const std::string second = Pcm16(files[1], &rate);
+  pcm += std::string(static_cast<size_t>(rate) * 2 * 2, '\0') + second;  // 2 s of silence between utterances
+  asr::v1::RecognitionConfig c = Config(rate);
+  c.set_interim_results(true);
+  c.mutable_endpoint()->set_silence_seconds(0.8);
+  c.set_request_id("req-7");
+  const StreamResult sr = RunStream(*server, Chunks(c, pcm, static_cast<size_t>(rate / 10 * 2)));
+  ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
+  int finals = 0, interims = 0;
+  double last_processed = 0;
+  for (const Resp& r : sr.responses) {
+    EXPECT_EQ(r.request_id(), "req-7");
+    EXPECT_GE(r.processed_audio_seconds(), last_processed);
+    last_processed = r.processed_audio_seconds();
+    for (const auto& res : r.results()) {
+      if (res.is_final()) {
+        EXPECT_EQ(res.utterance_index(), finals);
+        ++finals;
+      } else {
+        ++interims;
+        EXPECT_GE(res.stability(), 0.f);
+        EXPECT_LE(res.stability(), 1.f);
+      }
+    }
+  }
+  EXPECT_EQ(finals, 2) << "one final per utterance, split by the endpoint";
+  EXPECT_GT(interims, 10);
+  // Unary Recognize of a whole file in its own container.
+  asr::v1::RecognizeRequest req;
+  req.mutable_config()->set_model("digits");
+  std::ifstream in(files[0], std::ios::binary);
+  req.set_audio(std::string(std::istreambuf_iterator<char>(in), {}));
+  grpc::ClientContext ctx;
+  asr::v1::RecognizeResponse resp;
+  ASSERT_TRUE(Stub(*server)->Recognize(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.alternatives_size(), 1);
+  EXPECT_EQ(resp.model(), "digits:1");
+  // The client prints it too.
+  const ProcessResult cli = server->Client({"transcribe", "--model", "digits", files[0]});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find(resp.alternatives(0).transcript()), std::string::npos) << cli.out;
+  // Lexicon-constrained decoding emits only the model's training words, and
+  // equals asr-transcribe --lexicon model offline.
+  req.mutable_config()->set_lexicon_constrained(true);
+  const std::set<std::string> digits = {"zero", "one", "two", "three", "four", "five",
+                                        "six",  "seven", "eight", "nine", "oh"};
+  for (const std::string& f : files) {
+    std::ifstream fin(f, std::ios::binary);
+    req.set_audio(std::string(std::istreambuf_iterator<char>(fin), {}));
+    grpc::ClientContext lctx;
+    ASSERT_TRUE(Stub(*server)->Recognize(&lctx, req, &resp).ok());
+    std::istringstream words(resp.alternatives(0).transcript());
+    for (std::string w; words >> w;) EXPECT_TRUE(digits.count(w)) << resp.alternatives(0).transcript();
+    const ProcessResult off =
+        RunProcess({BinPath("asr-transcribe"), "--model", TinyModel(), "--lexicon", "model", "--json", f});
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    EXPECT_EQ(resp.alternatives(0).transcript(), nlohmann::json::parse(off.out)["text"].get<std::string>()) << f;
+  }
+}
+
+TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  const std::string pcm = Pcm16(TestFiles()[0], &rate);
+  // A good stream runs slowly alongside all the bad ones.
+  StreamResult good;
+  std::thread good_thread([&] { good = RunStream(*server, Chunks(Config(rate), pcm, 3200), 20); });
+  auto expect_invalid = [&](const std::vector<Req>& msgs, const std::string& needle) {
+    const StreamResult r = RunStream(*server, msgs);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << needle << ": " << r.status.error_message();
+    EXPECT_NE(r.status.error_message().find(needle), std::string::npos) << r.status.error_message();
+  };
+  Req audio;
+  audio.set_audio(pcm.substr(0, 3200));
+  Req config;
+  *config.mutable_config() = Config(rate);
+  expect_invalid({audio}, "audio before config");
+  expect_invalid({config, audio, config}, "second config");
+  Req unknown = config;
+  unknown.mutable_config()->set_model("nope");
+  expect_invalid({unknown}, "'nope' not found");
+  Req enc = config;
+  enc.mutable_config()->set_encoding(asr::v1::ENCODING_UNSPECIFIED);
+  expect_invalid({enc}, "config.encoding");
+  Req bogus_enc = config;
+  bogus_enc.mutable_config()->set_encoding(static_cast<asr::v1::AudioEncoding>(42));
+  expect_invalid({bogus_enc}, "config.encoding");
+  for (int bad_rate : {0, -16000, 50000000}) {
+    Req r = config;
+    r.mutable_config()->set_sample_rate_hertz(bad_rate);
+    expect_invalid({r}, "config.sample_rate_hertz");
+  }
+  Req odd;
+  odd.set_audio(std::string(321, '\1'));
+  expect_invalid({config, odd}, "321 bytes");
+  Req garbage = config;
+  garbage.mutable_config()->set_encoding(asr::v1::FLAC);
+  Req junk;
+  junk.set_audio(std::string(100, 'x'));
+  expect_invalid({garbage, junk}, "audio stream");
+  good_thread.join();
+  ASSERT_TRUE(good.status.ok()) << good.status.error_message();
+  EXPECT_TRUE(good.responses.back().results(0).is_final());
+}
+
+std::string Metric(const ServerProcess& s, const std::string& name) {
+  const std::string text = HttpGet("127.0.0.1", s.metrics_port, "/metrics");
+  for (size_t pos = 0; (pos = text.find(name, pos)) != std::string::npos; pos += name.size()) {
+    if (pos == 0 || text[pos - 1] == '\n') return text.substr(pos + name.size() + 1, text.find('\n', pos) - pos - name.size() - 1);
+  }
+  return "";
+}
+
+TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStreamAtOnce) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  for (bool cancel : {true, false}) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    auto stub = Stub(*server);
+    auto rw = stub->StreamingRecognize(ctx.get());
+    Req config;
+    *config.mutable_config() = Config(16000);
+    rw->Write(config);
+    Req audio;
+    audio.set_audio(std::string(3200, '\0'));
+    rw->Write(audio);
+    for (int i = 0; i < 50 && Metric(*server, "asr_streams_active") != "1"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(Metric(*server, "asr_streams_active"), "1");
+    if (cancel) {
+      ctx->TryCancel();
+      rw->Finish();
+      rw.reset();
+    } else {
+      rw.reset();  // drop the call without finishing it
+      stub.reset();
+    }
+    ctx.reset();
+    bool freed = false;
+    for (int i = 0; i < 100 && !freed; ++i) {
+      freed = Metric(*server, "asr_streams_active") == "0";
+      if (!freed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(freed) << (cancel ? "cancel" : "disconnect");
+  }
+  EXPECT_NE(Metric(*server, "asr_streams_total{code=\"CANCELLED\"}"), "");
+}
+
+TEST(RecognitionServiceTest, BeyondMaxStreamsIsResourceExhaustedAndAdmittedStreamsCarryOn) {
+  auto server = StartServer({"--max-streams", "3"});
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  const std::string pcm = Pcm16(TestFiles()[0], &rate);
+  std::vector<StreamResult> admitted(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] { admitted[i] = RunStream(*server, Chunks(Config(rate), pcm, 1600), 30); });
+  }
+  for (int i = 0; i < 100 && Metric(*server, "asr_streams_active") != "3"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Req config;
+  *config.mutable_config() = Config(rate);
+  const StreamResult extra = RunStream(*server, {config});
+  EXPECT_EQ(extra.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << extra.status.error_message();
+  for (auto& t : threads) t.join();
+  for (const StreamResult& r : admitted) {
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    EXPECT_TRUE(r.responses.back().results(0).is_final());
+    EXPECT_EQ(r.responses.back().results(0).alternatives(0).transcript(),
+              admitted[0].responses.back().results(0).alternatives(0).transcript());
+  }
+}
+
+TEST(RecognitionServiceTest, NewModelVersionIsPickedUpWhileRunningStreamsKeepTheirs) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  const std::string pcm = Pcm16(TestFiles()[0], &rate);
+  asr::v1::RecognitionConfig c = Config(rate);
+  c.set_interim_results(true);
+  StreamResult running;
+  std::thread t([&] { running = RunStream(*server, Chunks(c, pcm, 800), 25); });
+  // Meanwhile: train a tiny job and publish it as a second version of "digits".
+
+  std::filesystem::copy(TinyCorpus(), server->data_root + "/c", std::filesystem::copy_options::recursive);
+  const ProcessResult train = server->Client(
+      {"train", "--config", WriteJson(TinyTrainingConfig(5)), "--manifest", "c/train.jsonl", "--watch"}, 300);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const std::string job = train.out.substr(0, train.out.find('\n'));
+  ASSERT_EQ(server->Client({"publish", job, "digits"}).exit_code, 0);
+  const StreamResult fresh = RunStream(*server, Chunks(Config(rate), pcm, 3200));
+  t.join();
+  ASSERT_TRUE(running.status.ok()) << running.status.error_message();
+  for (const Resp& r : running.responses) EXPECT_EQ(r.model(), "digits:1");
+  ASSERT_TRUE(fresh.status.ok());
+  EXPECT_EQ(fresh.responses.back().model(), "digits:2");
+}
+
+TEST(RecognitionServiceTest, MemoryStaysFlatOverThousandsOfStreams) {
+  auto server = StartServer({"--max-streams", "64"});
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  const std::string pcm = Pcm16(TestFiles()[0], &rate).substr(0, 16000);  // 0.5 s
+  const std::vector<Req> msgs = Chunks(Config(rate), pcm, 3200);
+  auto batch = [&](int n) {
+    std::vector<std::thread> ts;
+    std::atomic<int> failures{0};
+    for (int w = 0; w < 8; ++w) {
+      ts.emplace_back([&, w] {
+        for (int i = w; i < n; i += 8) failures += !RunStream(*server, msgs).status.ok();
+      });
+    }
+    for (auto& t : ts) t.join();
+    return failures.load();
+  };
+  EXPECT_EQ(batch(300), 0);  // warm up allocators and caches
+  const double before = std::stod(Metric(*server, "process_resident_memory_bytes"));
+  EXPECT_EQ(batch(3000), 0);
+  const double after = std::stod(Metric(*server, "process_resident_memory_bytes"));
+  RecordProperty("rss_before_mb", std::to_string(before / 1048576));
+  RecordProperty("rss_after_mb", std::to_string(after / 1048576));
+  EXPECT_LT(after - before, 16.0 * 1048576) << "RSS grew from " << before / 1048576 << " MiB to "
+                                            << after / 1048576 << " MiB over 3000 streams";
+  EXPECT_EQ(Metric(*server, "asr_streams_active"), "0");
+}
+
+}  // namespace
+}  // namespace asr::testing

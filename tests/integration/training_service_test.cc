@@ -1,0 +1,312 @@
+// The training half of the service, end to end: the real asr-server and
+// asr-client over loopback, on the tiny synthesized corpus. Upload -> train
+// -> watch -> checkpoints -> publish; cancel; kill -9 and resume; a corrupt
+// newest checkpoint; bad configs and paths; authentication; WatchJob resume
+// by sequence number.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "asr/v1/training.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/corpus.h"
+#include "tests/support/server_process.h"
+
+namespace asr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::unique_ptr<asr::v1::TrainingService::Stub> Stub(const ServerProcess& s) {
+  return asr::v1::TrainingService::NewStub(
+      grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials()));
+}
+
+// Copies the tiny corpus into the server's data root under `name`.
+void PlaceCorpus(const ServerProcess& s, const std::string& name) {
+  fs::copy(TinyCorpus(), s.data_root + "/" + name, fs::copy_options::recursive);
+}
+
+asr::v1::Job GetJob(const ServerProcess& s, const std::string& id) {
+  grpc::ClientContext ctx;
+  asr::v1::GetJobRequest req;
+  req.set_job_id(id);
+  asr::v1::Job job;
+  EXPECT_TRUE(Stub(s)->GetJob(&ctx, req, &job).ok());
+  return job;
+}
+
+// Waits until `pred(job)` holds (polling GetJob) or `seconds` pass.
+bool WaitFor(const ServerProcess& s, const std::string& id, const std::function<bool(const asr::v1::Job&)>& pred,
+             double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(GetJob(s, id))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::vector<asr::v1::JobEvent> AllEvents(const ServerProcess& s, const std::string& id, int64_t after = 0) {
+  grpc::ClientContext ctx;
+  asr::v1::WatchJobRequest req;
+  req.set_job_id(id);
+  req.set_after_sequence(after);
+  auto reader = Stub(s)->WatchJob(&ctx, req);
+  std::vector<asr::v1::JobEvent> out;
+  asr::v1::JobEvent e;
+  while (reader->Read(&e)) out.push_back(e);
+  EXPECT_TRUE(reader->Finish().ok());
+  return out;
+}
+
+std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+TEST(TrainingServiceTest, UploadTrainWatchPublish) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  const std::string config = WriteJson(TinyTrainingConfig(30));
+  ProcessResult up = server->Client({"--json", "upload", TinyCorpus()});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const auto dataset = nlohmann::json::parse(up.out);
+  EXPECT_EQ(dataset["utterances"]["train.jsonl"], "240");  // int64 as JSON string
+  ProcessResult train = server->Client({"train", "--config", config, "--dataset", dataset["id"], "--watch"}, 600);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const std::string job = FirstLine(train.out);
+  EXPECT_NE(train.err.find("state SUCCEEDED"), std::string::npos) << train.err;
+  ProcessResult jobs = server->Client({"--json", "jobs"});
+  ASSERT_EQ(jobs.exit_code, 0);
+  EXPECT_NE(jobs.out.find("\"SUCCEEDED\""), std::string::npos) << jobs.out;
+  ProcessResult ckpts = server->Client({"--json", "checkpoints", job});
+  ASSERT_EQ(ckpts.exit_code, 0) << ckpts.err;
+  EXPECT_GE(nlohmann::json::parse(ckpts.out)["checkpoints"].size(), 2u);
+  ProcessResult pub = server->Client({"publish", job, "digits"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  EXPECT_NE(pub.out.find("digits version 1"), std::string::npos) << pub.out;
+  ProcessResult models = server->Client({"--json", "models"});
+  EXPECT_NE(models.out.find("\"digits\""), std::string::npos) << models.out;
+  EXPECT_EQ(server->Client({"publish", job, "Bad Name"}).exit_code, 1);
+}
+
+TEST(TrainingServiceTest, CancelStopsWithinAStepAndLeavesACheckpoint) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  nlohmann::json cfg = TinyTrainingConfig(100000);
+  cfg["train"]["checkpoint_every_steps"] = 0;  // only the cancellation checkpoint
+  ProcessResult train = server->Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl"});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const std::string job = FirstLine(train.out);
+  ASSERT_TRUE(WaitFor(*server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 3; }, 120));
+  ASSERT_EQ(server->Client({"cancel", job}).exit_code, 0);
+  ASSERT_TRUE(WaitFor(*server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 60));
+  EXPECT_EQ(server->Client({"watch", job}).exit_code, 3);
+  ProcessResult ckpts = server->Client({"--json", "checkpoints", job});
+  EXPECT_EQ(nlohmann::json::parse(ckpts.out)["checkpoints"].size(), 1u) << ckpts.out;
+}
+
+// Starts a long job, waits for a checkpoint past step 10, kills the server
+// with SIGKILL, optionally corrupts the newest checkpoint, restarts, and
+// checks the job resumes from the right step and finishes.
+void KillAndResume(bool corrupt_newest) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  nlohmann::json cfg = TinyTrainingConfig(40);
+  cfg["model"]["hidden_size"] = 160;  // slower steps, so the kill lands mid-run
+  ProcessResult train = server->Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl"});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const std::string job = FirstLine(train.out);
+  ASSERT_TRUE(WaitFor(*server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 12; }, 300));
+  server->process->Signal(SIGKILL);
+  server->process->WaitFor(30);
+  const std::string ckpt_dir = server->state_dir + "/jobs/" + job + "/checkpoints";
+  std::vector<std::string> ckpts;
+  for (const auto& e : fs::directory_iterator(ckpt_dir)) ckpts.push_back(e.path().string());
+  std::sort(ckpts.rbegin(), ckpts.rend());
+  ASSERT_FALSE(ckpts.empty());
+  const int64_t newest = std::stoll(fs::path(ckpts[0]).stem().string().substr(5));
+  int64_t expected_resume = newest;
+  if (corrupt_newest) {
+    ASSERT_GE(ckpts.size(), 2u);
+    fs::resize_file(ckpts[0], fs::file_size(ckpts[0]) / 2);
+    expected_resume = std::stoll(fs::path(ckpts[1]).stem().string().substr(5));
+  }
+  auto restarted = ServerProcess::Start({}, &why, server->dir);
+  ASSERT_NE(restarted, nullptr) << why;
+  ASSERT_TRUE(WaitFor(*restarted, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::SUCCEEDED; }, 600))
+      << GetJob(*restarted, job).DebugString();
+  const asr::v1::Job done = GetJob(*restarted, job);
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_EQ(done.progress().step(), 40);
+  // After the restart the first progress event continues from the checkpoint.
+  const auto events = AllEvents(*restarted, job);
+  bool restarted_seen = false, rejected_seen = false;
+  int64_t first_step_after = -1;
+  for (const auto& e : events) {
+    if (e.message().find("server restarted") != std::string::npos) restarted_seen = true;
+    if (e.message().find("rejected checkpoint") != std::string::npos) rejected_seen = true;
+    if (e.message().find("resuming from") != std::string::npos) {
+      EXPECT_NE(e.message().find("at step " + std::to_string(expected_resume)), std::string::npos) << e.message();
+    }
+    if (restarted_seen && first_step_after < 0 && e.has_progress()) first_step_after = e.progress().step();
+  }
+  EXPECT_TRUE(restarted_seen);
+  EXPECT_EQ(rejected_seen, corrupt_newest);
+  EXPECT_EQ(first_step_after, expected_resume + 1);
+}
+
+TEST(TrainingServiceTest, Kill9MidTrainingThenRestartResumesAndFinishes) { KillAndResume(false); }
+
+TEST(TrainingServiceTest, CorruptNewestCheckpointOnRestartFallsBackToThePreviousOne) { KillAndResume(true); }
+
+TEST(TrainingServiceTest, BadConfigsAndPathsAreInvalidArgumentNamingTheField) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  auto create = [&](const std::function<void(asr::v1::CreateTrainingJobRequest&)>& f) {
+    asr::v1::CreateTrainingJobRequest req;
+    req.mutable_dataset()->set_train_manifest("c/train.jsonl");
+    req.mutable_dataset()->set_dev_manifest("c/dev.jsonl");
+    f(req);
+    grpc::ClientContext ctx;
+    asr::v1::Job job;
+    return Stub(*server)->CreateTrainingJob(&ctx, req, &job);
+  };
+  grpc::Status st = create([](auto& r) { r.mutable_config()->mutable_optimizer()->set_lr(5); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("config.optimizer.lr"), std::string::npos) << st.error_message();
+  st = create([](auto& r) { r.mutable_config()->mutable_model()->set_frame_stacking(7); });
+  EXPECT_NE(st.error_message().find("model.frame_stacking"), std::string::npos) << st.error_message();
+  st = create([](auto& r) { r.mutable_config()->mutable_schedule()->set_decay("sideways"); });
+  EXPECT_NE(st.error_message().find("schedule.decay"), std::string::npos) << st.error_message();
+  st = create([](auto& r) { r.mutable_dataset()->set_train_manifest("../../etc/passwd"); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("escapes the data root"), std::string::npos) << st.error_message();
+  st = create([](auto& r) { r.mutable_dataset()->set_dev_manifest("/etc/passwd"); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("dataset.dev_manifest"), std::string::npos) << st.error_message();
+  fs::create_symlink("/etc", server->data_root + "/escape");
+  st = create([](auto& r) { r.mutable_dataset()->set_train_manifest("escape/passwd"); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = create([](auto& r) { r.mutable_dataset()->set_dataset_id("ds-nope"); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  // A manifest whose audio points outside the data root: entries skipped, job fails clearly.
+  std::ofstream(server->data_root + "/evil.jsonl")
+      << R"({"audio_filepath": "/etc/hostname", "duration": 1, "text": "one"})" << "\n";
+  ProcessResult r = server->Client({"train", "--config", WriteJson(TinyTrainingConfig(5)), "--manifest", "evil.jsonl",
+                                    "--dev-manifest", "c/dev.jsonl", "--watch"}, 120);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the data root"), std::string::npos) << r.err;
+  // The client names the problem too.
+  r = server->Client({"train", "--config", WriteJson({{"optimizer", {{"lr", -1}}}}), "--manifest", "c/train.jsonl"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("INVALID_ARGUMENT: config.optimizer.lr"), std::string::npos) << r.err;
+  r = server->Client({"train", "--config", WriteJson({{"optimiser", {}}}), "--manifest", "c/train.jsonl"});
+  EXPECT_EQ(r.exit_code, 2) << "unknown field caught by the client: " << r.err;
+}
+
+TEST(TrainingServiceTest, UploadsAreVerifiedAndLimited) {
+  std::string why;
+  auto server = ServerProcess::Start({"--max-upload-files", "3"}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  auto upload = [&](const std::vector<asr::v1::UploadDatasetRequest>& parts) {
+    grpc::ClientContext ctx;
+    asr::v1::Dataset d;
+    auto w = Stub(*server)->UploadDataset(&ctx, &d);
+    for (const auto& p : parts) w->Write(p);
+    w->WritesDone();
+    return w->Finish();
+  };
+  asr::v1::UploadDatasetRequest begin, header, chunk, end;
+  begin.mutable_begin()->set_name("x");
+  header.mutable_file()->set_path("train.jsonl");
+  header.mutable_file()->set_size(3);
+  header.mutable_file()->set_sha256(std::string(64, '0'));
+  chunk.set_chunk("abc");
+  end.mutable_end();
+  grpc::Status st = upload({begin, header, chunk, end});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("sha256 mismatch"), std::string::npos) << st.error_message();
+  header.mutable_file()->set_path("../../outside.txt");
+  st = upload({begin, header, chunk, end});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(fs::exists(server->data_root + "/../outside.txt"));
+  ProcessResult r = server->Client({"upload", TinyCorpus()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("RESOURCE_EXHAUSTED"), std::string::npos) << r.err;
+  // Nothing half-written stays behind.
+  for (const auto& e : fs::directory_iterator(server->data_root + "/datasets")) ADD_FAILURE() << e.path();
+}
+
+TEST(TrainingServiceTest, BearerTokenIsRequiredExceptForHealth) {
+  const std::string dir = MakeTempDir();
+  std::ofstream(dir + "/token") << "s3cret\n";
+  std::string why;
+  auto server = ServerProcess::Start({"--auth-token-file", dir + "/token"}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  EXPECT_EQ(server->Client({"health"}).exit_code, 0);
+  ProcessResult r = server->Client({"jobs"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
+  std::ofstream(dir + "/wrong") << "guess";
+  EXPECT_NE(server->Client({"--token-file", dir + "/wrong", "jobs"}).err.find("UNAUTHENTICATED"), std::string::npos);
+  EXPECT_EQ(server->Client({"--token-file", dir + "/token", "jobs"}).exit_code, 0);
+  EXPECT_NE(server->Client({"info"}).err.find("UNAUTHENTICATED"), std::string::npos);
+  grpc::ClientContext ctx;
+  asr::v1::WatchJobRequest req;
+  req.set_job_id("job-x");
+  auto reader = Stub(*server)->WatchJob(&ctx, req);
+  asr::v1::JobEvent e;
+  while (reader->Read(&e)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(TrainingServiceTest, WatchResumesBySequenceWithoutMissingEvents) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  ProcessResult train = server->Client({"train", "--config", WriteJson(TinyTrainingConfig(25)), "--manifest",
+                                        "c/train.jsonl"});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const std::string job = FirstLine(train.out);
+  // Read a few events live, then drop the stream.
+  std::vector<asr::v1::JobEvent> got;
+  {
+    grpc::ClientContext ctx;
+    asr::v1::WatchJobRequest req;
+    req.set_job_id(job);
+    auto reader = Stub(*server)->WatchJob(&ctx, req);
+    asr::v1::JobEvent e;
+    while (got.size() < 6 && reader->Read(&e)) got.push_back(e);
+    ctx.TryCancel();
+    reader->Finish();
+  }
+  ASSERT_EQ(got.size(), 6u);
+  for (const auto& e : AllEvents(*server, job, got.back().sequence())) got.push_back(e);
+  const auto full = AllEvents(*server, job);
+  ASSERT_EQ(got.size(), full.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].sequence(), static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(got[i].SerializeAsString(), full[i].SerializeAsString());
+  }
+  EXPECT_EQ(full.back().state(), asr::v1::SUCCEEDED);
+  // The client reattaches on its own after a dropped connection (server restart).
+  ProcessResult watch = server->Client({"watch", job});
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+}
+
+}  // namespace
+}  // namespace asr::testing

@@ -1,0 +1,50 @@
+// Every field of the trainer's JSON config has a twin in asr.v1.TrainingConfig:
+// the effective config a job reports (ToProto) converts back (FromProto) to the
+// same config, for defaults and for non-default values.
+#include "server/config_convert.h"
+
+#include <gtest/gtest.h>
+
+namespace asr::server {
+namespace {
+
+nlohmann::json WithoutManifests(nlohmann::json j) {
+  j.erase("train_manifest");
+  j.erase("dev_manifest");
+  return j;
+}
+
+void ExpectRoundTrip(const TrainingConfig& config) {
+  const auto proto = ToProto(config);
+  ASSERT_TRUE(proto.ok()) << proto.status();
+  const auto back = FromProto(*proto);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(WithoutManifests(back->ToJson()).dump(2), WithoutManifests(config.ToJson()).dump(2));
+}
+
+TEST(ConfigConvertTest, DefaultsRoundTrip) { ExpectRoundTrip(TrainingConfig{}); }
+
+TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
+  nlohmann::json j = TrainingConfig{}.ToJson();
+  j["model"]["features"]["dither"] = 1.0;
+  j["model"]["features"]["dither_seed"] = 9;
+  j["model"]["features"]["window_type"] = "hamming";
+  j["model"]["hidden_size"] = 64;
+  j["model"]["lexicon"] = {"one", "two"};
+  j["train"]["max_steps"] = 77;
+  const auto config = TrainingConfig::FromJson(j);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ExpectRoundTrip(*config);
+}
+
+TEST(ConfigConvertTest, InvalidValueNamesTheField) {
+  asr::v1::TrainingConfig proto;
+  proto.mutable_model()->set_hidden_size(-3);
+  const auto c = FromProto(proto);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(c.status().message()).find("config.model.hidden_size"), std::string::npos) << c.status();
+}
+
+}  // namespace
+}  // namespace asr::server
