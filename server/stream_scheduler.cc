@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace asr::server {
 
 StreamScheduler::StreamScheduler(SchedulerOptions options, BatchObserver observer)
@@ -31,8 +33,11 @@ void StreamScheduler::Push(int64_t stream, std::vector<std::vector<float>> input
     std::lock_guard<std::mutex> lock(mu_);
     auto it = streams_.find(stream);
     if (it == streams_.end()) return;
-    if (it->second.inputs.empty()) it->second.oldest = std::chrono::steady_clock::now();
-    for (auto& v : inputs) it->second.inputs.push_back(std::move(v));
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& v : inputs) {
+      it->second.inputs.push_back(std::move(v));
+      it->second.arrivals.push_back(now);
+    }
   }
   cv_.notify_all();
 }
@@ -61,17 +66,21 @@ std::vector<int64_t> StreamScheduler::NextBatchLocked(std::chrono::steady_clock:
   // The stream whose input has waited longest decides the model.
   const Stream* oldest = nullptr;
   for (const auto& [id, s] : streams_) {
-    if (!s.inputs.empty() && (oldest == nullptr || s.oldest < oldest->oldest)) oldest = &s;
+    if (!s.inputs.empty() && (oldest == nullptr || s.arrivals.front() < oldest->arrivals.front())) oldest = &s;
   }
   std::vector<int64_t> ids;
   if (oldest == nullptr) return ids;
+  // Ready streams of that model, longest-waiting first (no stream starves
+  // when more than max_batch are ready).
+  std::vector<std::pair<std::chrono::steady_clock::time_point, int64_t>> ready;
   for (const auto& [id, s] : streams_) {
-    if (!s.inputs.empty() && s.model == oldest->model && static_cast<int>(ids.size()) < opts_.max_batch) {
-      ids.push_back(id);
-    }
+    if (!s.inputs.empty() && s.model == oldest->model) ready.emplace_back(s.arrivals.front(), id);
   }
+  const size_t take = std::min(ready.size(), static_cast<size_t>(opts_.max_batch));
+  std::partial_sort(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(take), ready.end());
+  for (size_t i = 0; i < take; ++i) ids.push_back(ready[i].second);
   // Wait briefly for more company unless the batch is full or we waited enough.
-  const auto deadline = oldest->oldest + std::chrono::microseconds(static_cast<int64_t>(opts_.max_wait_ms * 1000));
+  const auto deadline = oldest->arrivals.front() + std::chrono::microseconds(static_cast<int64_t>(opts_.max_wait_ms * 1000));
   size_t streams_with_model = 0;
   for (const auto& [id, s] : streams_) streams_with_model += s.model == oldest->model;
   if (static_cast<int>(ids.size()) < opts_.max_batch && ids.size() < streams_with_model &&
@@ -105,7 +114,7 @@ void StreamScheduler::Loop() {
         Stream& s = streams_.at(id);
         inputs.push_back(std::move(s.inputs.front()));
         s.inputs.pop_front();
-        s.oldest = std::chrono::steady_clock::now();
+        s.arrivals.pop_front();
         s.in_flight = true;
       }
       model = streams_.at(ids.front()).model;

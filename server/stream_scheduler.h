@@ -60,7 +60,9 @@ class StreamScheduler {
     std::shared_ptr<const ServingModel> model;
     Client* client;
     std::deque<std::vector<float>> inputs;
-    std::chrono::steady_clock::time_point oldest;  // arrival of inputs.front()
+    // Arrival time of each input (parallel to `inputs`): the frames of one
+    // chunk share it, so only a chunk's first frame waits for company.
+    std::deque<std::chrono::steady_clock::time_point> arrivals;
     LstmState state;                               // [L, 1, *]; undefined before the first step
     bool in_flight = false;
   };

@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""Draws streaming latency percentiles against concurrent stream count from
+scripts/bench-streams.sh's results.jsonl (bench-stream lines plus "mode"),
+batched and unbatched, with the 250 ms p99 goal.
+
+    /usr/bin/python3 scripts/plot-latency.py results.jsonl latency.png
+"""
+import argparse
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("results")
+    ap.add_argument("png")
+    args = ap.parse_args()
+    runs = [json.loads(line) for line in open(args.results) if line.strip()]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    styles = {"batched": "-", "unbatched": "--"}
+    colors = {"p50_ms": "tab:green", "p95_ms": "tab:orange", "p99_ms": "tab:red"}
+    for mode in ("batched", "unbatched"):
+        rows = sorted((r for r in runs if r["mode"] == mode), key=lambda r: r["streams"])
+        if not rows:
+            continue
+        for key, color in colors.items():
+            ax.plot([r["streams"] for r in rows], [r[key] for r in rows], styles[mode], color=color, marker="o",
+                    markersize=3, label=f"{key[:3]} {mode}")
+        for r in rows:
+            if r["errors"]:
+                ax.annotate(f"{r['errors']} err", (r["streams"], r["p99_ms"]), fontsize=7, color="black")
+    ax.axhline(250, color="gray", linewidth=0.8, linestyle=":")
+    ax.text(ax.get_xlim()[0], 255, " p99 goal 250 ms", color="gray", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("concurrent real-time streams (100 ms chunks)")
+    ax.set_ylabel("chunk latency (ms), send -> covering response")
+    ax.set_title("asr-server streaming latency on 2 CPU cores")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(args.png)
+
+
+if __name__ == "__main__":
+    main()
