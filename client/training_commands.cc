@@ -38,8 +38,11 @@ std::string StateName(asr::v1::JobState s) {
   return n == "JOB_STATE_UNSPECIFIED" ? "-" : n;
 }
 
-// Streams every file under `dir` (with its SHA-256) as one dataset.
-int Upload(const ConnectionOptions& conn, const std::string& dir, const std::string& name, std::string* dataset_id) {
+// Streams every file under `dir` (with its SHA-256) as one dataset and
+// reports it on `report` (stdout for `upload`; stderr for `train --upload`,
+// whose stdout carries only the job).
+int Upload(const ConnectionOptions& conn, const std::string& dir, const std::string& name, std::string* dataset_id,
+           FILE* report) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it) {
@@ -93,12 +96,14 @@ int Upload(const ConnectionOptions& conn, const std::string& dir, const std::str
   const grpc::Status st = writer->Finish();
   if (!st.ok()) return ReportFailure("upload of " + dir, st);
   if (conn.json) {
-    std::printf("%s\n", ToJsonLine(dataset).c_str());
+    std::fprintf(report, "%s\n", ToJsonLine(dataset).c_str());
   } else {
-    std::printf("dataset %s: %lld files, %.1f MiB", dataset.id().c_str(), static_cast<long long>(dataset.files()),
-                dataset.bytes() / 1048576.0);
-    for (const auto& [m, n] : dataset.utterances()) std::printf(", %s %lld utterances", m.c_str(), static_cast<long long>(n));
-    std::printf("\n");
+    std::fprintf(report, "dataset %s: %lld files, %.1f MiB", dataset.id().c_str(),
+                 static_cast<long long>(dataset.files()), dataset.bytes() / 1048576.0);
+    for (const auto& [m, n] : dataset.utterances()) {
+      std::fprintf(report, ", %s %lld utterances", m.c_str(), static_cast<long long>(n));
+    }
+    std::fprintf(report, "\n");
   }
   *dataset_id = dataset.id();
   return 0;
@@ -245,7 +250,7 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
     cmd->add_option("--name", *name, "label (default: the directory name)");
     cmd->callback([&conn, exit_code, dir, name] {
       std::string id;
-      *exit_code = Upload(conn, *dir, *name, &id);
+      *exit_code = Upload(conn, *dir, *name, &id, stdout);
     });
   }
   {
@@ -290,7 +295,7 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
         return;
       }
       if (!a->upload.empty()) {
-        if ((*exit_code = Upload(conn, a->upload, "", &a->dataset)) != 0) return;
+        if ((*exit_code = Upload(conn, a->upload, "", &a->dataset, stderr)) != 0) return;
       }
       req.mutable_dataset()->set_dataset_id(a->dataset);
       if (!a->manifest.empty()) {

@@ -1,15 +1,36 @@
 #!/usr/bin/env bash
-# The main job end to end on this machine: install, build, start asr-server,
-# check its health, scrape its metrics, and stop it cleanly.
+# The main job end to end on this machine, through the service:
+#   install, build, synthesize the default digits corpus, start asr-server,
+#   upload the corpus, train the default model through asr-client (live
+#   progress), publish it, evaluate it on the held-out-voice test split,
+#   stream a test utterance in real time with interim and final results,
+#   and stop the server cleanly.
+#
+#   scripts/demo.sh            default corpus and model (~15 min of training on 2 cores)
+#   scripts/demo.sh --quick    tiny corpus and model (a few minutes in all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+quick=0
+case "${1:-}" in
+  "") ;;
+  --quick) quick=1 ;;
+  *) echo "usage: scripts/demo.sh [--quick]" >&2; exit 2 ;;
+esac
+if [[ $quick == 1 ]]; then size=tiny config=model/configs/tiny.json; else size=default config=model/configs/default.json; fi
 
 scripts/install-deps.sh
 cmake --preset default >/dev/null
 cmake --build --preset default
 
-work=$(mktemp -d /tmp/asr-demo-XXXXXX)
 bin=build/bin
+corpus=corpus-$size
+if [[ ! -s $corpus/test.jsonl ]]; then
+  echo "== synthesizing the $size corpus into $corpus/"
+  scripts/make-corpus.sh --size "$size" "$corpus"
+fi
+
+work=$(mktemp -d /tmp/asr-demo-XXXXXX)
 echo "== starting asr-server (state in $work)"
 "$bin/asr-server" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
   --state-dir "$work/state" --data-root "$work/data" --ready-file "$work/ready.json" \
@@ -23,17 +44,32 @@ for _ in $(seq 600); do
 done
 grpc_port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$work/ready.json")
 metrics_port=$(sed -E 's/.*"metrics_port":([0-9]+).*/\1/' "$work/ready.json")
-server=127.0.0.1:$grpc_port
+client="$bin/asr-client --server 127.0.0.1:$grpc_port"
+$client health
 
-echo "== asr-client health --server $server"
-"$bin/asr-client" --server "$server" health
-"$bin/asr-client" --server "$server" info
+echo "== uploading $corpus and training ($config)"
+start=$(date +%s)
+job=$($client train --config "$config" --upload "$corpus" --watch)
+echo "   job $job finished in $(( $(date +%s) - start )) s"
+$client checkpoints "$job"
 
-echo "== curl http://127.0.0.1:$metrics_port/metrics (excerpt)"
-curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -E '^(asr_|process_)' | head -n 12
+echo "== publishing the best model as 'digits'"
+$client publish "$job" digits
+model_file="$work/state/models/digits/1.asrmodel"
 
-echo "== stopping asr-server with SIGTERM"
+echo "== evaluating on the held-out-voice test split ($corpus/test.jsonl)"
+echo "   open vocabulary, beam 8:        $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl" --beam 8)"
+echo "   beam 8 + the model's lexicon:   $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl" --beam 8 --lexicon model)"
+
+test_file="$corpus/$(head -1 "$corpus/test.jsonl" | sed -E 's/.*"audio_filepath": "([^"]+)".*/\1/')"
+echo "== streaming $test_file in real time (reference: $(head -1 "$corpus/test.jsonl" | sed -E 's/.*"text": "([^"]+)".*/\1/'))"
+$client transcribe --stream --realtime --interim --model digits "$test_file"
+
+echo "== metrics excerpt"
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -E '^asr_(training_jobs|streams_total|audio_processed|training_steps)' || true
+
+echo "== stopping asr-server"
 kill -TERM $server_pid
 wait $server_pid
-echo "asr-server exited with status $?"
 trap - EXIT
+echo "demo: done"

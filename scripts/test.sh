@@ -4,6 +4,10 @@
 #
 #   scripts/test.sh              Release build in build/
 #   scripts/test.sh --sanitize   ASan + UBSan build in build-asan/
+#
+# With ASR_TEST_DOCKER=1 (set by .ci/run) it then builds the Docker image and
+# tests it for real with docker/test-image.sh (needs root; reuses this
+# build's compiler cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +30,8 @@ if [[ "$preset" == sanitize ]]; then
 fi
 ctest --preset "$preset" --parallel 2
 echo "test.sh: build and tests took $(( $(date +%s) - start )) s"
+if [[ "${ASR_TEST_DOCKER:-0}" == 1 && "$preset" == default ]]; then
+  image_start=$(date +%s)
+  docker/test-image.sh
+  echo "test.sh: image test took $(( $(date +%s) - image_start )) s"
+fi

@@ -93,6 +93,12 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   ProcessResult models = server->Client({"--json", "models"});
   EXPECT_NE(models.out.find("\"digits\""), std::string::npos) << models.out;
   EXPECT_EQ(server->Client({"publish", job, "Bad Name"}).exit_code, 1);
+  // `train --upload DIR`: the upload report goes to stderr, stdout is only the job id.
+  ProcessResult direct = server->Client({"train", "--config", config, "--upload", TinyCorpus()}, 300);
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  EXPECT_EQ(direct.out.rfind("job-", 0), 0u) << direct.out;
+  EXPECT_EQ(direct.out.find('\n'), direct.out.size() - 1) << direct.out;
+  EXPECT_NE(direct.err.find("dataset ds-"), std::string::npos) << direct.err;
 }
 
 TEST(TrainingServiceTest, CancelStopsWithinAStepAndLeavesACheckpoint) {

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The one prepared run for a GPU machine (CUDA PyTorch 2.x, nvcc, cmake,
+# ninja; no gRPC, no apt, no internet). Builds only what needs the GPU
+# (model/, features/, their CUDA tests and the LSTM benchmark) against that
+# machine's LibTorch, runs the _CUDA tests, the CUDA benchmarks and a tiny
+# fp32-vs-bf16 training comparison, and prints one JSON summary line last.
+# Budget: under 8 minutes on a 16-core H100 machine.
+#
+#   scripts/fetch-gpu-debs.sh             # here, on the Debian machine: .debs + tiny corpus into gpu-debs/
+#   scripts/gpu-check.sh [--debs gpu-debs] [--out DIR]   # there, e.g. through the device tool with carry gpu-debs
+#
+# Artifacts (test JSON, benchmark JSON, training logs) go to --out (default
+# $OUT when set, else build-gpu/check).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+debs=gpu-debs
+out=${OUT:-build-gpu/check}
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --debs) debs=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log() { echo "gpu-check: $*" >&2; }
+started=$(date +%s)
+
+# --- Debian libraries unpacked into a private sysroot --------------------------
+sysroot=$root/build-gpu/sysroot
+if compgen -G "$debs/*.deb" >/dev/null; then
+  mkdir -p "$sysroot"
+  for d in "$debs"/*.deb; do dpkg -x "$d" "$sysroot" || dpkg-deb -x "$d" "$sysroot"; done
+fi
+multiarch=$sysroot/usr/lib/x86_64-linux-gnu
+export PKG_CONFIG_SYSROOT_DIR=$sysroot PKG_CONFIG_LIBDIR=$multiarch/pkgconfig:$sysroot/usr/share/pkgconfig
+export LD_LIBRARY_PATH=$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+torch_abi=$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+log "GPU: ${gpu:-none}; torch at $torch_prefix (CXX11 ABI $torch_abi)"
+if [[ $torch_abi != 1 ]]; then
+  # Debian's abseil is built with the C++11 std::string ABI; an old-ABI
+  # LibTorch cannot link with it in one binary.
+  log "this LibTorch uses the pre-C++11 string ABI; Debian's libraries need the C++11 ABI"
+fi
+
+# --- configure + build ------------------------------------------------------------
+build_rc=0
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DASR_BUILD_SERVER=OFF -DASR_WITH_CUDA=ON \
+  -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" -DCMAKE_CUDA_ARCHITECTURES=native \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$sysroot/usr;$multiarch/cmake" -DOPENSSL_ROOT_DIR="$sysroot/usr" \
+  -DCMAKE_INCLUDE_PATH="$sysroot/usr/include" -DCMAKE_LIBRARY_PATH="$multiarch" \
+  >"$out/configure.log" 2>&1 || build_rc=$?
+if [[ $build_rc == 0 ]]; then
+  timeout 330 cmake --build build-gpu --target ln_lstm_cuda_test ln_lstm_golden_test asr_bench_lstm asr-train \
+    >"$out/build.log" 2>&1 || build_rc=$?
+fi
+built=$(( $(date +%s) - started ))
+log "build rc=$build_rc after ${built}s"
+
+# --- tests, benchmark, tiny training ----------------------------------------------
+tests_rc=-1 golden_rc=-1 bench_rc=-1 fp32_rc=-1 bf16_rc=-1
+if [[ $build_rc == 0 ]]; then
+  timeout 120 build-gpu/bin/ln_lstm_cuda_test --gtest_output="json:$out/ln_lstm_cuda_test.json" \
+    >"$out/ln_lstm_cuda_test.log" 2>&1; tests_rc=$?
+  timeout 60 build-gpu/bin/ln_lstm_golden_test --gtest_output="json:$out/ln_lstm_golden_test.json" \
+    >"$out/ln_lstm_golden_test.log" 2>&1; golden_rc=$?
+  timeout 150 build-gpu/bin/asr_bench_lstm --benchmark_filter=_CUDA --benchmark_min_time=0.2 \
+    --benchmark_out="$out/bench.json" --benchmark_out_format=json >"$out/bench.log" 2>&1; bench_rc=$?
+  if [[ -f $debs/tiny-corpus/train.jsonl ]]; then
+    for precision in fp32 bf16; do
+      python3 - "$root/model/configs/tiny.json" "$debs/tiny-corpus" "$precision" >"$out/tiny-$precision.json" <<'EOF'
+import json, os, sys
+cfg = json.load(open(sys.argv[1]))
+corpus = os.path.abspath(sys.argv[2])
+cfg["train_manifest"], cfg["dev_manifest"] = f"{corpus}/train.jsonl", f"{corpus}/dev.jsonl"
+cfg.setdefault("train", {}).update(device="cuda", precision=sys.argv[3], max_steps=300, log_every_steps=10,
+                                   time_budget_minutes=0, checkpoint_every_steps=0)
+print(json.dumps(cfg))
+EOF
+      timeout 90 build-gpu/bin/asr-train --config "$out/tiny-$precision.json" --out "$out/train-$precision" \
+        >"$out/train-$precision.log" 2>&1
+      declare "${precision}_rc=$?"
+    done
+  fi
+fi
+
+# --- one JSON summary -------------------------------------------------------------
+python3 - "$out" "$build_rc" "$tests_rc" "$golden_rc" "$bench_rc" "$fp32_rc" "$bf16_rc" "${gpu:-none}" \
+  "$built" "$(( $(date +%s) - started ))" <<'EOF'
+import json, os, re, sys
+out, build, tests, golden, bench, fp32, bf16, gpu, built, total = sys.argv[1:]
+def gtest(name):
+    try:
+        j = json.load(open(os.path.join(out, name)))
+        return {"tests": j["tests"], "failures": j["failures"]}
+    except Exception:
+        return None
+def losses(precision):
+    path = os.path.join(out, f"train-{precision}", "train_log.jsonl")
+    try:
+        rows = [json.loads(l) for l in open(path)]
+    except Exception:
+        return {}
+    return {r["step"]: r["loss"] for r in rows if r.get("kind") == "step"}
+ratios = []
+for line in open(os.path.join(out, "bench.log")) if os.path.exists(os.path.join(out, "bench.log")) else []:
+    if line.startswith('{"device": "cuda"'):
+        ratios.append(json.loads(line))
+steps = []
+try:
+    for b in json.load(open(os.path.join(out, "bench.json")))["benchmarks"]:
+        if b["name"].startswith("BM_LnLstmStep_CUDA"):
+            steps.append({"streams": int(b["name"].split("/")[1]), "us": round(b["real_time"], 1)})
+except Exception:
+    pass
+a, b = losses("fp32"), losses("bf16")
+common = sorted(set(a) & set(b))
+curve = None
+if common:
+    rel = [abs(a[s] - b[s]) / max(abs(a[s]), 1e-6) for s in common]
+    curve = {"steps": common[-1], "fp32_final_loss": a[common[-1]], "bf16_final_loss": b[common[-1]],
+             "max_rel_diff": max(rel), "mean_rel_diff": sum(rel) / len(rel), "tolerance_mean_rel": 0.05}
+print(json.dumps({"gpu": gpu, "build_rc": int(build), "build_seconds": int(built), "total_seconds": int(total),
+                  "ln_lstm_cuda_test": {"rc": int(tests), **(gtest("ln_lstm_cuda_test.json") or {})},
+                  "ln_lstm_golden_test": {"rc": int(golden), **(gtest("ln_lstm_golden_test.json") or {})},
+                  "bench_rc": int(bench), "fwd_bwd_vs_cudnn": ratios, "step": steps,
+                  "train_rc": {"fp32": int(fp32), "bf16": int(bf16)}, "bf16_vs_fp32_loss": curve}))
+EOF
