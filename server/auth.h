@@ -1,5 +1,5 @@
 // Optional bearer-token authentication: with a token configured, every RPC
-// (except the health and reflection services) must carry "authorization: Bearer <token>"
+// (except health and server reflection, which serves the schema only) must carry "authorization: Bearer <token>"
 // metadata, or it fails with UNAUTHENTICATED.
 #pragma once
 

@@ -100,6 +100,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                                            s->training_metrics_.get(), s->auth_.get(),
                                                            jm.data_root, limits);
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection serves the schema only. It stays open with auth on: gRPC's
+  // plugin registers itself at static initialization and cannot check tokens.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Without this gRPC sets SO_REUSEPORT and a second server on a busy port

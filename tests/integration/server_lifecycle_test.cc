@@ -1,12 +1,16 @@
 // The real asr-server and asr-client over loopback: start, health, metrics,
-// SIGTERM, bad flags.
+// SIGTERM, bad flags, server reflection.
 #include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "tests/support/reflection_list.grpc.pb.h"
 #include "tests/support/server_process.h"
 
 namespace asr::testing {
@@ -41,6 +45,38 @@ TEST(ServerLifecycleTest, ServesHealthAndMetricsThenStopsCleanlyOnSigterm) {
   ProcessResult after = server->Client({"--timeout", "2", "health"}, 30);
   EXPECT_NE(after.exit_code, 0);
   EXPECT_NE(after.err.find("UNAVAILABLE"), std::string::npos) << after.err;
+}
+
+// The services a server lists through reflection (what grpcurl shows), or
+// the status of the failed call.
+grpc::Status ListServices(const ServerProcess& server, std::set<std::string>* names) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(
+      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("*");
+  stream->Write(req);
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  while (stream->Read(&resp)) {
+    for (const auto& s : resp.list_services_response().service()) names->insert(s.name());
+  }
+  return stream->Finish();
+}
+
+TEST(ServerLifecycleTest, ReflectionListsEveryService) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  std::set<std::string> names;
+  const grpc::Status st = ListServices(*server, &names);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  for (const char* s : {"asr.v1.InfoService", "asr.v1.TrainingService", "asr.v1.RecognitionService",
+                        "grpc.health.v1.Health"}) {
+    EXPECT_EQ(names.count(s), 1u) << s;
+  }
 }
 
 TEST(ServerLifecycleTest, SigintAlsoStopsWithExitZero) {
