@@ -200,6 +200,9 @@ absl::Status DataOptions::Validate() const {
   if (absl::Status st = spec_augment_options.Validate(); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("data.spec_augment_options.", st.message()));
   }
+  if (!(vtlp_max_warp >= 0 && vtlp_max_warp <= 0.3)) {
+    return absl::InvalidArgumentError(absl::StrCat("data.vtlp_max_warp: ", vtlp_max_warp, " not in [0, 0.3]"));
+  }
   if (cache_max_megabytes < 0) return absl::InvalidArgumentError("data.cache_max_megabytes: must be >= 0");
   if (loader_threads < 0 || loader_threads > 64) return absl::InvalidArgumentError("data.loader_threads: not in [0, 64]");
   if (prefetch_batches < 1) return absl::InvalidArgumentError("data.prefetch_batches: must be >= 1");
@@ -218,6 +221,7 @@ nlohmann::json DataOptions::ToJson() const {
             {"num_freq_masks", s.num_freq_masks}, {"time_mask_width", s.time_mask_width},
             {"num_time_masks", s.num_time_masks}, {"max_time_fraction", s.max_time_fraction},
             {"apply_probability", s.apply_probability}}},
+          {"vtlp_max_warp", vtlp_max_warp},
           {"cache_features", cache_features},
           {"cache_max_megabytes", cache_max_megabytes},
           {"sortagrad", sortagrad},
@@ -236,6 +240,7 @@ absl::StatusOr<DataOptions> DataOptions::FromJson(const nlohmann::json& j) {
       else if (k == "max_utterance_seconds") o.max_utterance_seconds = it->get<double>();
       else if (k == "speed_factors") o.speed_factors = it->get<std::vector<double>>();
       else if (k == "spec_augment") o.spec_augment = it->get<bool>();
+      else if (k == "vtlp_max_warp") o.vtlp_max_warp = it->get<double>();
       else if (k == "cache_features") o.cache_features = it->get<bool>();
       else if (k == "cache_max_megabytes") o.cache_max_megabytes = it->get<int64_t>();
       else if (k == "loader_threads") o.loader_threads = it->get<int>();
@@ -274,6 +279,7 @@ absl::StatusOr<DataOptions> DataOptions::FromJson(const nlohmann::json& j) {
 Dataset::Dataset(std::vector<Utterance> utterances, const FeatureOptions& features, const Vocabulary& vocab,
                  const DataOptions& options, bool train, uint64_t seed, DataReport* report)
     : features_(features), vocab_(vocab), opts_(options), train_(train), seed_(seed) {
+  if (train_ && opts_.vtlp_max_warp > 0 && features_.type == FeatureType::kFbank) vtlp_.emplace(features_.fbank);
   for (Utterance& u : utterances) {
     if (u.duration > opts_.max_utterance_seconds) {
       report->Add(absl::StrCat(u.audio_path, ": ", u.duration, " s is longer than max_utterance_seconds ",
@@ -340,6 +346,11 @@ absl::StatusOr<Matrix> Dataset::LoadFeatures(int64_t i, int64_t epoch) const {
         cache_bytes_ += bytes;
       }
     }
+  }
+  if (vtlp_ && epoch >= 0) {
+    const uint64_t h = Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i) ^ 0x7f1b);
+    const double u = static_cast<double>(h >> 11) * 0x1.0p-53;  // uniform [0, 1)
+    vtlp_->Apply(1.0 + opts_.vtlp_max_warp * (2 * u - 1), &feats);
   }
   if (train_ && opts_.spec_augment && epoch >= 0) {
     std::mt19937_64 rng(Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i)));

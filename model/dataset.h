@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "features/online_features.h"
 #include "features/spec_augment.h"
+#include "features/vtlp.h"
 #include "model/vocabulary.h"
 #include "nlohmann/json.hpp"
 
@@ -64,6 +65,10 @@ struct DataOptions {
   std::vector<double> speed_factors = {0.9, 1.0, 1.1};  // train only; {1} = off
   bool spec_augment = true;           // train only
   SpecAugmentOptions spec_augment_options;  // default: LD policy without time warp, see Default()
+  // Train only, fbank only: vocal tract length perturbation with a warp
+  // factor drawn per utterance and epoch uniformly from [1 - w, 1 + w]
+  // (features/vtlp.h); 0 = off, 0.1 = Jaitly & Hinton's 0.9..1.1.
+  double vtlp_max_warp = 0;
   bool cache_features = true;         // keep computed (pre-SpecAugment) features in memory
   int64_t cache_max_megabytes = 4096;
   bool sortagrad = true;              // first epoch in ascending length (Amodei et al. 2016), later shuffled
@@ -91,7 +96,7 @@ struct Batch {
 // Thread-safe: LoadFeatures and MakeBatch may run on several threads.
 class Dataset {
  public:
-  // `train` enables speed perturbation and SpecAugment. Entries longer than
+  // `train` enables speed perturbation, VTLP and SpecAugment. Entries longer than
   // max_utterance_seconds or whose text has no vocabulary symbol are
   // dropped here and reported.
   Dataset(std::vector<Utterance> utterances, const FeatureOptions& features, const Vocabulary& vocab,
@@ -129,6 +134,7 @@ class Dataset {
   std::vector<Utterance> utts_;
   std::vector<std::vector<int64_t>> targets_;
   FeatureOptions features_;
+  std::optional<VtlpWarper> vtlp_;  // set iff training with vtlp_max_warp > 0 on fbank features
   Vocabulary vocab_;
   DataOptions opts_;
   bool train_;

@@ -40,6 +40,9 @@ Setter Set(T* field) {
 absl::Status TrainingConfig::Validate() const {
   if (absl::Status st = model.Validate(); !st.ok()) return st;
   if (absl::Status st = data.Validate(); !st.ok()) return st;
+  if (data.vtlp_max_warp > 0 && model.features.type != FeatureType::kFbank) {
+    return absl::InvalidArgumentError("data.vtlp_max_warp: warps mel filterbanks; model.features.type is not fbank");
+  }
   const OptimizerOptions& o = optimizer;
   if (!(o.lr > 0 && o.lr < 1)) return absl::InvalidArgumentError(absl::StrCat("optimizer.lr: ", o.lr, " not in (0, 1)"));
   if (!(o.beta1 >= 0 && o.beta1 < 1)) return absl::InvalidArgumentError("optimizer.betas: first not in [0, 1)");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "tests/support/process.h"
 
@@ -149,6 +150,31 @@ TEST_F(DatasetTest, AugmentationOnlyOnTrainAndReproducible) {
     differs |= a.data != plain.data;
   }
   EXPECT_TRUE(differs);
+}
+
+TEST_F(DatasetTest, VtlpWarpsTrainFeaturesPerUtteranceAndEpochOnly) {
+  DataReport report;
+  auto utts = ReadNemoManifest(dir_ + "/train.jsonl", &report);
+  DataOptions o = DataOptions::Default();
+  o.spec_augment = false;
+  o.speed_factors = {1.0};
+  const Dataset plain(*utts, FeatureOptions(), Vocabulary(), o, true, 3, &report);
+  o.vtlp_max_warp = 0.1;
+  const Dataset warped(*utts, FeatureOptions(), Vocabulary(), o, true, 3, &report);
+  const Dataset dev(*utts, FeatureOptions(), Vocabulary(), o, false, 3, &report);
+  const Matrix reference = *plain.LoadFeatures(4, 0);
+  EXPECT_EQ(dev.LoadFeatures(4, 0)->data, reference.data);
+  EXPECT_EQ(warped.LoadFeatures(4, -1)->data, reference.data);
+  std::set<std::vector<float>> seen;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    const Matrix a = *warped.LoadFeatures(4, epoch);
+    EXPECT_EQ(a.data, warped.LoadFeatures(4, epoch)->data);
+    EXPECT_NE(a.data, reference.data);
+    seen.insert(a.data);
+  }
+  EXPECT_EQ(seen.size(), 3u) << "each epoch draws its own warp factor";
+  o.vtlp_max_warp = 0.5;
+  EXPECT_FALSE(o.Validate().ok());
 }
 
 TEST(ErrorCountsTest, CountsCharacterAndWordEdits) {

@@ -220,6 +220,8 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
   EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
   r = TrainingConfig::FromJson({{"train", {{"precision", "fp8"}, {"device", "cuda"}}}});
   EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
+  EXPECT_NE(r.status().message().find("data.vtlp_max_warp"), std::string::npos) << r.status();
   TrainingConfig c;
   c.optimizer.lr = 1e-3;
   c.train.epochs = 7;
