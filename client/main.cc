@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", conn.tls_ca, "connect with TLS trusting this PEM root certificate");
   app.add_flag("--json", conn.json, "machine-readable JSON output");
   app.require_subcommand(1);
+  // Global options may also follow the command (`asr-client jobs --json`);
+  // subcommands inherit this.
+  app.fallthrough();
   int exit_code = 0;
   asr::client::AddHealthCommand(app, conn, &exit_code);
   asr::client::AddInfoCommand(app, conn, &exit_code);

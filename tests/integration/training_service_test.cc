@@ -84,6 +84,8 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   ProcessResult jobs = server->Client({"--json", "jobs"});
   ASSERT_EQ(jobs.exit_code, 0);
   EXPECT_NE(jobs.out.find("\"SUCCEEDED\""), std::string::npos) << jobs.out;
+  // Global options also work after the command.
+  EXPECT_EQ(server->Client({"jobs", "--json"}).out, jobs.out);
   ProcessResult ckpts = server->Client({"--json", "checkpoints", job});
   ASSERT_EQ(ckpts.exit_code, 0) << ckpts.err;
   EXPECT_GE(nlohmann::json::parse(ckpts.out)["checkpoints"].size(), 2u);
