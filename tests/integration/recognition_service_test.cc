@@ -387,7 +387,15 @@ TEST(RecognitionServiceTest, MemoryStaysFlatOverThousandsOfStreams) {
   const double after = std::stod(Metric(*server, "process_resident_memory_bytes"));
   RecordProperty("rss_before_mb", std::to_string(before / 1048576));
   RecordProperty("rss_after_mb", std::to_string(after / 1048576));
-  EXPECT_LT(after - before, 16.0 * 1048576) << "RSS grew from " << before / 1048576 << " MiB to "
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed blocks in a quarantine (64 MiB, set by
+  // scripts/test.sh --sanitize) before reusing them: RSS grows by up to
+  // that much without any leak.
+  const double allowance = 64.0 * 1048576;
+#else
+  const double allowance = 0;
+#endif
+  EXPECT_LT(after - before, 16.0 * 1048576 + allowance) << "RSS grew from " << before / 1048576 << " MiB to "
                                             << after / 1048576 << " MiB over 3000 streams";
   EXPECT_EQ(Metric(*server, "asr_streams_active"), "0");
 }
