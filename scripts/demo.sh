@@ -31,9 +31,11 @@ if [[ ! -s $corpus/test.jsonl ]]; then
 fi
 
 work=$(mktemp -d /tmp/asr-demo-XXXXXX)
+# This machine is the demo's alone: jobs train on every core (a job runs with
+# the server's --threads, whatever its config's train.threads says).
 echo "== starting asr-server (state in $work)"
 "$bin/asr-server" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-  --state-dir "$work/state" --data-root "$work/data" --ready-file "$work/ready.json" \
+  --state-dir "$work/state" --data-root "$work/data" --ready-file "$work/ready.json" --threads "$(nproc)" \
   2> "$work/server.log" &
 server_pid=$!
 trap 'kill -9 $server_pid 2>/dev/null || true' EXIT

@@ -374,9 +374,12 @@ void JobManager::RunJob(const std::string& id) {
   int64_t last_step = job.progress().step();
   auto on_event = [&](const ProgressEvent& p) {
     asr::v1::JobEvent e = ToJobEvent(p, &job);
-    if (p.kind == ProgressEvent::Kind::kStep) {
-      metrics_->OnSteps(static_cast<double>(std::max<int64_t>(0, p.step - last_step)));
+    // Every event carries the step; steps between progress logs count too.
+    if (p.step > last_step) {
+      metrics_->OnSteps(static_cast<double>(p.step - last_step));
       last_step = p.step;
+    }
+    if (p.kind == ProgressEvent::Kind::kStep) {
       metrics_->OnProgress(id, p.loss, p.learning_rate, p.frames_per_second);
     } else if (p.kind == ProgressEvent::Kind::kValidation) {
       metrics_->OnValidation(id, p.dev_cer, p.dev_wer);

@@ -40,8 +40,11 @@ std::unique_ptr<ServerProcess> ServerWithAFinishedJob() {
   const ProcessResult up = server->Client({"upload", TinyCorpus()});
   EXPECT_EQ(up.exit_code, 0) << up.err;
   const std::string id = up.out.substr(8, up.out.find(':') - 8);
+  // Progress logged every 5 steps: the step counter still ends at 12.
+  nlohmann::json config = TinyTrainingConfig(12);
+  config["train"]["log_every_steps"] = 5;
   const ProcessResult train =
-      server->Client({"train", "--config", WriteJson(TinyTrainingConfig(12)), "--dataset", id, "--watch"}, 300);
+      server->Client({"train", "--config", WriteJson(config), "--dataset", id, "--watch"}, 300);
   EXPECT_EQ(train.exit_code, 0) << train.err;
   return server;
 }
