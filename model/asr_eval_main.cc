@@ -8,37 +8,26 @@
 
 #include <cstdio>
 
-#include "CLI/CLI.hpp"
-#include "model/compute_threads.h"
+#include "model/decode_cli.h"
 #include "model/evaluator.h"
-#include "model/model_io.h"
 
 int main(int argc, char** argv) {
-  std::string model_path, manifest, device = "cpu", lexicon_arg = "none";
-  int beam = 1, threads = 0;
+  asr::DecodeCliOptions opts;
+  std::string manifest, device = "cpu";
   bool verbose = false;
   CLI::App app{"asr-eval: WER/CER of a model on a manifest, as one JSON line"};
-  app.add_option("--model", model_path, "model (.asrmodel) or checkpoint (.asrckpt)")->required();
+  opts.AddTo(app);
   app.add_option("--manifest", manifest, "NeMo JSONL manifest or Kaldi data dir")->required();
-  app.add_option("--beam", beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--device", device, "cpu|cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  app.add_option("--threads", threads, "LibTorch + BLAS threads (0 = half the cores)");
-  app.add_option("--lexicon", lexicon_arg,
-                 "closed word list for beam search: 'model' (the words of the model's training transcripts), "
-                 "a file with one word per line, or 'none'")
-      ->capture_default_str();
   app.add_flag("--verbose", verbose, "print each reference and hypothesis on stderr");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  asr::SetComputeThreads(asr::ResolveComputeThreads(threads));
-  auto loaded = asr::LoadModel(model_path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "asr-eval: %s\n", std::string(loaded.status().message()).c_str());
-    return 1;
-  }
+  auto setup = asr::SetUpDecoding(opts, "asr-eval");
+  if (!setup) return 1;
+  asr::LoadedModel* loaded = &setup->loaded;
   if (device == "cuda") {
     if (!torch::cuda::is_available()) {
       std::fprintf(stderr, "asr-eval: --device cuda but no CUDA device is available\n");
@@ -46,12 +35,6 @@ int main(int argc, char** argv) {
     }
     loaded->model->to(torch::kCUDA);
   }
-  auto lexicon = asr::ResolveLexicon(lexicon_arg, loaded->model);
-  if (!lexicon.ok()) {
-    std::fprintf(stderr, "asr-eval: %s\n", std::string(lexicon.status().message()).c_str());
-    return 1;
-  }
-  if (*lexicon && beam == 1) beam = 8;  // the lexicon constrains beam search
   asr::DataReport report;
   auto utts = asr::ReadDataset(manifest, &report);
   if (!utts.ok()) {
@@ -63,9 +46,9 @@ int main(int argc, char** argv) {
   const asr::AcousticModelConfig& cfg = loaded->model->config();
   asr::Dataset ds(std::move(*utts), cfg.features, loaded->model->vocabulary(), data, /*train=*/false, 0, &report);
   for (const std::string& p : report.problems) std::fprintf(stderr, "asr-eval: skipped %s\n", p.c_str());
-  const asr::EvalResult r = asr::Evaluate(loaded->model, ds, beam, [&](const asr::EvalSample& s) {
+  const asr::EvalResult r = asr::Evaluate(loaded->model, ds, setup->beam, [&](const asr::EvalSample& s) {
     if (verbose) std::fprintf(stderr, "ref: %s\nhyp: %s\n", s.reference.c_str(), s.hypothesis.c_str());
-  }, *lexicon);
+  }, setup->lexicon);
   for (const std::string& p : ds.TakeProblems()) std::fprintf(stderr, "asr-eval: %s\n", p.c_str());
   std::printf("{\"wer\": %.6f, \"cer\": %.6f, \"utterances\": %lld, \"failed\": %lld, \"audio_seconds\": %.3f, "
               "\"rtf\": %.6f}\n",

@@ -3,24 +3,16 @@
 // Any container/rate/channel count features/ reads. Exit 1 if any file failed.
 #include <cstdio>
 
-#include "CLI/CLI.hpp"
 #include "features/pipeline.h"
-#include "model/compute_threads.h"
-#include "model/ctc.h"
-#include "model/model_io.h"
+#include "model/decode_cli.h"
 #include "nlohmann/json.hpp"
 
 int main(int argc, char** argv) {
-  std::string model_path, lexicon_arg = "none";
+  asr::DecodeCliOptions opts;
   std::vector<std::string> files;
-  int beam = 1, threads = 0;
   bool json = false;
   CLI::App app{"asr-transcribe: transcripts with word timings"};
-  app.add_option("--model", model_path, "model (.asrmodel) or checkpoint (.asrckpt)")->required();
-  app.add_option("--beam", beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256));
-  app.add_option("--lexicon", lexicon_arg, "closed word list for beam search: model, FILE or none")
-      ->capture_default_str();
-  app.add_option("--threads", threads, "LibTorch + BLAS threads (0 = half the cores)");
+  opts.AddTo(app);
   app.add_flag("--json", json, "one JSON object per file");
   app.add_option("audio", files, "audio files")->required();
   try {
@@ -28,19 +20,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  asr::SetComputeThreads(asr::ResolveComputeThreads(threads));
-  auto loaded = asr::LoadModel(model_path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "asr-transcribe: %s\n", std::string(loaded.status().message()).c_str());
-    return 1;
-  }
-  asr::AcousticModel& model = loaded->model;
-  auto lexicon = asr::ResolveLexicon(lexicon_arg, model);
-  if (!lexicon.ok()) {
-    std::fprintf(stderr, "asr-transcribe: %s\n", std::string(lexicon.status().message()).c_str());
-    return 1;
-  }
-  if (*lexicon && beam == 1) beam = 8;  // the lexicon constrains beam search
+  auto setup = asr::SetUpDecoding(opts, "asr-transcribe");
+  if (!setup) return 1;
+  asr::AcousticModel& model = setup->loaded.model;
   int rc = 0;
   for (const std::string& f : files) {
     auto audio = asr::DecodeAudioFile(f);
@@ -55,7 +37,7 @@ int main(int argc, char** argv) {
     const torch::Tensor x = torch::from_blob(feats->data.data(), {1, feats->rows, feats->cols}).clone();
     const asr::AcousticOutput out = model->forward(x, torch::tensor({feats->rows}));
     const asr::Transcript t = asr::CtcDecode(out.log_probs.select(1, 0), model->vocabulary(),
-                                             {beam, model->config().output_frame_seconds(), *lexicon});
+                                             {setup->beam, model->config().output_frame_seconds(), setup->lexicon});
     if (json) {
       nlohmann::json words = nlohmann::json::array();
       for (const auto& w : t.words) {

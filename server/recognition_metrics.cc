@@ -1,5 +1,7 @@
 #include "server/recognition_metrics.h"
 
+#include "server/metric_families.h"
+
 namespace asr::server {
 namespace {
 
@@ -10,45 +12,21 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 }  // namespace
 
 RecognitionMetrics::RecognitionMetrics(prometheus::Registry& r)
-    : active_(prometheus::BuildGauge().Name("asr_streams_active").Help("Streaming recognitions in progress.").Register(r).Add({})),
-      streams_(prometheus::BuildCounter()
-                   .Name("asr_streams_total")
-                   .Help("Finished streaming recognitions by gRPC status code.")
-                   .Register(r)),
-      requests_(prometheus::BuildCounter()
-                    .Name("asr_recognize_requests_total")
-                    .Help("Unary Recognize calls by gRPC status code.")
-                    .Register(r)),
-      audio_(prometheus::BuildCounter()
-                 .Name("asr_audio_processed_seconds_total")
-                 .Help("Seconds of audio run through recognition models.")
-                 .Register(r)
-                 .Add({})),
-      chunk_latency_(prometheus::BuildHistogram()
-                         .Name("asr_stream_chunk_latency_seconds")
-                         .Help("From an audio chunk's arrival to the decoding of its last frame.")
-                         .Register(r)
-                         .Add({}, LatencyBuckets())),
-      final_latency_(prometheus::BuildHistogram()
-                         .Name("asr_stream_final_latency_seconds")
-                         .Help("From the arrival of the audio that ends an utterance to its final result.")
-                         .Register(r)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5})),
-      batch_size_(prometheus::BuildHistogram()
-                      .Name("asr_inference_batch_size")
-                      .Help("Streams advanced by one batched LSTM step.")
-                      .Register(r)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
-      step_seconds_(prometheus::BuildHistogram()
-                        .Name("asr_inference_step_duration_seconds")
-                        .Help("Duration of one batched LSTM step.")
-                        .Register(r)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1})),
-      rtf_(prometheus::BuildGauge()
-               .Name("asr_recognition_real_time_factor")
-               .Help("Inference seconds per second of streamed audio over recent batches.")
-               .Register(r)
-               .Add({})) {}
+    : active_(Gauge(r, "asr_streams_active", "Streaming recognitions in progress.")),
+      streams_(CounterFamily(r, "asr_streams_total", "Finished streaming recognitions by gRPC status code.")),
+      requests_(CounterFamily(r, "asr_recognize_requests_total", "Unary Recognize calls by gRPC status code.")),
+      audio_(Counter(r, "asr_audio_processed_seconds_total", "Seconds of audio run through recognition models.")),
+      chunk_latency_(Histogram(r, "asr_stream_chunk_latency_seconds",
+                               "From an audio chunk's arrival to the decoding of its last frame.", LatencyBuckets())),
+      final_latency_(Histogram(r, "asr_stream_final_latency_seconds",
+                               "From the arrival of the audio that ends an utterance to its final result.",
+                               {0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5})),
+      batch_size_(Histogram(r, "asr_inference_batch_size", "Streams advanced by one batched LSTM step.",
+                            {1, 2, 4, 8, 16, 32, 64, 128, 256})),
+      step_seconds_(Histogram(r, "asr_inference_step_duration_seconds", "Duration of one batched LSTM step.",
+                              {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1})),
+      rtf_(Gauge(r, "asr_recognition_real_time_factor",
+                 "Inference seconds per second of streamed audio over recent batches.")) {}
 
 void RecognitionMetrics::StreamFinished(const std::string& code) {
   active_.Decrement();
