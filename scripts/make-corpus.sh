@@ -4,7 +4,8 @@
 # pitch and level, degraded with noise, reverberation, tempo/pitch changes
 # and band-limiting, in assorted containers. No download.
 #
-#   scripts/make-corpus.sh [--size tiny|small|default] [--seed N] [--vocabulary digits|words] [--jobs N] OUT_DIR
+#   scripts/make-corpus.sh [--size tiny|small|default] [--seed N] [--vocabulary digits|words] [--jobs N]
+#                          [--random-speakers FRACTION] OUT_DIR
 #
 # Writes OUT_DIR/{train,dev,test}.jsonl (NeMo manifests: audio_filepath
 # relative to OUT_DIR, duration, text, voice) and OUT_DIR/audio/. Dev and

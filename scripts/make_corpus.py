@@ -7,8 +7,10 @@ Speakers ("voices") are an espeak-ng accent + variant, a flite voice or a
 festival voice: formant, statistical-parametric (clustergen, HTS) and
 diphone synthesis. Dev and test use voices never heard in train: whole
 accents and variants are held out, and flite's kal voice (a diphone voice;
-no kal voice of any synthesizer is in train) appears only in test. Every utterance is
-reproducible from (seed, split, index), whatever the number of processes.
+no kal voice of any synthesizer is in train) appears only in test. With
+--random-speakers, part of the training espeak-ng utterances are spoken by
+speakers drawn at random (random_speaker). Every utterance is reproducible
+from (seed, split, index), whatever the number of processes.
 """
 import argparse
 import json
@@ -46,25 +48,83 @@ def espeak_variants():
     return split
 
 
-def choose_voice(rng, split, variants, festival):
+def choose_voice(rng, split, variants, many_speakers, random_share):
     """Returns ('espeak', accent, variant), ('flite', voice, None) or
-    ('festival', voice, None). Festival voices (train only) are left out of
-    the tiny corpus: its 240 utterances, used by quick tests, cannot cover
-    that many speakers."""
+    ('festival', voice, None); in train, a `random_share` of the espeak-ng
+    utterances get variant RANDOM_SPEAKER. Festival voices (train only) are
+    left out of the tiny corpus (many_speakers false): its 240 utterances,
+    used by quick tests, cannot cover that many speakers."""
     if split == "train":
         r = rng.random()
         if r < 0.2:
             return ("flite", rng.choice(FLITE_VOICES[split]), None)
-        if festival and r < 0.35:
+        if many_speakers and r < 0.35:
             return ("festival", rng.choice(FESTIVAL_VOICES[split]), None)
     elif FLITE_VOICES[split] and rng.random() < 0.25:
         return ("flite", rng.choice(FLITE_VOICES[split]), None)
     if split == "train":
-        return ("espeak", rng.choice(ESPEAK_ACCENTS["train"]), rng.choice(variants["train"]))
+        # Draws in the original order, and none at share 0: corpora made before
+        # random speakers existed stay reproducible.
+        accent = rng.choice(ESPEAK_ACCENTS["train"])
+        random_speaker = random_share > 0 and rng.random() < random_share
+        return ("espeak", accent, RANDOM_SPEAKER if random_speaker else rng.choice(variants["train"]))
     # Held-out accent with any variant, or a training accent with a held-out variant.
     if rng.random() < 0.5:
         return ("espeak", rng.choice(ESPEAK_ACCENTS[split]), rng.choice(sum(variants.values(), [])))
     return ("espeak", rng.choice(ESPEAK_ACCENTS["train"]), rng.choice(variants[split]))
+
+
+RANDOM_SPEAKER = "random"
+
+
+def random_speaker(rng):
+    """An espeak-ng variant file (voices/!v syntax) for a speaker drawn at
+    random: vocal-tract length (all formants scaled together, by sex) with
+    per-formant jitter, formant heights and widths, pitch, voicing and
+    consonant strength, and now and then Klatt synthesis, flutter,
+    roughness, breathiness or a spectral tilt. Covers the space the named
+    variants sample at a few points, so the held-out ones are new points in
+    a familiar space rather than new kinds of voice."""
+    female = rng.random() < 0.5
+    base = rng.randint(140, 230) if female else rng.randint(60, 135)
+    vtl = rng.uniform(1.0, 1.22) if female else rng.uniform(0.86, 1.06)
+    lines = ["language variant", "name random", f"gender {'female' if female else 'male'}",
+             f"pitch {base} {base + rng.randint(15, 130)}"]
+    for k in range(9):
+        freq = 100 * vtl * (rng.uniform(0.93, 1.07) if 1 <= k <= 5 else 1.0)
+        lines.append(f"formant {k} {round(freq)} {rng.randint(60, 140)} {rng.randint(70, 170)}")
+    lines.append(f"voicing {rng.randint(50, 150)}")
+    lines.append(f"consonants {rng.randint(50, 150)} {rng.randint(50, 150)}")
+    if rng.random() < 0.35:
+        lines.append(f"klatt {rng.randint(1, 6)}")
+    if rng.random() < 0.3:
+        lines.append(f"flutter {rng.randint(0, 30)}")
+    if rng.random() < 0.3:
+        lines.append(f"roughness {rng.randint(0, 5)}")
+    if rng.random() < 0.1:
+        lines.append("breath " + " ".join(str(rng.randint(0, 40)) for _ in range(8)))
+        lines.append("breathw 150 150 200 200 400 400")
+    if rng.random() < 0.3:
+        lines.append(f"tone 600 {rng.randint(100, 255)} 1200 {rng.randint(60, 255)} 2000 {rng.randint(30, 255)}")
+    return "\n".join(lines) + "\n"
+
+
+def private_espeak_data(tmp_root):
+    """An espeak-ng data folder (for --path) that links every file of the
+    system one and has its own, writable voices/!v for random speakers."""
+    system = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
+    system = system.split("Data at:")[-1].strip()
+    data = os.path.join(tmp_root, "espeak-ng-data")
+    os.makedirs(os.path.join(data, "voices", "!v"))
+    for name in os.listdir(system):
+        if name != "voices":
+            os.symlink(os.path.join(system, name), os.path.join(data, name))
+    for name in os.listdir(os.path.join(system, "voices")):
+        if name != "!v":
+            os.symlink(os.path.join(system, "voices", name), os.path.join(data, "voices", name))
+    for name in os.listdir(os.path.join(system, "voices", "!v")):
+        os.symlink(os.path.join(system, "voices", "!v", name), os.path.join(data, "voices", "!v", name))
+    return tmp_root
 
 
 def make_text(rng, vocabulary, words):
@@ -77,12 +137,25 @@ def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def synthesize(rng, voice, text, path):
+def synthesize(rng, voice, text, path, espeak_path, tag):
+    """`espeak_path` is the private data folder's parent (private_espeak_data);
+    `tag` names this utterance's random-speaker file uniquely."""
     kind, name, variant = voice
     if kind == "espeak":
-        run(["espeak-ng", "-v", f"{name}+{variant}", "-s", str(rng.randint(110, 230)), "-p",
-             str(rng.randint(20, 80)), "-a", str(rng.randint(80, 180)), "-g", str(rng.randint(0, 4)),
-             "-w", path, text])
+        path_opt, speaker_file = [], None
+        if variant == RANDOM_SPEAKER:
+            variant = f"random-{tag}"
+            speaker_file = os.path.join(espeak_path, "espeak-ng-data", "voices", "!v", variant)
+            with open(speaker_file, "w") as f:
+                f.write(random_speaker(rng))
+            path_opt = [f"--path={espeak_path}"]
+        try:
+            run(["espeak-ng"] + path_opt + ["-v", f"{name}+{variant}", "-s", str(rng.randint(110, 230)), "-p",
+                 str(rng.randint(20, 80)), "-a", str(rng.randint(80, 180)), "-g", str(rng.randint(0, 4)),
+                 "-w", path, text])
+        finally:
+            if speaker_file:
+                os.remove(speaker_file)
     elif kind == "festival":
         with open(path + ".txt", "w") as f:
             f.write(text + "\n")
@@ -153,13 +226,13 @@ def make_utterance(job):
 
 
 def try_utterance(rng, job):
-    seed, split, index, out_dir, vocabulary, words, variants, festival = job
+    seed, split, index, out_dir, vocabulary, words, variants, many_speakers, espeak_path, random_share = job
     rng_np = np.random.default_rng(rng.getrandbits(63))
-    voice = choose_voice(rng, split, variants, festival)
+    voice = choose_voice(rng, split, variants, many_speakers, random_share)
     text = make_text(rng, vocabulary, words)
     with tempfile.TemporaryDirectory() as tmp:
         raw, shaped, mixed = (os.path.join(tmp, n) for n in ("raw.wav", "shaped.wav", "mixed.wav"))
-        synthesize(rng, voice, text, raw)
+        synthesize(rng, voice, text, raw, espeak_path, f"{split}-{index}")
         run(["sox", "-R", raw, "-r", "16000", "-c", "1", "-b", "16", shaped] + sox_effects(rng) + ["rate", "16000"])
         speech, rate = read_wav(shaped)
         if len(speech) < rate // 10:
@@ -202,7 +275,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vocabulary", choices=["digits", "words"], default="digits")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--random-speakers", type=float, default=0.0, metavar="FRACTION",
+                    help="share of training espeak-ng utterances spoken by a random speaker (random vocal-tract "
+                         "length, formants, pitch, voice source); 0 by default (see README)")
     args = ap.parse_args()
+    if not 0 <= args.random_speakers <= 1:
+        ap.error(f"--random-speakers {args.random_speakers}: not a fraction in [0, 1]")
     words = []
     if args.vocabulary == "words":
         with open("/usr/share/dict/american-english") as f:
@@ -212,7 +290,10 @@ def main():
     counts = dict(zip(["train", "dev", "test"], SIZES[args.size]))
     for split in counts:
         os.makedirs(os.path.join(args.out_dir, "audio", split), exist_ok=True)
-    jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants, args.size != "tiny")
+    espeak_tmp = tempfile.TemporaryDirectory(prefix="asr-espeak-")  # removed at exit
+    espeak_path = private_espeak_data(espeak_tmp.name) if args.random_speakers > 0 else None
+    jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants, args.size != "tiny", espeak_path,
+             args.random_speakers)
             for split, n in counts.items() for i in range(n)]
     results = {s: [] for s in counts}
     total, done = len(jobs), 0
