@@ -134,7 +134,9 @@ absl::StatusOr<asr::Matrix> Stream(const asr::Audio& audio, const asr::FeatureOp
   }
   if (absl::Status st = (*p)->InputFinished(); !st.ok()) return st;
   asr::Matrix m((*p)->NumFramesReady(), (*p)->Dim());
-  for (int64_t r = 0; r < m.rows; ++r) (*p)->CopyFrame(r, m.row(r));
+  for (int64_t r = 0; r < m.rows; ++r) {
+    if (absl::Status st = (*p)->CopyFrame(r, m.row(r)); !st.ok()) return st;
+  }
   return m;
 }
 

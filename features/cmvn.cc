@@ -1,5 +1,6 @@
 #include "features/cmvn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -130,6 +131,33 @@ absl::StatusOr<Cmvn> Cmvn::Load(const std::string& path) {
   auto c = FromJson(ss.str());
   if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", c.status().message()));
   return c;
+}
+
+OnlineCmn::OnlineCmn(const Cmvn& global, const OnlineCmnOptions& opts)
+    : opts_(opts),
+      mean_(global.mean()),
+      inv_std_(global.inv_std()),
+      sum_(mean_.size(), 0.0),
+      ring_(static_cast<size_t>(std::max(opts.window, 1)) * mean_.size(), 0.f) {}
+
+void OnlineCmn::Apply(float* frame) {
+  const size_t dim = mean_.size();
+  const int64_t window = std::max(opts_.window, 1);
+  float* slot = ring_.data() + static_cast<size_t>(frames_ % window) * dim;
+  const bool full = frames_ >= window;  // slot holds frame t - W, leaving the window
+  for (size_t i = 0; i < dim; ++i) {
+    if (full) sum_[i] -= slot[i];
+    sum_[i] += frame[i];
+    slot[i] = frame[i];
+  }
+  ++frames_;
+  const double n = static_cast<double>(std::min(frames_, window));
+  const double prior = static_cast<double>(opts_.prior_frames);
+  const double top_up = std::max(0.0, prior - n), denom = std::max(n, prior);
+  for (size_t i = 0; i < dim; ++i) {
+    const double m = (sum_[i] + top_up * mean_[i]) / denom;
+    frame[i] = static_cast<float>((frame[i] - m) * inv_std_[i]);
+  }
 }
 
 }  // namespace asr

@@ -63,4 +63,35 @@ class Cmvn {
   std::vector<float> mean_, inv_std_;
 };
 
+// Online cepstral mean normalization as Kaldi's OnlineCmvn does it
+// (apply-cmvn-online, norm_vars=false, no speaker statistics), followed by
+// the global variance normalization. Frame t of a stream becomes
+//   (x_t - m_t) * inv_std,   m_t = (S_t + max(0, P - n_t) * mean) / max(n_t, P)
+// where S_t sums the n_t = min(t + 1, W) frames ending at t (t included),
+// W = window, P = prior_frames, and mean / inv_std are the global CMVN's.
+// It removes each stream's own channel and speaker offset as it goes, so it
+// streams; the first frames lean on the global mean.
+struct OnlineCmnOptions {
+  int window = 0;          // W in frames; 0 = off (global CMVN only). Kaldi's default: 600
+  int prior_frames = 200;  // P in frames (Kaldi's global_frames); >= 0
+  bool enabled() const { return window > 0; }
+};
+
+// One per stream; not thread-safe. Copies what it needs from `global`.
+class OnlineCmn {
+ public:
+  OnlineCmn(const Cmvn& global, const OnlineCmnOptions& opts);
+  int dim() const { return static_cast<int>(mean_.size()); }
+  int64_t frames() const { return frames_; }  // frames normalized so far
+  // Normalizes the stream's next frame (dim() floats) in place.
+  void Apply(float* frame);
+
+ private:
+  OnlineCmnOptions opts_;
+  std::vector<float> mean_, inv_std_;
+  std::vector<double> sum_;  // S over the frames in ring_
+  std::vector<float> ring_;  // the last min(frames_, W) raw frames, W slots of dim()
+  int64_t frames_ = 0;
+};
+
 }  // namespace asr

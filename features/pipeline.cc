@@ -31,10 +31,13 @@ absl::StatusOr<Matrix> ExtractFeatures(const Audio& audio, const FeatureOptions&
 }
 
 absl::StatusOr<std::unique_ptr<StreamingFeaturePipeline>> StreamingFeaturePipeline::Create(
-    int input_rate, const FeatureOptions& opts, const Cmvn* cmvn) {
+    int input_rate, const FeatureOptions& opts, const Cmvn* cmvn, const OnlineCmnOptions& online_cmn) {
   if (cmvn != nullptr && cmvn->dim() != opts.Dim()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cmvn has ", cmvn->dim(), " dims but features have ", opts.Dim()));
+  }
+  if (online_cmn.enabled() && cmvn == nullptr) {
+    return absl::InvalidArgumentError("online CMN needs the global CMVN (its prior mean and variances)");
   }
   auto extractor = OnlineFeatureExtractor::Create(opts);
   if (!extractor.ok()) return extractor.status();
@@ -45,6 +48,7 @@ absl::StatusOr<std::unique_ptr<StreamingFeaturePipeline>> StreamingFeaturePipeli
   p->extractor_ = std::move(*extractor);
   p->resampler_ = std::move(*resampler);
   p->cmvn_ = cmvn;
+  if (online_cmn.enabled()) p->online_cmn_ = std::make_unique<OnlineCmn>(*cmvn, online_cmn);
   return p;
 }
 
@@ -68,9 +72,18 @@ absl::Status StreamingFeaturePipeline::InputFinished() {
   return absl::OkStatus();
 }
 
-void StreamingFeaturePipeline::CopyFrame(int64_t f, float* out) const {
+absl::Status StreamingFeaturePipeline::CopyFrame(int64_t f, float* out) {
+  if (online_cmn_ && f != online_cmn_->frames()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("online CMN: frame ", f, " requested, frame ", online_cmn_->frames(), " is next"));
+  }
   std::memcpy(out, extractor_->Frame(f), static_cast<size_t>(Dim()) * sizeof(float));
-  if (cmvn_ != nullptr) cmvn_->Apply(out);
+  if (online_cmn_) {
+    online_cmn_->Apply(out);
+  } else if (cmvn_ != nullptr) {
+    cmvn_->Apply(out);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace asr

@@ -26,12 +26,14 @@ absl::StatusOr<Matrix> ExtractFeatures(const Audio& audio, const FeatureOptions&
                                        const Cmvn* cmvn = nullptr);
 
 // Not thread-safe; one per stream. `cmvn` (may be null) is not owned and
-// must outlive this object.
+// must outlive this object. With `online_cmn` enabled (needs a `cmvn`),
+// frames get online mean normalization instead of the global mean.
 class StreamingFeaturePipeline {
  public:
   static absl::StatusOr<std::unique_ptr<StreamingFeaturePipeline>> Create(int input_rate,
                                                                           const FeatureOptions& opts,
-                                                                          const Cmvn* cmvn = nullptr);
+                                                                          const Cmvn* cmvn = nullptr,
+                                                                          const OnlineCmnOptions& online_cmn = {});
   // samples: mono, [-1, 1], at the input rate.
   absl::Status AcceptAudio(const float* samples, size_t n);
   absl::Status InputFinished();
@@ -39,8 +41,10 @@ class StreamingFeaturePipeline {
   int Dim() const { return extractor_->Dim(); }
   int64_t NumFramesReady() const { return extractor_->NumFramesReady(); }
   int64_t FirstAvailableFrame() const { return extractor_->FirstAvailableFrame(); }
-  // Copies frame f (normalized iff a CMVN was given) into out[Dim()].
-  void CopyFrame(int64_t f, float* out) const;
+  // Copies frame f (normalized iff a CMVN was given) into out[Dim()]. With
+  // online CMN, frames must be copied in order, each once: f must equal
+  // the number copied so far (FailedPrecondition otherwise).
+  absl::Status CopyFrame(int64_t f, float* out);
   void DiscardFramesBefore(int64_t f) { extractor_->DiscardFramesBefore(f); }
   // Seconds of input audio accepted so far.
   double SecondsAccepted() const { return static_cast<double>(input_samples_) / input_rate_; }
@@ -55,6 +59,7 @@ class StreamingFeaturePipeline {
   std::unique_ptr<ResampleStream> resampler_;
   std::unique_ptr<OnlineFeatureExtractor> extractor_;
   const Cmvn* cmvn_ = nullptr;
+  std::unique_ptr<OnlineCmn> online_cmn_;  // null unless enabled
   std::vector<float> buf_;
 };
 

@@ -29,6 +29,14 @@ absl::Status AcousticModelConfig::Validate() const {
   if (burn_in_frames < 0 || burn_in_frames > 100) {
     return absl::InvalidArgumentError(absl::StrCat("model.burn_in_frames: ", burn_in_frames, " not in [0, 100]"));
   }
+  if (online_cmn.window < 0 || online_cmn.window > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.online_cmn.window: ", online_cmn.window, " not in [0, 100000] frames"));
+  }
+  if (online_cmn.prior_frames < 0 || online_cmn.prior_frames > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.online_cmn.prior_frames: ", online_cmn.prior_frames, " not in [0, 100000] frames"));
+  }
   if (!(blank_bias_init >= -20 && blank_bias_init <= 20)) {
     return absl::InvalidArgumentError("model.blank_bias_init: not in [-20, 20]");
   }
@@ -49,6 +57,7 @@ nlohmann::json AcousticModelConfig::ToJson() const {
           {"ln_eps", ln_eps},
           {"blank_bias_init", blank_bias_init},
           {"burn_in_frames", burn_in_frames},
+          {"online_cmn", {{"window", online_cmn.window}, {"prior_frames", online_cmn.prior_frames}}},
           {"vocabulary", vocabulary},
           {"lexicon", lexicon}};
 }
@@ -79,6 +88,17 @@ absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann
         c.ln_eps = it->get<double>();
       } else if (k == "burn_in_frames") {
         c.burn_in_frames = it->get<int>();
+      } else if (k == "online_cmn") {
+        if (!it->is_object()) return absl::InvalidArgumentError("model.online_cmn: must be a JSON object");
+        for (auto f = it->begin(); f != it->end(); ++f) {
+          if (f.key() == "window") {
+            c.online_cmn.window = f->get<int>();
+          } else if (f.key() == "prior_frames") {
+            c.online_cmn.prior_frames = f->get<int>();
+          } else {
+            return absl::InvalidArgumentError(absl::StrCat("model.online_cmn.", f.key(), ": unknown field"));
+          }
+        }
       } else if (k == "blank_bias_init") {
         c.blank_bias_init = it->get<double>();
       } else if (k == "vocabulary") {
@@ -120,13 +140,30 @@ AcousticModelImpl::AcousticModelImpl(const AcousticModelConfig& config, const Cm
   output_->bias[Vocabulary::kBlank].fill_(config.blank_bias_init);
 }
 
+torch::Tensor AcousticModelImpl::Normalize(const torch::Tensor& feats) const {
+  const OnlineCmnOptions& cmn = config_.online_cmn;
+  if (!cmn.enabled()) return (feats - cmvn_mean_) * cmvn_inv_std_;
+  // m_t = (S_t + max(0, P - n_t) mean) / max(n_t, P) over the window ending
+  // at t, from prefix sums in double (OnlineCmn's definition, batched).
+  const int64_t steps = feats.size(1), window = cmn.window;
+  const torch::Tensor prefix = feats.to(torch::kDouble).cumsum(1);
+  torch::Tensor sums = prefix.clone();
+  if (steps > window) sums.narrow(1, window, steps - window).sub_(prefix.narrow(1, 0, steps - window));
+  const auto dopts = torch::TensorOptions().dtype(torch::kDouble).device(feats.device());
+  const torch::Tensor n = torch::arange(1, steps + 1, dopts).clamp_max(window).view({1, steps, 1});
+  const double prior = cmn.prior_frames;
+  const torch::Tensor mean =
+      (sums + (prior - n).clamp_min(0) * cmvn_mean_.to(torch::kDouble).view({1, 1, -1})) / n.clamp_min(prior);
+  return (feats - mean.to(feats.scalar_type())) * cmvn_inv_std_;
+}
+
 std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const torch::Tensor& feats,
                                                                         const torch::Tensor& lengths,
                                                                         int64_t burn_in) const {
   TORCH_CHECK(feats.dim() == 3 && feats.size(2) == config_.features.Dim(), "AcousticModel: features must be [B, T, ",
               config_.features.Dim(), "], got ", feats.sizes());
   const int64_t k = config_.frame_stacking, batch = feats.size(0), steps = feats.size(1);
-  torch::Tensor x = (feats - cmvn_mean_) * cmvn_inv_std_;
+  torch::Tensor x = Normalize(feats);
   // Zero frames past each length so padding never leaks into a stacked group.
   const torch::Tensor len_cpu = lengths.to(torch::kCPU, torch::kInt64);
   const torch::Tensor mask = torch::arange(steps).unsqueeze(0).lt(len_cpu.unsqueeze(1)).to(x.device());

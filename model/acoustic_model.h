@@ -1,4 +1,4 @@
-// AcousticModel: features (global CMVN applied inside) -> optional frame
+// AcousticModel: features (global CMVN, or online CMN, applied inside) -> optional frame
 // stacking with subsampling (k consecutive frames concatenated, every k-th
 // kept) -> LayerNormLstm -> linear -> log-softmax over the vocabulary
 // (blank = 0). Everything follows the module's device (CPU or CUDA).
@@ -36,6 +36,10 @@ struct AcousticModelConfig {
   // from [1, 2 * burn_in_frames]: the model cannot tell which frame starts
   // the CTC input and so cannot learn to "emit the first word at frame 0".
   int burn_in_frames = 4;
+  // Online mean normalization in place of the global mean (see OnlineCmn):
+  // "online_cmn": {"window": 600, "prior_frames": 200}; window 0 = off.
+  // Streaming applies the same (StreamingFeaturePipeline).
+  OnlineCmnOptions online_cmn;
   std::string vocabulary = Vocabulary::kDefaultSymbols;
   // Words a closed-vocabulary beam search may emit (see Lexicon in ctc.h).
   // Empty in a training config: the trainer fills in the words of the
@@ -87,6 +91,11 @@ class AcousticModelImpl : public torch::nn::Module {
   const Cmvn& cmvn() const { return cmvn_; }
   LayerNormLstm& lstm() { return lstm_; }
   torch::Device device() const { return cmvn_mean_.device(); }
+
+  // [B, T, F] raw features -> [B, T, F] normalized: global CMVN, or online
+  // CMN per row from its frame 0 (frames past a row's length do not reach
+  // earlier frames). Matches StreamingFeaturePipeline frame for frame.
+  torch::Tensor Normalize(const torch::Tensor& feats) const;
 
   // [B, T, F] -> normalized and stacked [burn_in + T', B, F * k] (burn-in
   // copies of each row's first stacked frame first) and lengths T' (burn-in

@@ -114,7 +114,8 @@ absl::StatusOr<std::unique_ptr<RecognitionSession>> RecognitionSession::Create(
   if (!decoding.ok()) return decoding.status();
   s->decoder_ = std::make_unique<CtcDecoder>((*model)->model->vocabulary(), *decoding);
   if (raw) {
-    auto p = StreamingFeaturePipeline::Create(config.sample_rate_hertz(), mc.features, &(*model)->model->cmvn());
+    auto p = StreamingFeaturePipeline::Create(config.sample_rate_hertz(), mc.features, &(*model)->model->cmvn(),
+                                              mc.online_cmn);
     if (!p.ok()) return p.status();
     s->pipeline_ = std::move(*p);
     s->input_rate_ = config.sample_rate_hertz();
@@ -151,7 +152,8 @@ double RecognitionSession::ProcessedSecondsLocked() const {
 
 absl::Status RecognitionSession::FeedSamples(const std::vector<float>& mono, int rate) {
   if (!pipeline_) {
-    auto p = StreamingFeaturePipeline::Create(rate, model_->model->config().features, &model_->model->cmvn());
+    auto p = StreamingFeaturePipeline::Create(rate, model_->model->config().features, &model_->model->cmvn(),
+                                              model_->model->config().online_cmn);
     if (!p.ok()) return p.status();
     pipeline_ = std::move(*p);
     input_rate_ = rate;
@@ -169,7 +171,7 @@ absl::Status RecognitionSession::DrainFeatures(bool flush) {
   std::vector<std::vector<float>> inputs;
   std::vector<float> frame(static_cast<size_t>(pipeline_ ? pipeline_->Dim() : 0)), stacked;
   for (; pipeline_ && next_frame_ < pipeline_->NumFramesReady(); ++next_frame_) {
-    pipeline_->CopyFrame(next_frame_, frame.data());
+    if (absl::Status st = pipeline_->CopyFrame(next_frame_, frame.data()); !st.ok()) return st;
     if (stacker_->Push(frame.data(), &stacked)) inputs.push_back(std::move(stacked));
   }
   if (pipeline_) pipeline_->DiscardFramesBefore(next_frame_);

@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if ((*stream)->NumFramesReady() != batch->rows) __builtin_trap();
     std::vector<float> frame(static_cast<size_t>(batch->cols));
     for (int64_t r = 0; r < batch->rows; ++r) {
-      (*stream)->CopyFrame(r, frame.data());
+      if (!(*stream)->CopyFrame(r, frame.data()).ok()) __builtin_trap();
       if (std::memcmp(frame.data(), batch->row(r), frame.size() * sizeof(float)) != 0) __builtin_trap();
     }
   }

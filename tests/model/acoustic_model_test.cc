@@ -74,6 +74,32 @@ TEST(AcousticModelTest, StreamingStepsEqualOfflineForward) {
   }
 }
 
+// The batched online CMN (prefix sums over [B, T, F], rows of different
+// lengths) equals the streaming OnlineCmn frame by frame, and differs from the
+// global mean where the stream's own mean differs from it.
+TEST(AcousticModelTest, BatchedOnlineCmnEqualsStreamingOnlineCmn) {
+  AcousticModelConfig config = SmallConfig();
+  config.online_cmn = {40, 15};
+  AcousticModel model(config, SomeCmvn(20));
+  torch::manual_seed(3);
+  const torch::Tensor feats = torch::randn({2, 90, 20}) * 2 + torch::linspace(-4, 4, 20);
+  const torch::Tensor batched = model->Normalize(feats);
+  const Cmvn& global = model->cmvn();
+  for (int64_t b = 0; b < 2; ++b) {
+    OnlineCmn cmn(global, config.online_cmn);
+    for (int64_t t = 0; t < 90; ++t) {
+      const torch::Tensor row = feats[b][t].contiguous();
+      std::vector<float> frame(row.data_ptr<float>(), row.data_ptr<float>() + 20);
+      cmn.Apply(frame.data());
+      const torch::Tensor want = torch::tensor(frame);
+      ASSERT_LT((batched[b][t] - want).abs().max().item<float>(), 1e-5) << "b=" << b << " t=" << t;
+    }
+  }
+  AcousticModelConfig global_config = SmallConfig();
+  AcousticModel global_model(global_config, SomeCmvn(20));
+  EXPECT_GT((global_model->Normalize(feats) - batched).abs().max().item<float>(), 0.5);
+}
+
 TEST(AcousticModelTest, SaveAndLoadGiveIdenticalOutputs) {
   torch::manual_seed(2);
   AcousticModel model(SmallConfig(), SomeCmvn(20));
@@ -112,6 +138,7 @@ TEST(AcousticModelTest, ConfigJsonRoundTripsAndNamesBadFields) {
   AcousticModelConfig c = SmallConfig();
   c.proj_size = 8;
   c.bidirectional = true;
+  c.online_cmn = {600, 100};
   auto back = AcousticModelConfig::FromJson(c.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->ToJson(), c.ToJson());
@@ -124,6 +151,12 @@ TEST(AcousticModelTest, ConfigJsonRoundTripsAndNamesBadFields) {
   j = c.ToJson();
   j["features"]["num_mel_bins"] = "eighty";
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("num_mel_bins"), std::string::npos);
+  j = c.ToJson();
+  j["online_cmn"]["window"] = -1;
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.online_cmn.window"), std::string::npos);
+  j = c.ToJson();
+  j["online_cmn"]["prior"] = 5;
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.online_cmn.prior"), std::string::npos);
 }
 
 // Synthetic task: each label a..d is a burst of 3-5 frames of its own
