@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "features/audio.h"
 #include "tests/support/process.h"
 
 namespace asr {
@@ -186,6 +187,49 @@ TEST(ErrorCountsTest, CountsCharacterAndWordEdits) {
   EXPECT_EQ(c.char_edits, 1);
   c.Add("five", "");
   EXPECT_NEAR(c.wer(), 2.0 / 4, 1e-12);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// make-corpus --random-speakers: the training split gets speakers from
+// generated espeak-ng variant files, whose audio is real speech-length
+// signal; dev and test do not change, and every row still loads.
+TEST(CorpusTest, RandomSpeakersJoinTrainOnlyAndSpeak) {
+  const std::string script = std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh";
+  const std::string plain = testing::MakeTempDir("asr-corpus"), mixed = testing::MakeTempDir("asr-corpus");
+  for (const auto& [dir, share] : {std::pair{plain, "0"}, std::pair{mixed, "0.5"}}) {
+    const auto r = testing::RunProcess({script, "--size", "tiny", "--seed", "5", "--random-speakers", share, dir}, 600);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(ReadFile(plain + "/dev.jsonl"), ReadFile(mixed + "/dev.jsonl"));
+  EXPECT_EQ(ReadFile(plain + "/test.jsonl"), ReadFile(mixed + "/test.jsonl"));
+  EXPECT_EQ(ReadFile(plain + "/train.jsonl").find("+random"), std::string::npos);
+  DataReport report;
+  auto utts = ReadNemoManifest(mixed + "/train.jsonl", &report);
+  ASSERT_TRUE(utts.ok()) << utts.status();
+  EXPECT_EQ(report.skipped, 0);
+  std::ifstream in(mixed + "/train.jsonl");
+  int random_rows = 0, espeak_rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line);
+    const std::string voice = row["voice"].get<std::string>();
+    if (voice.rfind("espeak:", 0) != 0) continue;
+    ++espeak_rows;
+    if (voice.size() < 7 || voice.substr(voice.size() - 7) != "+random") continue;
+    ++random_rows;
+    auto audio = DecodeAudioFile(mixed + "/" + row["audio_filepath"].get<std::string>());
+    ASSERT_TRUE(audio.ok()) << audio.status();
+    double energy = 0;
+    for (float v : audio->samples) energy += static_cast<double>(v) * v;
+    const double seconds = static_cast<double>(audio->samples.size()) / audio->sample_rate;
+    EXPECT_GT(seconds, 0.3) << line;
+    EXPECT_GT(std::sqrt(energy / std::max<size_t>(audio->samples.size(), 1)), 1e-3) << line;
+  }
+  EXPECT_GT(random_rows, espeak_rows / 4) << random_rows << " of " << espeak_rows;
+  EXPECT_LT(random_rows, espeak_rows * 3 / 4) << random_rows << " of " << espeak_rows;
 }
 
 }  // namespace
