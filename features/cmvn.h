@@ -81,16 +81,15 @@ struct OnlineCmnOptions {
 class OnlineCmn {
  public:
   OnlineCmn(const Cmvn& global, const OnlineCmnOptions& opts);
-  int dim() const { return static_cast<int>(mean_.size()); }
   int64_t frames() const { return frames_; }  // frames normalized so far
-  // Normalizes the stream's next frame (dim() floats) in place.
+  // Normalizes the stream's next frame (global.dim() floats) in place.
   void Apply(float* frame);
 
  private:
   OnlineCmnOptions opts_;
   std::vector<float> mean_, inv_std_;
   std::vector<double> sum_;  // S over the frames in ring_
-  std::vector<float> ring_;  // the last min(frames_, W) raw frames, W slots of dim()
+  std::vector<float> ring_;  // the last min(frames_, W) raw frames, W slots of dim
   int64_t frames_ = 0;
 };
 

@@ -109,22 +109,18 @@ def random_speaker(rng):
     return "\n".join(lines) + "\n"
 
 
-def private_espeak_data(tmp_root):
-    """An espeak-ng data folder (for --path) that links every file of the
-    system one and has its own, writable voices/!v for random speakers."""
+def private_espeak_data(parent):
+    """Makes parent/espeak-ng-data (for espeak-ng --path=parent): links to
+    every file of the system's data folder, with real folders along
+    voices/!v so random speakers can be written there."""
     system = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout
     system = system.split("Data at:")[-1].strip()
-    data = os.path.join(tmp_root, "espeak-ng-data")
+    data = os.path.join(parent, "espeak-ng-data")
     os.makedirs(os.path.join(data, "voices", "!v"))
-    for name in os.listdir(system):
-        if name != "voices":
-            os.symlink(os.path.join(system, name), os.path.join(data, name))
-    for name in os.listdir(os.path.join(system, "voices")):
-        if name != "!v":
-            os.symlink(os.path.join(system, "voices", name), os.path.join(data, "voices", name))
-    for name in os.listdir(os.path.join(system, "voices", "!v")):
-        os.symlink(os.path.join(system, "voices", "!v", name), os.path.join(data, "voices", "!v", name))
-    return tmp_root
+    for sub, own_folder in (("", "voices"), ("voices", "!v"), (os.path.join("voices", "!v"), None)):
+        for name in os.listdir(os.path.join(system, sub)):
+            if name != own_folder:
+                os.symlink(os.path.join(system, sub, name), os.path.join(data, sub, name))
 
 
 def make_text(rng, vocabulary, words):
@@ -290,8 +286,11 @@ def main():
     counts = dict(zip(["train", "dev", "test"], SIZES[args.size]))
     for split in counts:
         os.makedirs(os.path.join(args.out_dir, "audio", split), exist_ok=True)
-    espeak_tmp = tempfile.TemporaryDirectory(prefix="asr-espeak-")  # removed at exit
-    espeak_path = private_espeak_data(espeak_tmp.name) if args.random_speakers > 0 else None
+    espeak_path = None
+    if args.random_speakers > 0:
+        espeak_tmp = tempfile.TemporaryDirectory(prefix="asr-espeak-")  # removed at exit
+        espeak_path = espeak_tmp.name
+        private_espeak_data(espeak_path)
     jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants, args.size != "tiny", espeak_path,
              args.random_speakers)
             for split, n in counts.items() for i in range(n)]
