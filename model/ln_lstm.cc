@@ -1,9 +1,11 @@
 #include "model/ln_lstm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/init.h>
 
 #include <algorithm>
+#include <mutex>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -159,10 +161,25 @@ LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths
     }
     layer_input = outs.size() == 1 ? outs[0] : torch::cat(outs, 2);
     if (options_.dropout() > 0 && is_training() && l + 1 < options_.num_layers()) {
-      layer_input = torch::dropout(layer_input, options_.dropout(), true);
+      const double p = options_.dropout();
+      if (dropout_generator_.defined() && layer_input.device().is_cpu()) {
+        const Tensor keep = torch::empty_like(layer_input).bernoulli_(1.0 - p, dropout_generator_);
+        layer_input = layer_input * keep * (1.0 / (1.0 - p));
+      } else {
+        layer_input = torch::dropout(layer_input, p, true);
+      }
     }
   }
   return {unpermute(layer_input, 1), {unpermute(torch::stack(hs), 1), unpermute(torch::stack(cs), 1)}};
+}
+
+void LayerNormLstmImpl::SeedDropout(uint64_t seed) {
+  if (!dropout_generator_.defined()) {
+    dropout_generator_ = at::make_generator<at::CPUGeneratorImpl>(seed);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(dropout_generator_.mutex());
+  dropout_generator_.set_current_seed(seed);
 }
 
 std::pair<Tensor, LstmState> LayerNormLstmImpl::Step(const Tensor& x, const LstmState& state) {

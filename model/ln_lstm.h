@@ -20,6 +20,7 @@
 // sequence's own end.
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
@@ -94,9 +95,17 @@ class LayerNormLstmImpl : public torch::nn::Module {
   }
   int64_t num_directions() const { return options_.bidirectional() ? 2 : 1; }
 
+  // From now on, dropout masks of CPU tensors come from this module's own
+  // generator, (re)seeded here, instead of LibTorch's process-wide default
+  // one: reproducible per call site, and independent of other threads
+  // drawing random numbers at the same time (data-parallel replicas).
+  // Not thread-safe against a concurrent forward() of this module.
+  void SeedDropout(uint64_t seed);
+
  private:
   LayerNormLstmOptions options_;
   std::vector<LstmCellWeights> cells_;
+  at::Generator dropout_generator_;  // undefined until SeedDropout
 };
 TORCH_MODULE(LayerNormLstm);
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "model/compute_threads.h"
-#include "model/ctc.h"
+#include "model/data_parallel.h"
 #include "model/evaluator.h"
 #include "model/model_io.h"
 
@@ -153,6 +153,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     }
     t->model_->to(torch::kCUDA);
     if (cfg.train.precision == "bf16") t->model_->set_lstm_dtype(torch::kBFloat16);
+  } else if (cfg.train.data_parallel) {
+    for (int k = 1; k < ResolveComputeThreads(cfg.train.threads); ++k) {
+      t->replicas_.push_back(AcousticModel(cfg.model, cmvn));
+      t->replicas_.back()->train();
+    }
   }
   t->optimizer_ = std::make_unique<torch::optim::AdamW>(
       t->model_->parameters(), torch::optim::AdamWOptions(cfg.optimizer.lr)
@@ -163,6 +168,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_); !st.ok()) return st;
     t->state_ = ckpt->state;
   }
+  t->SyncReplicas();
   const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
   t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
   std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
@@ -196,6 +202,16 @@ absl::Status Trainer::Checkpoint() {
   e.message = st.ok() ? "" : std::string(st.message());
   if (st.ok()) ApplyRetention(ckpt_dir_, config_.train.keep_last_checkpoints, state_.best_step);
   Emit(e);
+  return st;
+}
+
+void Trainer::SyncReplicas() { CopyParameters(model_, replicas_); }
+
+absl::Status Trainer::ValidateWithAllThreads(int64_t epoch) {
+  if (replicas_.empty()) return Validate(epoch);
+  SetComputeThreads(1 + static_cast<int>(replicas_.size()));
+  const absl::Status st = Validate(epoch);
+  SetComputeThreads(1);
   return st;
 }
 
@@ -237,6 +253,17 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
   int64_t loss_count = 0, frames = 0, last_event_step = state_.step;
   auto window_start = std::chrono::steady_clock::now();
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  // Data-parallel: one thread per replica, each running the shared pools
+  // single-threaded; all threads again once Run returns.
+  struct SingleThreadedScope {
+    int restore;
+    explicit SingleThreadedScope(int threads) : restore(threads) {
+      if (restore > 1) SetComputeThreads(1);
+    }
+    ~SingleThreadedScope() {
+      if (restore > 1) SetComputeThreads(restore);
+    }
+  } single_threaded(replicas_.empty() ? 0 : 1 + static_cast<int>(replicas_.size()));
 
   while (state_.epoch < run.epochs && stop == "completed") {
     BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
@@ -260,19 +287,15 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       const double lr = LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_);
       for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       model_->train();
-      const torch::Device dev = model_->device();
       // Burn-in length per batch, from (seed, step): reproducible across resumes.
       std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(state_.step));
       const int64_t burn_in = 1 + static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(
                                       std::max(1, 2 * config_.model.burn_in_frames)));
-      const AcousticOutput out = model_->forward(batch->feats.to(dev), batch->feat_lengths,
-                                                 config_.model.burn_in_frames > 0 ? burn_in : 0);
-      const torch::Tensor loss = CtcLoss(out.log_probs, batch->targets.to(dev), out.lengths, batch->target_lengths);
-      const double loss_value = loss.item<double>();
+      const double loss_value = ForwardBackward(model_, replicas_, *batch,
+                                                config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
+                                                state_.step);
       bool finite = std::isfinite(loss_value);
-      optimizer_->zero_grad();
       if (finite) {
-        loss.backward();
         const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;
         finite = std::isfinite(torch::nn::utils::clip_grad_norm_(model_->parameters(), clip));
       }
@@ -288,6 +311,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
         continue;
       }
       optimizer_->step();
+      SyncReplicas();
       ++state_.step;
       state_.nonfinite_streak = 0;
       loss_sum += loss_value;
@@ -323,7 +347,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
     const int64_t finished = state_.epoch;
     ++state_.epoch;
     state_.batch_in_epoch = 0;
-    if (absl::Status st = Validate(finished); !st.ok()) return st;
+    if (absl::Status st = ValidateWithAllThreads(finished); !st.ok()) return st;
     (void)Checkpoint();
     if (run.early_stopping_patience > 0 && state_.epochs_without_improvement >= run.early_stopping_patience) {
       stop = "early_stopping";
@@ -331,7 +355,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
   }
   if (stop == "cancelled" || stop == "max_steps" || stop == "time_budget") {
     if (stop != "cancelled" && state_.step != state_.best_step) {
-      if (absl::Status st = Validate(state_.epoch); !st.ok()) return st;
+      if (absl::Status st = ValidateWithAllThreads(state_.epoch); !st.ok()) return st;
     }
     if (absl::Status st = Checkpoint(); !st.ok()) return st;
   }

@@ -4,8 +4,10 @@
 // after every epoch (loss, greedy CER/WER), the best model kept
 // (OUT/model.asrmodel), optional early stopping and time budget, periodic
 // atomic checkpoints (OUT/checkpoints) with retention, exact resume, and
-// progress events for CLIs and the service. Deterministic on CPU for a
-// fixed seed and thread count. Used by asr-train and the job manager.
+// progress events for CLIs and the service. On CPU with several threads,
+// data-parallel across model replicas (model/data_parallel.h).
+// Deterministic on CPU for a fixed seed and thread count. Used by asr-train
+// and the job manager.
 #pragma once
 
 #include <atomic>
@@ -80,12 +82,18 @@ class Trainer {
   absl::Status Validate(int64_t epoch);
   void Emit(ProgressEvent e);
   double Elapsed() const;
+  // Copies model_'s parameters into every replica.
+  void SyncReplicas();
+  // Validate() with all compute threads (data-parallel steps run the
+  // shared pools single-threaded).
+  absl::Status ValidateWithAllThreads(int64_t epoch);
 
   TrainingConfig config_;
   std::string out_dir_, ckpt_dir_;
   ProgressCallback progress_;
   std::unique_ptr<Dataset> train_, dev_;
   AcousticModel model_{nullptr};
+  std::vector<AcousticModel> replicas_;  // data-parallel copies of model_ for shards 1..K-1 (CPU only)
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   TrainingState state_;
   int64_t total_steps_ = 0;

@@ -5,7 +5,7 @@
 //    "data": {...},         // DataOptions (dataset.h)
 //    "optimizer": {"lr": 0.002, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.01, "grad_clip": 5},
 //    "schedule": {"warmup_steps": 300, "decay": "cosine", "min_lr_ratio": 0.05},
-//    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0,
+//    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0, "data_parallel": true,
 //              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
 //              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
 //              "log_every_steps": 10, "device": "cpu", "precision": "fp32"}}
@@ -43,6 +43,12 @@ struct RunOptions {
   double time_budget_minutes = 0;     // 0 = none; training stops (validated, checkpointed) when spent
   uint64_t seed = 1;
   int threads = 0;                    // LibTorch + BLAS threads; 0 = half the cores
+  // On CPU with threads > 1: split every batch into `threads` shards, each
+  // run forward and backward by its own model replica on one thread, and
+  // sum the gradients in a fixed order (deterministic for a fixed seed and
+  // thread count; the same gradient as the whole batch up to rounding).
+  // false: one model, LibTorch and BLAS parallelize each operation instead.
+  bool data_parallel = true;
   int64_t checkpoint_every_steps = 500;
   int64_t keep_last_checkpoints = 3;  // plus the best by dev CER
   int64_t early_stopping_patience = 0;  // epochs without dev CER improvement; 0 = off

@@ -111,8 +111,8 @@ std::map<std::string, torch::Tensor> Params(AcousticModel& m) {
   return p;
 }
 
-TEST_F(TrainerTest, ResumeIsExact) {
-  TrainingConfig c = Tiny();
+// threads 2: two data-parallel replicas (train.data_parallel, the default).
+void ExpectResumeIsExact(TrainingConfig c) {
   c.train.max_steps = 30;  // crosses an epoch boundary
   c.data.loader_threads = 1;
   // N steps straight.
@@ -148,6 +148,17 @@ TEST_F(TrainerTest, ResumeIsExact) {
   for (const auto& [name, t] : pa) {
     EXPECT_LE((t - pb.at(name)).abs().max().item<double>(), 1e-6) << name;
   }
+}
+
+TEST_F(TrainerTest, ResumeIsExact) {
+  TrainingConfig c = Tiny();
+  ExpectResumeIsExact(c);
+}
+
+TEST_F(TrainerTest, ResumeIsExactWithDataParallelReplicas) {
+  TrainingConfig c = Tiny();
+  c.train.threads = 2;
+  ExpectResumeIsExact(c);
 }
 
 TEST_F(TrainerTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
@@ -216,6 +227,8 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
   EXPECT_NE(r.status().message().find("model.num_layers"), std::string::npos) << r.status();
   r = TrainingConfig::FromJson({{"train", {{"device", "tpu"}}}});
   EXPECT_NE(r.status().message().find("train.device"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"train", {{"data_parallel", 2}}}});
+  EXPECT_NE(r.status().message().find("train.data_parallel"), std::string::npos) << r.status();
   r = TrainingConfig::FromJson({{"train", {{"precision", "bf16"}}}});  // on the default device, cpu
   EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
   r = TrainingConfig::FromJson({{"train", {{"precision", "fp8"}, {"device", "cuda"}}}});
