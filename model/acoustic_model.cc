@@ -10,8 +10,8 @@ namespace asr {
 
 absl::Status AcousticModelConfig::Validate() const {
   if (absl::Status st = features.Validate(); !st.ok()) return st;
-  if (frame_stacking < 1 || frame_stacking > 3) {
-    return absl::InvalidArgumentError(absl::StrCat("model.frame_stacking: ", frame_stacking, " not in {1, 2, 3}"));
+  if (frame_stacking < 1 || frame_stacking > 4) {
+    return absl::InvalidArgumentError(absl::StrCat("model.frame_stacking: ", frame_stacking, " not in {1, 2, 3, 4}"));
   }
   if (hidden_size < 1 || hidden_size > 8192) {
     return absl::InvalidArgumentError(absl::StrCat("model.hidden_size: ", hidden_size, " not in [1, 8192]"));

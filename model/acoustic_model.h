@@ -22,7 +22,7 @@ namespace asr {
 
 struct AcousticModelConfig {
   FeatureOptions features;         // how input features are computed
-  int frame_stacking = 3;          // k in {1, 2, 3}: stack k frames, output every k-th
+  int frame_stacking = 3;          // k in {1, 2, 3, 4}: stack k frames, output every k-th
   int hidden_size = 256;           // LSTM cell size H
   int num_layers = 3;
   bool bidirectional = false;      // true cannot stream

@@ -146,7 +146,7 @@ TEST(AcousticModelTest, ConfigJsonRoundTripsAndNamesBadFields) {
   j["hiden_size"] = 3;
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.hiden_size"), std::string::npos);
   j = c.ToJson();
-  j["frame_stacking"] = 4;
+  j["frame_stacking"] = 5;
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("frame_stacking"), std::string::npos);
   j = c.ToJson();
   j["features"]["num_mel_bins"] = "eighty";
