@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "model/ctc.h"
+#include "model/seed_mix.h"
 
 namespace asr {
 namespace {
@@ -34,11 +35,8 @@ double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin
 }  // namespace
 
 uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t shard) {
-  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(step) * 0xbf58476d1ce4e5b9ULL +
-               static_cast<uint64_t>(shard) * 0x94d049bb133111ebULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;  // splitmix64 finalizer
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return SplitMix64Finalize(seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(step) * 0xbf58476d1ce4e5b9ULL +
+                            static_cast<uint64_t>(shard) * 0x94d049bb133111ebULL);
 }
 
 void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {

@@ -12,16 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "features/pipeline.h"
 #include "features/resample.h"
+#include "model/seed_mix.h"
 
 namespace asr {
 namespace {
 
-uint64_t Mix(uint64_t x) {  // SplitMix64 finalizer
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+uint64_t Mix(uint64_t x) { return SplitMix64Finalize(x + 0x9e3779b97f4a7c15ULL); }  // one SplitMix64 step
 
 uint64_t Seed3(uint64_t a, uint64_t b, uint64_t c) { return Mix(Mix(Mix(a) ^ b) ^ c); }
 

@@ -168,7 +168,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_); !st.ok()) return st;
     t->state_ = ckpt->state;
   }
-  t->SyncReplicas();
+  CopyParameters(t->model_, t->replicas_);
   const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
   t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
   std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
@@ -204,8 +204,6 @@ absl::Status Trainer::Checkpoint() {
   Emit(e);
   return st;
 }
-
-void Trainer::SyncReplicas() { CopyParameters(model_, replicas_); }
 
 absl::Status Trainer::ValidateWithAllThreads(int64_t epoch) {
   if (replicas_.empty()) return Validate(epoch);
@@ -311,7 +309,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
         continue;
       }
       optimizer_->step();
-      SyncReplicas();
+      CopyParameters(model_, replicas_);
       ++state_.step;
       state_.nonfinite_streak = 0;
       loss_sum += loss_value;

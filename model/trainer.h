@@ -82,8 +82,6 @@ class Trainer {
   absl::Status Validate(int64_t epoch);
   void Emit(ProgressEvent e);
   double Elapsed() const;
-  // Copies model_'s parameters into every replica.
-  void SyncReplicas();
   // Validate() with all compute threads (data-parallel steps run the
   // shared pools single-threaded).
   absl::Status ValidateWithAllThreads(int64_t epoch);
