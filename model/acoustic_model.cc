@@ -10,8 +10,8 @@ namespace asr {
 
 absl::Status AcousticModelConfig::Validate() const {
   if (absl::Status st = features.Validate(); !st.ok()) return st;
-  if (frame_stacking < 1 || frame_stacking > 4) {
-    return absl::InvalidArgumentError(absl::StrCat("model.frame_stacking: ", frame_stacking, " not in {1, 2, 3, 4}"));
+  if (frame_stacking < 1 || frame_stacking > 8) {
+    return absl::InvalidArgumentError(absl::StrCat("model.frame_stacking: ", frame_stacking, " not in 1..8"));
   }
   if (hidden_size < 1 || hidden_size > 8192) {
     return absl::InvalidArgumentError(absl::StrCat("model.hidden_size: ", hidden_size, " not in [1, 8192]"));
@@ -40,10 +40,17 @@ absl::Status AcousticModelConfig::Validate() const {
   if (!(blank_bias_init >= -20 && blank_bias_init <= 20)) {
     return absl::InvalidArgumentError("model.blank_bias_init: not in [-20, 20]");
   }
-  if (auto v = Vocabulary::Create(vocabulary); !v.ok()) {
+  if (!word_units.empty() && vocabulary != Vocabulary::kDefaultSymbols) {
+    return absl::InvalidArgumentError("model.word_units: set either word_units or vocabulary, not both");
+  }
+  if (auto v = MakeVocabulary(); !v.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("model.", v.status().message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<Vocabulary> AcousticModelConfig::MakeVocabulary() const {
+  return word_units.empty() ? Vocabulary::Create(vocabulary) : Vocabulary::CreateWords(word_units);
 }
 
 nlohmann::json AcousticModelConfig::ToJson() const {
@@ -59,6 +66,7 @@ nlohmann::json AcousticModelConfig::ToJson() const {
           {"burn_in_frames", burn_in_frames},
           {"online_cmn", {{"window", online_cmn.window}, {"prior_frames", online_cmn.prior_frames}}},
           {"vocabulary", vocabulary},
+          {"word_units", word_units},
           {"lexicon", lexicon}};
 }
 
@@ -103,6 +111,8 @@ absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann
         c.blank_bias_init = it->get<double>();
       } else if (k == "vocabulary") {
         c.vocabulary = it->get<std::string>();
+      } else if (k == "word_units") {
+        c.word_units = it->get<std::vector<std::string>>();
       } else if (k == "lexicon") {
         c.lexicon = it->get<std::vector<std::string>>();
       } else {
@@ -116,10 +126,18 @@ absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann
   return c;
 }
 
-AcousticModelImpl::AcousticModelImpl(const AcousticModelConfig& config, const Cmvn& cmvn)
-    : config_(config), vocab_(*Vocabulary::Create(config.vocabulary)), cmvn_(cmvn) {
+namespace {
+
+Vocabulary ValidVocabulary(const AcousticModelConfig& config) {
   const absl::Status st = config.Validate();
   TORCH_CHECK(st.ok(), "AcousticModel: ", std::string(st.message()));
+  return *config.MakeVocabulary();
+}
+
+}  // namespace
+
+AcousticModelImpl::AcousticModelImpl(const AcousticModelConfig& config, const Cmvn& cmvn)
+    : config_(config), vocab_(ValidVocabulary(config)), cmvn_(cmvn) {
   TORCH_CHECK(cmvn.dim() == config.features.Dim(), "AcousticModel: CMVN has ", cmvn.dim(), " dims, features ",
               config.features.Dim());
   cmvn_mean_ = register_buffer("cmvn_mean", torch::tensor(cmvn.mean()));

@@ -22,7 +22,7 @@ namespace asr {
 
 struct AcousticModelConfig {
   FeatureOptions features;         // how input features are computed
-  int frame_stacking = 3;          // k in {1, 2, 3, 4}: stack k frames, output every k-th
+  int frame_stacking = 3;          // k in 1..8: stack k frames, output every k-th
   int hidden_size = 256;           // LSTM cell size H
   int num_layers = 3;
   bool bidirectional = false;      // true cannot stream
@@ -40,7 +40,10 @@ struct AcousticModelConfig {
   // "online_cmn": {"window": 600, "prior_frames": 200}; window 0 = off.
   // Streaming applies the same (StreamingFeaturePipeline).
   OnlineCmnOptions online_cmn;
-  std::string vocabulary = Vocabulary::kDefaultSymbols;
+  std::string vocabulary = Vocabulary::kDefaultSymbols;  // character units
+  // Word units instead of characters when non-empty (a closed vocabulary,
+  // e.g. the digit words; `vocabulary` must stay the default then).
+  std::vector<std::string> word_units;
   // Words a closed-vocabulary beam search may emit (see Lexicon in ctc.h).
   // Empty in a training config: the trainer fills in the words of the
   // training transcripts, so every trained model knows its lexicon.
@@ -52,6 +55,8 @@ struct AcousticModelConfig {
     return features.frame_opts().frame_shift_ms * 1e-3 * frame_stacking;
   }
   absl::Status Validate() const;
+  // The output units: word_units if any, else the characters of `vocabulary`.
+  absl::StatusOr<Vocabulary> MakeVocabulary() const;
   nlohmann::json ToJson() const;
   // Unknown fields and bad values are errors naming the field ("model.x").
   static absl::StatusOr<AcousticModelConfig> FromJson(const nlohmann::json& j);

@@ -30,9 +30,10 @@ absl::StatusOr<std::shared_ptr<const Lexicon>> Lexicon::Create(const Vocabulary&
   for (const std::string& raw : words) {
     const std::string w = vocab.Normalize(raw);
     if (w.empty() || w.find(' ') != std::string::npos || w.size() != raw.size()) continue;
+    const auto ids = vocab.Encode(w);  // word units: one id
+    if (!ids.ok()) continue;
     int node = kRoot;
-    for (char ch : w) {
-      const int64_t id = vocab.Id(ch);
+    for (int64_t id : *ids) {
       auto& children = lex->nodes_[static_cast<size_t>(node)].children;
       auto it = children.find(id);
       if (it == children.end()) {
@@ -138,6 +139,8 @@ void CtcDecoder::AcceptBeam(const float* lp) {
           if (p.node == Lexicon::kRoot || !lex->IsWord(p.node)) continue;
         } else if ((node = lex->Child(p.node, c)) < 0) {
           continue;
+        } else if (vocab_.word_units()) {
+          node = Lexicon::kRoot;  // a word unit is a whole word
         }
       }
       std::vector<int64_t> ext = tokens;
@@ -175,25 +178,26 @@ Transcript CtcDecoder::MakeTranscript(const std::vector<int64_t>& tokens, const 
   const int64_t space = vocab_.space();
   WordTiming w;
   double prob_sum = 0;
-  int chars = 0;
+  int units = 0;
   auto flush = [&] {
-    if (chars == 0) return;
-    w.confidence = static_cast<float>(prob_sum / chars);
+    if (units == 0) return;
+    w.confidence = static_cast<float>(prob_sum / units);
     t.words.push_back(w);
     w = WordTiming();
     prob_sum = 0;
-    chars = 0;
+    units = 0;
   };
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] == space) {
       flush();
       continue;
     }
-    if (chars == 0) w.start_seconds = static_cast<double>(first[i]) * opts_.frame_seconds;
-    w.word.push_back(vocab_.Symbol(tokens[i]));
+    if (units == 0) w.start_seconds = static_cast<double>(first[i]) * opts_.frame_seconds;
+    w.word += vocab_.Unit(tokens[i]);
     w.end_seconds = static_cast<double>(last[i] + 1) * opts_.frame_seconds;
     prob_sum += probs[i];
-    ++chars;
+    ++units;
+    if (vocab_.word_units()) flush();
   }
   flush();
   // Trim spaces the model emitted at the edges.

@@ -27,7 +27,7 @@ struct WordTiming {
   std::string word;
   double start_seconds = 0;  // from the stream (or file) start
   double end_seconds = 0;
-  float confidence = 0;      // mean posterior of the word's characters
+  float confidence = 0;      // mean posterior of the word's units (characters, or the word unit)
 };
 
 struct Transcript {
@@ -41,8 +41,8 @@ struct Transcript {
 class Lexicon {
  public:
   static constexpr int kRoot = 0;
-  // Words are Normalize()d; words with symbols outside the vocabulary, and
-  // empty ones, are dropped. Fails when no word is left.
+  // Words are Normalize()d; words with symbols outside the vocabulary (with
+  // word units: words that are not a unit), and empty ones, are dropped. Fails when no word is left.
   static absl::StatusOr<std::shared_ptr<const Lexicon>> Create(const Vocabulary& vocab,
                                                                const std::vector<std::string>& words);
   // Child of `node` through symbol id, or -1.

@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   SetComputeThreads(ResolveComputeThreads(cfg.train.threads));
   torch::manual_seed(cfg.train.seed);
 
-  const Vocabulary vocab = *Vocabulary::Create(cfg.model.vocabulary);
+  const Vocabulary vocab = *cfg.model.MakeVocabulary();
   for (bool train : {true, false}) {
     const std::string& path = train ? cfg.train_manifest : cfg.dev_manifest;
     DataReport report;

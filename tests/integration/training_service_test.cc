@@ -194,7 +194,7 @@ TEST(TrainingServiceTest, BadConfigsAndPathsAreInvalidArgumentNamingTheField) {
   grpc::Status st = create([](auto& r) { r.mutable_config()->mutable_optimizer()->set_lr(5); });
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("config.optimizer.lr"), std::string::npos) << st.error_message();
-  st = create([](auto& r) { r.mutable_config()->mutable_model()->set_frame_stacking(7); });
+  st = create([](auto& r) { r.mutable_config()->mutable_model()->set_frame_stacking(9); });
   EXPECT_NE(st.error_message().find("model.frame_stacking"), std::string::npos) << st.error_message();
   st = create([](auto& r) { r.mutable_config()->mutable_schedule()->set_decay("sideways"); });
   EXPECT_NE(st.error_message().find("schedule.decay"), std::string::npos) << st.error_message();

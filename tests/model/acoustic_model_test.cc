@@ -142,12 +142,25 @@ TEST(AcousticModelTest, ConfigJsonRoundTripsAndNamesBadFields) {
   auto back = AcousticModelConfig::FromJson(c.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->ToJson(), c.ToJson());
+  c.word_units = {"zero", "one", "oh"};
+  back = AcousticModelConfig::FromJson(c.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->word_units, c.word_units);
+  EXPECT_EQ(AcousticModel(c, Cmvn::Identity(c.features.Dim()))->vocabulary().size(), 4);
+  c.word_units.clear();
   nlohmann::json j = c.ToJson();
   j["hiden_size"] = 3;
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.hiden_size"), std::string::npos);
   j = c.ToJson();
-  j["frame_stacking"] = 5;
+  j["frame_stacking"] = 9;
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("frame_stacking"), std::string::npos);
+  j = c.ToJson();
+  j["word_units"] = {"one", "One"};
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.word_units: 'One'"), std::string::npos);
+  j["vocabulary"] = " abc";
+  j["word_units"] = {"one", "two"};
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("either word_units or vocabulary"),
+            std::string::npos);
   j = c.ToJson();
   j["features"]["num_mel_bins"] = "eighty";
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("num_mel_bins"), std::string::npos);

@@ -113,6 +113,66 @@ TEST(VocabularyTest, NormalizesEncodesAndDecodes) {
   EXPECT_TRUE(Vocabulary::Create(" 0123456789").ok());
 }
 
+TEST(VocabularyTest, WordUnitsEncodeWholeWordsAndNameUnknownOnes) {
+  const auto v = Vocabulary::CreateWords({"zero", "one", "oh"});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->word_units());
+  EXPECT_EQ(v->size(), 4);
+  EXPECT_EQ(v->space(), -1);
+  EXPECT_EQ(v->Normalize("  Oh, ONE-zero! "), "oh one zero");
+  const auto ids = v->Encode("Oh, ONE-zero!");
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, (std::vector<int64_t>{3, 2, 1}));
+  EXPECT_EQ(v->Decode({3, 0, 2, 2}), "oh one one");
+  const auto unknown = v->Encode("one two");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("word 'two'"), std::string::npos) << unknown.status();
+  EXPECT_FALSE(v->Encode("tone").ok());  // not shrunk to "one"
+  EXPECT_FALSE(v->Encode("?!").ok());
+  EXPECT_FALSE(Vocabulary::CreateWords({}).ok());
+  EXPECT_FALSE(Vocabulary::CreateWords({"one", ""}).ok());
+  EXPECT_FALSE(Vocabulary::CreateWords({"one", "one"}).ok());
+  EXPECT_FALSE(Vocabulary::CreateWords({"one two"}).ok());
+  EXPECT_FALSE(Vocabulary::CreateWords({"One"}).ok());
+}
+
+// Log-probabilities [T, V]: frame t puts 0.9 on unit id `ids[t]` - '0'
+// ('_' = blank), the rest spread evenly.
+torch::Tensor UnitFrames(const Vocabulary& v, const std::string& ids) {
+  torch::Tensor lp = torch::full({static_cast<int64_t>(ids.size()), v.size()}, 0.1f / (v.size() - 1));
+  for (size_t t = 0; t < ids.size(); ++t) lp[static_cast<int64_t>(t)][ids[t] == '_' ? 0 : ids[t] - '0'] = 0.9f;
+  return lp.log();
+}
+
+TEST(CtcTest, WordUnitsDecodeToWordsWithOneTimingEach) {
+  const Vocabulary v = *Vocabulary::CreateWords({"zero", "one", "oh"});
+  // frames: 0123456789
+  const Transcript t = CtcDecode(UnitFrames(v, "_22_2__33_"), v, {1, 0.06});
+  EXPECT_EQ(t.text, "one one oh");
+  ASSERT_EQ(t.words.size(), 3u);
+  EXPECT_EQ(t.words[0].word, "one");
+  EXPECT_NEAR(t.words[0].start_seconds, 1 * 0.06, 1e-9);
+  EXPECT_NEAR(t.words[0].end_seconds, 3 * 0.06, 1e-9);  // frames 1-2
+  EXPECT_EQ(t.words[1].word, "one");
+  EXPECT_NEAR(t.words[1].start_seconds, 4 * 0.06, 1e-9);
+  EXPECT_EQ(t.words[2].word, "oh");
+  EXPECT_NEAR(t.words[2].end_seconds, 9 * 0.06, 1e-9);  // frames 7-8
+  EXPECT_NEAR(t.words[2].confidence, 0.9, 1e-5);
+  EXPECT_EQ(CtcDecode(UnitFrames(v, "_22_2__33_"), v, {8, 0.06}).text, "one one oh");
+  // A lexicon of word units admits only its words: "zero" (0.6) loses to "oh" (0.3).
+  auto lex = Lexicon::Create(v, {"one", "oh", "seven"});
+  ASSERT_TRUE(lex.ok()) << lex.status();
+  EXPECT_EQ((*lex)->num_words(), 2u);  // "seven" is no unit
+  torch::Tensor p = UnitFrames(v, "_2_1_").exp();
+  p[3][1] = 0.6f;
+  p[3][3] = 0.3f;
+  EXPECT_EQ(CtcDecode(p.log(), v, {8, 0.06}).text, "one zero");
+  const Transcript constrained = CtcDecode(p.log(), v, {8, 0.06, *lex});
+  EXPECT_EQ(constrained.text, "one oh");
+  ASSERT_EQ(constrained.words.size(), 2u);
+  EXPECT_EQ(constrained.words[1].word, "oh");
+}
+
 // Frames where `a` and `b` (same length) compete: `a` gets 0.6, `b` 0.3.
 torch::Tensor Competing(const Vocabulary& v, const std::string& a, const std::string& b) {
   torch::Tensor p = torch::full({static_cast<int64_t>(a.size()), v.size()}, 0.1f / (v.size() - 2));

@@ -105,6 +105,63 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   EXPECT_TRUE(std::filesystem::exists(out + "/train_log.jsonl"));
 }
 
+TEST_F(TrainerTest, WordUnitsLearnTheDigitsAndSkipTranscriptsWithOtherWords) {
+  const std::vector<std::string> units = {"zero", "one", "two", "three", "four", "five",
+                                          "six",  "seven", "eight", "nine", "oh"};
+  TrainingConfig c = Tiny();
+  c.model.hidden_size = 96;
+  c.model.frame_stacking = 6;
+  c.model.word_units = units;
+  c.data.spec_augment = false;
+  c.data.speed_factors = {1.0};
+  c.optimizer.lr = 6e-3;  // word units leave the all-blank plateau late at 3e-3 on 240 utterances
+  c.train.epochs = 40;
+  c.train.log_every_steps = 50;
+  // A train manifest with one transcript outside the word units: reported and skipped.
+  const std::string dir = testing::MakeTempDir();
+  {
+    std::ifstream in(c.train_manifest);
+    std::ofstream out(dir + "/train.jsonl");
+    std::string line;
+    bool first = true;
+    while (std::getline(in, line)) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      j["audio_filepath"] = g_corpus + "/" + j["audio_filepath"].get<std::string>();
+      if (first) j["text"] = "one double two";
+      first = false;
+      out << j.dump() << "\n";
+    }
+  }
+  c.train_manifest = dir + "/train.jsonl";
+  std::vector<std::string> messages;
+  auto trainer = Trainer::Create(c, dir + "/out", false, [&](const ProgressEvent& e) { messages.push_back(e.message); });
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_TRUE(std::any_of(messages.begin(), messages.end(), [](const std::string& m) {
+    return m.find("word 'double' is not a word unit") != std::string::npos;
+  }));
+  DataReport report;
+  Dataset dev(*ReadDataset(c.dev_manifest, &report), c.model.features, *c.model.MakeVocabulary(), c.data, false, 1,
+              &report);
+  const double untrained = Evaluate((*trainer)->model(), dev, 1).cer;
+  auto result = (*trainer)->Run();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GE(untrained, 0.9);
+  EXPECT_LT(result->best_dev_cer, 0.6) << "untrained CER " << untrained;
+  auto best = LoadModel(result->model_path);
+  ASSERT_TRUE(best.ok()) << best.status();
+  EXPECT_TRUE(best->model->vocabulary().word_units());
+  // Every hypothesis is a sequence of whole digit words.
+  const std::set<std::string> digits(units.begin(), units.end());
+  int words = 0;
+  Evaluate(best->model, dev, 1, [&](const EvalSample& s) {
+    for (absl::string_view w : absl::StrSplit(s.hypothesis, ' ', absl::SkipEmpty())) {
+      EXPECT_TRUE(digits.count(std::string(w))) << s.hypothesis;
+      ++words;
+    }
+  });
+  EXPECT_GT(words, 0);
+}
+
 std::map<std::string, torch::Tensor> Params(AcousticModel& m) {
   std::map<std::string, torch::Tensor> p;
   for (const auto& kv : m->named_parameters()) p[kv.key()] = kv.value().detach().clone();

@@ -31,6 +31,8 @@ TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
   j["model"]["features"]["window_type"] = "hamming";
   j["model"]["hidden_size"] = 64;
   j["model"]["lexicon"] = {"one", "two"};
+  j["model"]["word_units"] = {"one", "two", "oh"};
+  j["model"]["frame_stacking"] = 6;
   j["model"]["online_cmn"] = {{"window", 600}, {"prior_frames", 150}};
   j["train"]["max_steps"] = 77;
   const auto config = TrainingConfig::FromJson(j);
