@@ -174,7 +174,10 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
   c.set_request_id("req-7");
   const StreamResult sr = RunStream(*server, Chunks(c, pcm, static_cast<size_t>(rate / 10 * 2)));
   ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
-  int finals = 0, interims = 0;
+  // Interims queued behind a slow write are replaced by newer ones, so how
+  // many arrive depends on load; each utterance gets at least one before
+  // its final.
+  int finals = 0, interims = 0, interims_this_utterance = 0;
   double last_processed = 0;
   for (const Resp& r : sr.responses) {
     EXPECT_EQ(r.request_id(), "req-7");
@@ -183,16 +186,20 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
     for (const auto& res : r.results()) {
       if (res.is_final()) {
         EXPECT_EQ(res.utterance_index(), finals);
+        EXPECT_GE(interims_this_utterance, 1) << "utterance " << finals;
+        interims_this_utterance = 0;
         ++finals;
       } else {
+        EXPECT_EQ(res.utterance_index(), finals);
         ++interims;
+        ++interims_this_utterance;
         EXPECT_GE(res.stability(), 0.f);
         EXPECT_LE(res.stability(), 1.f);
       }
     }
   }
   EXPECT_EQ(finals, 2) << "one final per utterance, split by the endpoint";
-  EXPECT_GT(interims, 10);
+  EXPECT_GE(interims, 2);
   // Unary Recognize of a whole file in its own container.
   asr::v1::RecognizeRequest req;
   req.mutable_config()->set_model("digits");
