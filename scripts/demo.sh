@@ -60,8 +60,8 @@ $client publish "$job" digits
 model_file="$work/state/models/digits/1.asrmodel"
 
 echo "== evaluating on the held-out-voice test split ($corpus/test.jsonl)"
-echo "   open vocabulary, beam 8:        $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl" --beam 8)"
-echo "   beam 8 + the model's lexicon:   $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl" --beam 8 --lexicon model)"
+echo "   greedy:  $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl")"
+echo "   beam 8:  $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl" --beam 8)"
 
 test_file="$corpus/$(head -1 "$corpus/test.jsonl" | sed -E 's/.*"audio_filepath": "([^"]+)".*/\1/')"
 echo "== streaming $test_file in real time (reference: $(head -1 "$corpus/test.jsonl" | sed -E 's/.*"text": "([^"]+)".*/\1/'))"
