@@ -99,7 +99,7 @@ class WatchReactor : public grpc::ServerWriteReactor<asr::v1::JobEvent> {
     std::lock_guard<std::mutex> lock(mu_);
     if (writing_ || finished_) return;
     if (pending_.empty()) {
-      auto job = jobs_->Get(job_id_);  // read state before events: no event can be missed
+      auto job = jobs_->Get(job_id_);
       auto events = jobs_->store()->EventsAfter(job_id_, last_, 256);
       if (!events.ok() || !job.ok()) {
         FinishLocked(ToGrpc(!events.ok() ? events.status() : job.status()));
@@ -107,13 +107,23 @@ class WatchReactor : public grpc::ServerWriteReactor<asr::v1::JobEvent> {
       }
       pending_.assign(events->begin(), events->end());
       if (pending_.empty()) {
-        const auto s = job->state();
-        if (s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED) FinishLocked(grpc::Status::OK);
+        if (IsTerminal(job->state()) && TerminalEventSentLocked()) FinishLocked(grpc::Status::OK);
         return;  // otherwise a listener call resumes us
       }
     }
     writing_ = true;
     StartWrite(&pending_.front());
+  }
+  static bool IsTerminal(asr::v1::JobState s) {
+    return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
+  }
+  // JobManager::Record stores the job's new state before appending its
+  // state event: a terminal job is over for this watcher only once the
+  // event at last_ (sequences are 1, 2, ...) is that terminal state event.
+  bool TerminalEventSentLocked() {
+    if (last_ <= 0) return false;
+    auto e = jobs_->store()->EventsAfter(job_id_, last_ - 1, 1);
+    return e.ok() && !e->empty() && e->front().has_state() && IsTerminal(e->front().state());
   }
   void FinishLocked(const grpc::Status& st) {
     if (finished_) return;
