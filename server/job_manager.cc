@@ -26,10 +26,6 @@ std::string NewJobId() {
   return buf;
 }
 
-bool Terminal(asr::v1::JobState s) {
-  return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
-}
-
 asr::v1::JobEvent StateEvent(asr::v1::JobState s) {
   asr::v1::JobEvent e;
   e.set_state(s);
@@ -87,6 +83,10 @@ asr::v1::JobEvent ToJobEvent(const ProgressEvent& p, asr::v1::Job* job) {
 }
 
 }  // namespace
+
+bool IsTerminal(asr::v1::JobState s) {
+  return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
+}
 
 JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, JobManagerOptions options)
     : store_(store), models_(models), metrics_(metrics), opts_(std::move(options)) {}
@@ -266,7 +266,7 @@ absl::Status JobManager::Delete(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto job = store_->GetJob(id);
   if (!job.ok()) return job.status();
-  if (!Terminal(job->state())) {
+  if (!IsTerminal(job->state())) {
     return absl::FailedPreconditionError(absl::StrCat("job '", id, "' is ", asr::v1::JobState_Name(job->state()),
                                                       "; cancel it first"));
   }

@@ -30,6 +30,9 @@
 
 namespace asr::server {
 
+// SUCCEEDED, FAILED or CANCELLED: the job will not run again.
+bool IsTerminal(asr::v1::JobState s);
+
 struct JobManagerOptions {
   std::string state_dir;        // jobs under state_dir/jobs/<id>
   std::string data_root;        // datasets and manifests

@@ -114,9 +114,6 @@ class WatchReactor : public grpc::ServerWriteReactor<asr::v1::JobEvent> {
     writing_ = true;
     StartWrite(&pending_.front());
   }
-  static bool IsTerminal(asr::v1::JobState s) {
-    return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
-  }
   // JobManager::Record stores the job's new state before appending its
   // state event: a terminal job is over for this watcher only once the
   // event at last_ (sequences are 1, 2, ...) is that terminal state event.
