@@ -25,6 +25,7 @@ while [[ $# -gt 0 ]]; do
 done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+rm -rf "$out"/*.log "$out"/*.json "$out"/train-*  # a rerun on the same machine reports only itself
 log() { echo "gpu-check: $*" >&2; }
 started=$(date +%s)
 
@@ -38,10 +39,12 @@ multiarch=$sysroot/usr/lib/x86_64-linux-gnu
 export PKG_CONFIG_SYSROOT_DIR=$sysroot PKG_CONFIG_LIBDIR=$multiarch/pkgconfig:$sysroot/usr/share/pkgconfig
 export LD_LIBRARY_PATH=$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-torch_abi=$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+read -r torch_prefix torch_abi torch_version < <(python3 -c 'import torch
+print(torch.utils.cmake_prefix_path, int(torch._C._GLIBCXX_USE_CXX11_ABI), torch.__version__)')
+# LibTorch 2.12 and later need C++20 for their headers.
+cxx_standard=$(python3 -c 'import sys, torch; v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); print(20 if v >= (2, 12) else 17)')
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-log "GPU: ${gpu:-none}; torch at $torch_prefix (CXX11 ABI $torch_abi)"
+log "GPU: ${gpu:-none}; torch $torch_version at $torch_prefix (CXX11 ABI $torch_abi, C++$cxx_standard)"
 if [[ $torch_abi != 1 ]]; then
   # Debian's abseil is built with the C++11 std::string ABI; an old-ABI
   # LibTorch cannot link with it in one binary.
@@ -50,26 +53,42 @@ fi
 
 # --- configure + build ------------------------------------------------------------
 build_rc=0
+# Another compiler than Debian's: its new warnings are reported, not fatal.
+# Debian's multiarch headers (OpenSSL's configuration.h) come last.
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DASR_BUILD_SERVER=OFF -DASR_WITH_CUDA=ON \
+  -DASR_WERROR=OFF -DCMAKE_CXX_STANDARD="$cxx_standard" -DPKG_CONFIG_EXECUTABLE=/nonexistent \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" -DCMAKE_CUDA_ARCHITECTURES=native \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$sysroot/usr;$multiarch/cmake" -DOPENSSL_ROOT_DIR="$sysroot/usr" \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$sysroot/usr;$multiarch/cmake" -DOPENSSL_ROOT_DIR="$sysroot/usr" -DOPENSSL_USE_STATIC_LIBS=OFF \
+  -DOPENSSL_CRYPTO_LIBRARY="$multiarch/libcrypto.so.3" -DOPENSSL_SSL_LIBRARY="$multiarch/libssl.so.3" \
   -DCMAKE_INCLUDE_PATH="$sysroot/usr/include" -DCMAKE_LIBRARY_PATH="$multiarch" \
+  -DCMAKE_CXX_FLAGS="-idirafter $sysroot/usr/include/x86_64-linux-gnu" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$multiarch" \
   >"$out/configure.log" 2>&1 || build_rc=$?
 if [[ $build_rc == 0 ]]; then
+  # -k 0: every compile error in one run (device time is short).
   timeout 330 cmake --build build-gpu --target ln_lstm_cuda_test ln_lstm_golden_test asr_bench_lstm asr-train \
-    >"$out/build.log" 2>&1 || build_rc=$?
+    -- -k 0 >"$out/build.log" 2>&1 || build_rc=$?
+else
+  tail -40 "$out/configure.log" >&2
 fi
 built=$(( $(date +%s) - started ))
 log "build rc=$build_rc after ${built}s"
+if [[ $build_rc != 0 && -f $out/build.log ]]; then
+  grep -E -A6 "error|undefined reference" "$out/build.log" | head -120 >&2
+fi
 
 # --- tests, benchmark, tiny training ----------------------------------------------
 tests_rc=-1 golden_rc=-1 bench_rc=-1 fp32_rc=-1 bf16_rc=-1
 if [[ $build_rc == 0 ]]; then
   timeout 120 build-gpu/bin/ln_lstm_cuda_test --gtest_output="json:$out/ln_lstm_cuda_test.json" \
     >"$out/ln_lstm_cuda_test.log" 2>&1; tests_rc=$?
+  if [[ $tests_rc != 0 ]]; then  # graph capture or the kernels? the same tests with direct launches
+    ASR_CUDA_GRAPHS=0 timeout 120 build-gpu/bin/ln_lstm_cuda_test >"$out/ln_lstm_cuda_test_nographs.log" 2>&1
+    log "ln_lstm_cuda_test without CUDA graphs: rc=$?"
+  fi
   timeout 60 build-gpu/bin/ln_lstm_golden_test --gtest_output="json:$out/ln_lstm_golden_test.json" \
     >"$out/ln_lstm_golden_test.log" 2>&1; golden_rc=$?
-  timeout 150 build-gpu/bin/asr_bench_lstm --benchmark_filter=_CUDA --benchmark_min_time=0.2 \
+  timeout 200 build-gpu/bin/asr_bench_lstm --benchmark_filter=_CUDA --benchmark_min_time=0.5 \
     --benchmark_out="$out/bench.json" --benchmark_out_format=json >"$out/bench.log" 2>&1; bench_rc=$?
   if [[ -f $debs/tiny-corpus/train.jsonl ]]; then
     for precision in fp32 bf16; do
@@ -88,6 +107,15 @@ EOF
     done
   fi
 fi
+
+# What failed, on stderr (the device tool returns the output's tail).
+[[ -f $out/ln_lstm_cuda_test.log ]] && grep "worst error" "$out/ln_lstm_cuda_test.log" >&2
+for f in ln_lstm_cuda_test ln_lstm_cuda_test_nographs ln_lstm_golden_test; do
+  [[ -f $out/$f.log ]] && grep -E -B2 -A12 "Failure|FAILED|terminate|what\(\)" "$out/$f.log" | head -40 >&2
+done
+for f in bench train-fp32 train-bf16; do
+  [[ -f $out/$f.log ]] && grep -q -i -E "error|terminate|what\(\)" "$out/$f.log" && tail -15 "$out/$f.log" >&2
+done
 
 # --- one JSON summary -------------------------------------------------------------
 python3 - "$out" "$build_rc" "$tests_rc" "$golden_rc" "$bench_rc" "$fp32_rc" "$bf16_rc" "${gpu:-none}" \

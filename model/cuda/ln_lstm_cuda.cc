@@ -6,9 +6,12 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "model/cuda/ln_lstm_kernels.h"
 
@@ -19,7 +22,12 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-std::atomic<bool> g_graphs{true};
+// On unless the environment sets ASR_CUDA_GRAPHS=0 (direct launches, for
+// debugging and profiling).
+std::atomic<bool> g_graphs{[] {
+  const char* v = std::getenv("ASR_CUDA_GRAPHS");
+  return v == nullptr || std::string(v) != "0";
+}()};
 
 cuda::DType KernelType(torch::ScalarType t) {
   switch (t) {
@@ -45,7 +53,11 @@ struct Activations {
 };
 
 // Step loops captured as CUDA graphs, keyed by (steps, batch, hidden,
-// dtype, forward?) and bound to the buffers they were captured with.
+// dtype, forward?) and bound to the buffers they were captured with. A
+// graph replays the device addresses it was captured with, so everything
+// the body reads (inputs, lengths, weights) lives in those buffers and is
+// copied in by `bind` before each replay: layers and directions of the
+// same shape share one graph.
 struct CapturedLoop {
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   std::map<std::string, Tensor> buffers;
@@ -54,12 +66,13 @@ std::mutex g_cache_mu;
 std::map<std::tuple<int64_t, int64_t, int64_t, int, bool, int>, std::shared_ptr<CapturedLoop>> g_cache;
 
 // Runs `body` directly, or captured once into a graph for this key and
-// replayed; `bind` copies inputs into the captured buffers.
+// replayed; `bind` copies inputs into the captured buffers. *out receives
+// the buffers named in `outputs` (copies of a graph's).
 void RunLoop(const std::tuple<int64_t, int64_t, int64_t, int, bool, int>& key,
              const std::function<void(std::map<std::string, Tensor>&)>& make_buffers,
              const std::function<void(std::map<std::string, Tensor>&)>& bind,
              const std::function<void(std::map<std::string, Tensor>&)>& body,
-             std::map<std::string, Tensor>* out) {
+             const std::vector<std::string>& outputs, std::map<std::string, Tensor>* out) {
   if (!g_graphs.load()) {
     make_buffers(*out);
     bind(*out);
@@ -76,7 +89,7 @@ void RunLoop(const std::tuple<int64_t, int64_t, int64_t, int, bool, int>& key,
       bind(slot->buffers);
       // Warm-up on a side stream (cuBLAS handles, workspaces), then capture.
       auto stream = at::cuda::getStreamFromPool();
-      stream.synchronize();
+      at::cuda::getCurrentCUDAStream().synchronize();  // bind's copies
       {
         c10::cuda::CUDAStreamGuard guard(stream);
         body(slot->buffers);
@@ -92,7 +105,7 @@ void RunLoop(const std::tuple<int64_t, int64_t, int64_t, int, bool, int>& key,
   std::lock_guard<std::mutex> lock(g_cache_mu);  // one replay of a graph at a time
   bind(loop->buffers);
   loop->graph->replay();
-  for (auto& [name, t] : loop->buffers) (*out)[name] = t.clone();  // outlive later replays
+  for (const std::string& name : outputs) (*out)[name] = loop->buffers.at(name).clone();  // outlive later replays
 }
 
 int DeviceIndex(const Tensor& t) { return t.device().index(); }
@@ -104,16 +117,13 @@ Activations Forward(const Tensor& x, const Tensor& lengths_dev, const Tensor& h0
   const auto dtype = x.scalar_type();
   const auto opts = x.options();
   const auto fopts = opts.dtype(torch::kFloat32);
-  const Tensor wx = w.w_x.to(dtype), wh_t = w.w_h.to(dtype).t();
-  const Tensor gx = w.g_x.to(torch::kFloat32).contiguous(), gh = w.g_h.to(torch::kFloat32).contiguous(),
-               bias = w.bias.to(torch::kFloat32).contiguous(), gc = w.g_c.to(torch::kFloat32).contiguous(),
-               bc = w.b_c.to(torch::kFloat32).contiguous();
+  const Tensor wx = w.w_x.to(dtype);
   Activations a;
   a.xn = at::mm(x.reshape({steps * batch, in}), wx.t());
   a.rstd_x = at::empty({steps * batch}, fopts);
   auto stream = at::cuda::getCurrentCUDAStream();
-  Check(cuda::LayerNormRows(KernelType(dtype), a.xn.data_ptr(), a.xn.data_ptr(), F(a.rstd_x), steps * batch, g,
-                            static_cast<float>(eps), stream),
+  Check(cuda::LayerNormRows(KernelType(dtype), a.xn.data_ptr(), a.xn.data_ptr(), a.rstd_x.data_ptr<float>(),
+                            steps * batch, g, static_cast<float>(eps), stream),
         "LayerNormRows");
   const int64_t slots = save ? steps : 1;
   std::map<std::string, Tensor> buf;
@@ -130,19 +140,28 @@ Activations Forward(const Tensor& x, const Tensor& lengths_dev, const Tensor& h0
     m["y"] = at::empty({steps, batch, hidden}, opts);
     m["ah"] = at::empty({batch, g}, opts);
     m["lengths"] = at::empty({batch}, lengths_dev.options());
+    m["wh_t"] = at::empty({hidden, g}, opts);
+    for (const char* k : {"gx", "gh", "bias"}) m[k] = at::empty({g}, fopts);
+    for (const char* k : {"gc", "bc"}) m[k] = at::empty({hidden}, fopts);
   };
   auto bind = [&](std::map<std::string, Tensor>& m) {
     m["xn"].copy_(a.xn);
     m["h_all"][0].copy_(h0);
     m["c_all"][0].copy_(c0);
     m["lengths"].copy_(lengths_dev);
+    m["wh_t"].copy_(w.w_h.t());
+    m["gx"].copy_(w.g_x);
+    m["gh"].copy_(w.g_h);
+    m["bias"].copy_(w.bias);
+    m["gc"].copy_(w.g_c);
+    m["bc"].copy_(w.b_c);
   };
   auto body = [&](std::map<std::string, Tensor>& m) {
     auto s = at::cuda::getCurrentCUDAStream();
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t slot = save ? t : 0;
       Tensor ah = m["ah"];
-      at::mm_out(ah, m["h_all"][t], wh_t);
+      at::mm_out(ah, m["h_all"][t], m["wh_t"]);
       cuda::CellForwardParams p;
       p.dtype = KernelType(dtype);
       p.batch = batch;
@@ -152,11 +171,11 @@ Activations Forward(const Tensor& x, const Tensor& lengths_dev, const Tensor& h0
       p.eps = static_cast<float>(eps);
       p.ah = ah.data_ptr();
       p.xn = static_cast<char*>(m["xn"].data_ptr()) + t * batch * g * m["xn"].element_size();
-      p.g_x = F(gx);
-      p.g_h = F(gh);
-      p.bias = F(bias);
-      p.g_c = F(gc);
-      p.b_c = F(bc);
+      p.g_x = F(m["gx"]);
+      p.g_h = F(m["gh"]);
+      p.bias = F(m["bias"]);
+      p.g_c = F(m["gc"]);
+      p.b_c = F(m["bc"]);
       p.c_prev = F(m["c_all"][t]);
       p.h_prev = m["h_all"][t].data_ptr();
       p.c_next = m["c_all"][t + 1].data_ptr<float>();
@@ -174,7 +193,7 @@ Activations Forward(const Tensor& x, const Tensor& lengths_dev, const Tensor& h0
     }
   };
   RunLoop({steps, batch, hidden, static_cast<int>(dtype), true, DeviceIndex(x) * 2 + (save ? 1 : 0)}, make, bind,
-          body, &buf);
+          body, {"h_all", "c_all", "hn", "act", "cn", "tc", "rstd_h", "rstd_c", "y"}, &buf);
   a.h_all = buf["h_all"];
   a.c_all = buf["c_all"];
   a.hn = buf["hn"];
