@@ -74,7 +74,8 @@ TrainingState TrainingState::FromJson(const nlohmann::json& j) {
 }
 
 absl::Status SaveCheckpoint(const std::string& path, const TrainingConfig& config, AcousticModel& model,
-                            torch::optim::Optimizer& optimizer, const TrainingState& state) {
+                            torch::optim::Optimizer& optimizer, const TrainingState& state,
+                            AcousticModel* averaged) {
   const nlohmann::json meta = {{"format_version", kFormatVersion},
                                {"config", model->config().ToJson()},
                                {"training_config", config.ToJson()},
@@ -82,6 +83,7 @@ absl::Status SaveCheckpoint(const std::string& path, const TrainingConfig& confi
                                {"state", state.ToJson()}};
   Bundle b{"checkpoint", meta.dump(),
            {{"model", SerializeModule(*model)}, {"optimizer", OptimizerBytes(optimizer)}, {"torch_rng", RngBytes()}}};
+  if (averaged != nullptr) b.blobs["averaged"] = SerializeModule(**averaged);
   return WriteBundleAtomically(path, b);
 }
 
@@ -111,8 +113,12 @@ absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path) {
   return c;
 }
 
-absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model, torch::optim::Optimizer& optimizer) {
+absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model, torch::optim::Optimizer& optimizer,
+                               AcousticModel* averaged) {
   if (absl::Status st = DeserializeModule(ckpt.bundle.blobs.at("model"), *model, ckpt.path); !st.ok()) return st;
+  if (const auto it = ckpt.bundle.blobs.find("averaged"); averaged != nullptr && it != ckpt.bundle.blobs.end()) {
+    if (absl::Status st = DeserializeModule(it->second, **averaged, ckpt.path); !st.ok()) return st;
+  }
   try {
     torch::serialize::InputArchive opt_archive;
     std::istringstream opt_in(ckpt.bundle.blobs.at("optimizer"));

@@ -42,14 +42,19 @@ struct CheckpointData {
   TrainingConfig config;
   TrainingState state;
   Cmvn cmvn;
-  Bundle bundle;  // blobs: "model", "optimizer", "torch_rng"
+  Bundle bundle;  // blobs: "model", "optimizer", "torch_rng", and "averaged" with train.ema_decay
 };
 
+// `averaged` (may be null): the moving average of the weights (train.ema_decay).
 absl::Status SaveCheckpoint(const std::string& path, const TrainingConfig& config, AcousticModel& model,
-                            torch::optim::Optimizer& optimizer, const TrainingState& state);
+                            torch::optim::Optimizer& optimizer, const TrainingState& state,
+                            AcousticModel* averaged = nullptr);
 absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path);
-// Loads weights, optimizer state and LibTorch's RNG state.
-absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model, torch::optim::Optimizer& optimizer);
+// Loads weights, optimizer state and LibTorch's RNG state, and the averaged
+// weights into *averaged when given; a checkpoint without them leaves
+// *averaged unchanged.
+absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model, torch::optim::Optimizer& optimizer,
+                               AcousticModel* averaged = nullptr);
 
 std::string CheckpointPath(const std::string& dir, int64_t step);
 // Checkpoint files in dir, newest (highest step) first.

@@ -164,11 +164,21 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
                                    .betas({cfg.optimizer.beta1, cfg.optimizer.beta2})
                                    .eps(cfg.optimizer.eps)
                                    .weight_decay(cfg.optimizer.weight_decay));
+  if (cfg.train.ema_decay > 0) {
+    t->averaged_ = AcousticModel(cfg.model, cmvn);
+    t->averaged_->to(t->model_->device());
+    if (cfg.train.precision == "bf16") t->averaged_->set_lstm_dtype(torch::kBFloat16);
+  }
+  std::vector<AcousticModel> copies = t->replicas_;
   if (ckpt) {
-    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_); !st.ok()) return st;
+    AcousticModel* averaged = t->averaged_ ? &t->averaged_ : nullptr;
+    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, averaged); !st.ok()) return st;
     t->state_ = ckpt->state;
   }
-  CopyParameters(t->model_, t->replicas_);
+  // The average starts from the initial weights (or, resuming from a
+  // checkpoint without one, from the restored weights).
+  if (t->averaged_ && !(ckpt && ckpt->bundle.blobs.count("averaged"))) copies.push_back(t->averaged_);
+  CopyParameters(t->model_, copies);
   const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
   t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
   std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
@@ -178,6 +188,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
 double Trainer::Elapsed() const {
   return state_.elapsed_seconds +
          std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start_).count();
+}
+
+void Trainer::UpdateAverage() {
+  if (!averaged_) return;
+  const double n = static_cast<double>(state_.step);
+  const double decay = std::min(config_.train.ema_decay, (1 + n) / (10 + n));
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> src = model_->parameters();
+  std::vector<torch::Tensor> dst = averaged_->parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].lerp_(src[i], 1 - decay);
 }
 
 void Trainer::Emit(ProgressEvent e) {
@@ -193,7 +213,7 @@ absl::Status Trainer::Checkpoint() {
   s.elapsed_seconds = Elapsed();
   const std::string path = CheckpointPath(ckpt_dir_, state_.step);
   const auto start = std::chrono::steady_clock::now();
-  const absl::Status st = SaveCheckpoint(path, config_, model_, *optimizer_, s);
+  const absl::Status st = SaveCheckpoint(path, config_, model_, *optimizer_, s, averaged_ ? &averaged_ : nullptr);
   ProgressEvent e;
   e.kind = ProgressEvent::Kind::kCheckpoint;
   e.checkpoint_path = path;
@@ -214,7 +234,8 @@ absl::Status Trainer::ValidateWithAllThreads(int64_t epoch) {
 }
 
 absl::Status Trainer::Validate(int64_t epoch) {
-  const EvalResult r = Evaluate(model_, *dev_, config_.train.eval_beam);
+  AcousticModel& scored = averaged_ ? averaged_ : model_;
+  const EvalResult r = Evaluate(scored, *dev_, config_.train.eval_beam);
   const bool best = r.cer < state_.best_dev_cer;
   if (best) {
     state_.best_dev_cer = r.cer;
@@ -222,7 +243,7 @@ absl::Status Trainer::Validate(int64_t epoch) {
     state_.best_step = state_.step;
     state_.epochs_without_improvement = 0;
     const nlohmann::json meta = {{"step", state_.step}, {"epoch", epoch}, {"dev_cer", r.cer}, {"dev_wer", r.wer}};
-    if (absl::Status st = SaveModel((std::filesystem::path(out_dir_) / "model.asrmodel").string(), model_, meta);
+    if (absl::Status st = SaveModel((std::filesystem::path(out_dir_) / "model.asrmodel").string(), scored, meta);
         !st.ok()) {
       return st;
     }
@@ -311,6 +332,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       optimizer_->step();
       CopyParameters(model_, replicas_);
       ++state_.step;
+      UpdateAverage();
       state_.nonfinite_streak = 0;
       loss_sum += loss_value;
       ++loss_count;

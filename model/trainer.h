@@ -4,7 +4,8 @@
 // after every epoch (loss, greedy CER/WER), the best model kept
 // (OUT/model.asrmodel), optional early stopping and time budget, periodic
 // atomic checkpoints (OUT/checkpoints) with retention, exact resume, and
-// progress events for CLIs and the service. On CPU with several threads,
+// progress events for CLIs and the service. With train.ema_decay, the model
+// validated and exported is a moving average of the weights. On CPU with several threads,
 // data-parallel across model replicas (model/data_parallel.h).
 // Deterministic on CPU for a fixed seed and thread count. Used by asr-train
 // and the job manager.
@@ -73,6 +74,8 @@ class Trainer {
   absl::StatusOr<TrainingResult> Run(const std::atomic<bool>* cancel = nullptr);
 
   AcousticModel& model() { return model_; }
+  // The moving average of model()'s weights (train.ema_decay); null when off.
+  AcousticModel* averaged_model() { return averaged_ ? &averaged_ : nullptr; }
   const TrainingState& state() const { return state_; }
   const TrainingConfig& config() const { return config_; }
 
@@ -82,6 +85,8 @@ class Trainer {
   absl::Status Validate(int64_t epoch);
   void Emit(ProgressEvent e);
   double Elapsed() const;
+  // averaged_ <- d * averaged_ + (1 - d) * model_ after state_.step steps.
+  void UpdateAverage();
   // Validate() with all compute threads (data-parallel steps run the
   // shared pools single-threaded).
   absl::Status ValidateWithAllThreads(int64_t epoch);
@@ -91,6 +96,7 @@ class Trainer {
   ProgressCallback progress_;
   std::unique_ptr<Dataset> train_, dev_;
   AcousticModel model_{nullptr};
+  AcousticModel averaged_{nullptr};       // set iff train.ema_decay > 0; same device as model_
   std::vector<AcousticModel> replicas_;  // data-parallel copies of model_ for shards 1..K-1 (CPU only)
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   TrainingState state_;

@@ -79,6 +79,9 @@ absl::Status TrainingConfig::Validate() const {
     // fp16 would need loss scaling; bf16 has fp32's range and does not.
     return absl::InvalidArgumentError(absl::StrCat("train.precision: '", r.precision, "' is not fp32 or bf16"));
   }
+  if (!(r.ema_decay >= 0 && r.ema_decay < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("train.ema_decay: ", r.ema_decay, " not in [0, 1)"));
+  }
   if (r.precision != "fp32" && r.device != "cuda") {
     return absl::InvalidArgumentError(
         absl::StrCat("train.precision: ", r.precision, " runs the fused CUDA kernels and needs train.device cuda"));
@@ -104,7 +107,7 @@ nlohmann::json TrainingConfig::ToJson() const {
             {"early_stopping_patience", train.early_stopping_patience},
             {"max_consecutive_nonfinite", train.max_consecutive_nonfinite}, {"eval_beam", train.eval_beam},
             {"cmvn_max_utterances", train.cmvn_max_utterances}, {"log_every_steps", train.log_every_steps},
-            {"device", train.device}, {"precision", train.precision}}}};
+            {"device", train.device}, {"precision", train.precision}, {"ema_decay", train.ema_decay}}}};
 }
 
 absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j, const std::string& base_dir) {
@@ -155,7 +158,7 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j,
         {"early_stopping_patience", Set(&r.early_stopping_patience)},
         {"max_consecutive_nonfinite", Set(&r.max_consecutive_nonfinite)}, {"eval_beam", Set(&r.eval_beam)},
         {"cmvn_max_utterances", Set(&r.cmvn_max_utterances)}, {"log_every_steps", Set(&r.log_every_steps)},
-        {"device", Set(&r.device)}, {"precision", Set(&r.precision)}};
+        {"device", Set(&r.device)}, {"precision", Set(&r.precision)}, {"ema_decay", Set(&r.ema_decay)}};
     if (absl::Status st = ApplyFields("train", train_json, f); !st.ok()) return st;
   }
   if (!base_dir.empty()) {

@@ -8,7 +8,7 @@
 //    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0, "data_parallel": true,
 //              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
 //              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
-//              "log_every_steps": 10, "device": "cpu", "precision": "fp32"}}
+//              "log_every_steps": 10, "device": "cpu", "precision": "fp32", "ema_decay": 0}}
 //
 // Every field is optional (defaults above and in the structs); unknown
 // fields and bad values are errors naming the field, e.g. "optimizer.lr".
@@ -61,6 +61,13 @@ struct RunOptions {
   // optimizer state, layer-norm statistics, cell states and the CTC loss
   // stay fp32).
   std::string precision = "fp32";
+  // Weight averaging (Polyak & Juditsky 1992, as an exponential moving
+  // average): 0 = off; in (0, 1), after the n-th optimizer step the
+  // averaged weights move toward the trained ones with decay
+  // min(ema_decay, (1 + n) / (10 + n)), and the averaged model is the one
+  // validated, kept as best and exported. 0.999 averages over roughly the
+  // last thousand steps.
+  double ema_decay = 0;
 };
 
 struct TrainingConfig {

@@ -205,6 +205,15 @@ void ExpectResumeIsExact(TrainingConfig c) {
   for (const auto& [name, t] : pa) {
     EXPECT_LE((t - pb.at(name)).abs().max().item<double>(), 1e-6) << name;
   }
+  ASSERT_EQ((*a)->averaged_model() != nullptr, c.train.ema_decay > 0);
+  ASSERT_EQ((*b2)->averaged_model() != nullptr, c.train.ema_decay > 0);
+  if (c.train.ema_decay > 0) {
+    const auto ea = Params(*(*a)->averaged_model()), eb = Params(*(*b2)->averaged_model());
+    for (const auto& [name, t] : ea) {
+      EXPECT_LE((t - eb.at(name)).abs().max().item<double>(), 1e-6) << "averaged " << name;
+      EXPECT_GT((t - pa.at(name)).abs().max().item<double>(), 1e-5) << "averaged " << name << " is not the trained one";
+    }
+  }
 }
 
 TEST_F(TrainerTest, ResumeIsExact) {
@@ -216,6 +225,47 @@ TEST_F(TrainerTest, ResumeIsExactWithDataParallelReplicas) {
   TrainingConfig c = Tiny();
   c.train.threads = 2;
   ExpectResumeIsExact(c);
+}
+
+TEST_F(TrainerTest, ResumeIsExactWithWeightAveraging) {
+  TrainingConfig c = Tiny();
+  c.train.ema_decay = 0.9;
+  ExpectResumeIsExact(c);
+}
+
+// The averaged weights follow e_0 = w_0, e_n = d_n e_(n-1) + (1 - d_n) w_n
+// with d_n = min(ema_decay, (1 + n) / (10 + n)), recomputed here from the
+// trained weights w_n seen after each step; the exported model holds them.
+TEST_F(TrainerTest, WeightAveragingFollowsTheDecayAndIsExported) {
+  TrainingConfig c = Tiny();
+  c.train.ema_decay = 0.5;
+  c.train.max_steps = 6;
+  const std::string out = testing::MakeTempDir();
+  Trainer* trainer = nullptr;
+  std::map<std::string, torch::Tensor> expected;
+  int64_t seen = 0;
+  auto t = Trainer::Create(c, out, false, [&](const ProgressEvent& e) {
+    if (e.kind != ProgressEvent::Kind::kStep) return;
+    ++seen;
+    const double n = static_cast<double>(e.step), d = std::min(0.5, (1 + n) / (10 + n));
+    for (const auto& [name, w] : Params(trainer->model())) expected[name] = d * expected.at(name) + (1 - d) * w;
+  });
+  ASSERT_TRUE(t.ok()) << t.status();
+  trainer = t->get();
+  expected = Params(trainer->model());
+  ASSERT_TRUE(trainer->Run().ok());
+  EXPECT_EQ(seen, 6);
+  ASSERT_NE(trainer->averaged_model(), nullptr);
+  const auto averaged = Params(*trainer->averaged_model()), trained = Params(trainer->model());
+  for (const auto& [name, e] : expected) {
+    EXPECT_LE((e - averaged.at(name)).abs().max().item<double>(), 1e-6) << name;
+    EXPECT_GT((trained.at(name) - averaged.at(name)).abs().max().item<double>(), 1e-5) << name;
+  }
+  auto exported = LoadModel(out + "/model.asrmodel");
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  for (const auto& [name, w] : Params(exported->model)) {
+    EXPECT_LE((w - averaged.at(name)).abs().max().item<double>(), 1e-6) << "exported " << name;
+  }
 }
 
 TEST_F(TrainerTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
@@ -290,6 +340,10 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
   EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
   r = TrainingConfig::FromJson({{"train", {{"precision", "fp8"}, {"device", "cuda"}}}});
   EXPECT_NE(r.status().message().find("train.precision"), std::string::npos) << r.status();
+  for (double decay : {1.0, -0.1}) {
+    r = TrainingConfig::FromJson({{"train", {{"ema_decay", decay}}}});
+    EXPECT_NE(r.status().message().find("train.ema_decay"), std::string::npos) << r.status();
+  }
   r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
   EXPECT_NE(r.status().message().find("data.vtlp_max_warp"), std::string::npos) << r.status();
   TrainingConfig c;

@@ -35,6 +35,7 @@ TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
   j["model"]["frame_stacking"] = 6;
   j["model"]["online_cmn"] = {{"window", 600}, {"prior_frames", 150}};
   j["train"]["max_steps"] = 77;
+  j["train"]["ema_decay"] = 0.999;
   const auto config = TrainingConfig::FromJson(j);
   ASSERT_TRUE(config.ok()) << config.status();
   ExpectRoundTrip(*config);
