@@ -89,8 +89,11 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
   if (!cmvn.ok()) return absl::DataLossError(absl::StrCat("'", path, "': ", cmvn.status().message()));
   LoadedModel out;
   out.model = AcousticModel(*config, *cmvn);
-  // Models and checkpoints both keep the weights in the "model" blob.
-  const auto weights = bundle->blobs.find("model");
+  // Models and checkpoints both keep the weights in the "model" blob; a
+  // checkpoint of a run with weight averaging also holds the average, which
+  // is what that run validated and exported, so it is what is served.
+  auto weights = bundle->blobs.find("averaged");
+  if (weights == bundle->blobs.end()) weights = bundle->blobs.find("model");
   if (weights == bundle->blobs.end()) return absl::DataLossError(absl::StrCat("'", path, "': no model weights"));
   if (absl::Status st = DeserializeModule(weights->second, *out.model, path); !st.ok()) return st;
   out.model->eval();

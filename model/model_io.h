@@ -20,8 +20,9 @@ struct LoadedModel {
   nlohmann::json metadata;
 };
 
-// Loads a model file, or the model inside a checkpoint, onto the CPU in eval
-// mode. Errors name the file and the problem.
+// Loads a model file, or the model inside a checkpoint (its averaged
+// weights when the run had train.ema_decay), onto the CPU in eval mode.
+// Errors name the file and the problem.
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
 
 // The lexicon a decoder should use, from a command-line style spec: "none"
