@@ -171,8 +171,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   }
   std::vector<AcousticModel> copies = t->replicas_;
   if (ckpt) {
-    AcousticModel* averaged = t->averaged_ ? &t->averaged_ : nullptr;
-    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, averaged); !st.ok()) return st;
+    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, t->averaged_model()); !st.ok()) {
+      return st;
+    }
     t->state_ = ckpt->state;
   }
   // The average starts from the initial weights (or, resuming from a
@@ -213,7 +214,7 @@ absl::Status Trainer::Checkpoint() {
   s.elapsed_seconds = Elapsed();
   const std::string path = CheckpointPath(ckpt_dir_, state_.step);
   const auto start = std::chrono::steady_clock::now();
-  const absl::Status st = SaveCheckpoint(path, config_, model_, *optimizer_, s, averaged_ ? &averaged_ : nullptr);
+  const absl::Status st = SaveCheckpoint(path, config_, model_, *optimizer_, s, averaged_model());
   ProgressEvent e;
   e.kind = ProgressEvent::Kind::kCheckpoint;
   e.checkpoint_path = path;

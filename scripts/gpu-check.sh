@@ -39,10 +39,10 @@ multiarch=$sysroot/usr/lib/x86_64-linux-gnu
 export PKG_CONFIG_SYSROOT_DIR=$sysroot PKG_CONFIG_LIBDIR=$multiarch/pkgconfig:$sysroot/usr/share/pkgconfig
 export LD_LIBRARY_PATH=$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-read -r torch_prefix torch_abi torch_version < <(python3 -c 'import torch
-print(torch.utils.cmake_prefix_path, int(torch._C._GLIBCXX_USE_CXX11_ABI), torch.__version__)')
 # LibTorch 2.12 and later need C++20 for their headers.
-cxx_standard=$(python3 -c 'import sys, torch; v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); print(20 if v >= (2, 12) else 17)')
+read -r torch_prefix torch_abi torch_version cxx_standard < <(python3 -c 'import torch
+v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
+print(torch.utils.cmake_prefix_path, int(torch._C._GLIBCXX_USE_CXX11_ABI), torch.__version__, 20 if v >= (2, 12) else 17)')
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 log "GPU: ${gpu:-none}; torch $torch_version at $torch_prefix (CXX11 ABI $torch_abi, C++$cxx_standard)"
 if [[ $torch_abi != 1 ]]; then
@@ -58,7 +58,7 @@ build_rc=0
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DASR_BUILD_SERVER=OFF -DASR_WITH_CUDA=ON \
   -DASR_WERROR=OFF -DCMAKE_CXX_STANDARD="$cxx_standard" -DPKG_CONFIG_EXECUTABLE=/nonexistent \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)" -DCMAKE_CUDA_ARCHITECTURES=native \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$sysroot/usr;$multiarch/cmake" -DOPENSSL_ROOT_DIR="$sysroot/usr" -DOPENSSL_USE_STATIC_LIBS=OFF \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$sysroot/usr;$multiarch/cmake" -DOPENSSL_ROOT_DIR="$sysroot/usr" \
   -DOPENSSL_CRYPTO_LIBRARY="$multiarch/libcrypto.so.3" -DOPENSSL_SSL_LIBRARY="$multiarch/libssl.so.3" \
   -DCMAKE_INCLUDE_PATH="$sysroot/usr/include" -DCMAKE_LIBRARY_PATH="$multiarch" \
   -DCMAKE_CXX_FLAGS="-idirafter $sysroot/usr/include/x86_64-linux-gnu" \
