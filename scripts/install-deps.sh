@@ -32,6 +32,8 @@ BUILD_TORCH=(libtorch-dev)
 TOOLS=(
   curl clang libclang-rt-14-dev
   espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all wamerican
+  festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-machac festvox-czech-ph
+  festvox-suopuhe-lj festvox-suopuhe-mv
   prometheus
   python3-torch python3-torchaudio python3-numpy python3-matplotlib
 )

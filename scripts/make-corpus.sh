@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Synthesizes the default training corpus: connected digit strings (1-7 of
-# zero..nine, oh) spoken by espeak-ng, flite and festival voices with varied speed,
+# zero..nine, oh) spoken by espeak-ng, flite and festival voices (some of them
+# other languages' voices, with an accent) with varied speed,
 # pitch and level, degraded with noise, reverberation, tempo/pitch changes
 # and band-limiting, in assorted containers. No download.
 #
 #   scripts/make-corpus.sh [--size tiny|small|default] [--seed N] [--vocabulary digits|words] [--jobs N]
-#                          [--random-speakers FRACTION] OUT_DIR
+#                          [--accented-voices auto|on|off] [--random-speakers FRACTION] OUT_DIR
 #
 # Writes OUT_DIR/{train,dev,test}.jsonl (NeMo manifests: audio_filepath
 # relative to OUT_DIR, duration, text, voice) and OUT_DIR/audio/. Dev and

@@ -7,12 +7,15 @@ Speakers ("voices") are an espeak-ng accent + variant, a flite voice or a
 festival voice: formant, statistical-parametric (clustergen, HTS) and
 diphone synthesis. Dev and test use voices never heard in train: whole
 accents and variants are held out, and flite's kal voice (a diphone voice;
-no kal voice of any synthesizer is in train) appears only in test. With
---random-speakers, part of the training espeak-ng utterances are spoken by
-speakers drawn at random (random_speaker). Every utterance is reproducible
+no kal voice of any synthesizer is in train) appears only in test.
+Italian, Czech and Finnish diphone voices say the digits with an accent in
+train (ACCENTED_VOICES; --accented-voices). With --random-speakers, part of
+the training espeak-ng utterances are spoken by speakers drawn at random
+(random_speaker). Every utterance is reproducible
 from (seed, split, index), whatever the number of processes.
 """
 import argparse
+import glob
 import json
 import math
 import os
@@ -33,6 +36,20 @@ ESPEAK_ACCENTS = {
 }
 FLITE_VOICES = {"train": ["awb", "rms", "slt"], "dev": [], "test": ["kal"]}
 FESTIVAL_VOICES = {"train": ["ked_diphone", "cmu_us_slt_arctic_hts"], "dev": [], "test": []}
+# Diphone voices of other languages (recordings of real people, Italian, Czech
+# and Finnish), made to say the English digits by spelling them in their own
+# orthography: accented English from seven more human speakers, train only.
+# Voice -> (text encoding festival reads, spelling of each digit word).
+ACCENT_SPELLINGS = {
+    "it": ("latin-1", dict(zero="ziro", one="uan", two="tu", three="tri", four="for", five="faiv", six="siks",
+                           seven="seven", eight="eit", nine="nain", oh="ou")),
+    "cs": ("iso-8859-2", dict(zero="zíro", one="uan", two="tů", three="trí", four="fór", five="fajv", six="siks",
+                              seven="sevn", eight="ejt", nine="najn", oh="ou")),
+    "fi": ("latin-1", dict(zero="siirou", one="uan", two="tuu", three="trii", four="foo", five="faiv", six="siks",
+                           seven="seven", eight="eit", nine="nain", oh="ou")),
+}
+ACCENTED_VOICES = {"lp_diphone": "it", "pc_diphone": "it", "czech_dita": "cs", "czech_machac": "cs",
+                   "czech_ph": "cs", "suo_fi_lj_diphone": "fi", "hy_fi_mv_diphone": "fi"}
 SIZES = {"tiny": (240, 40, 40), "small": (1500, 150, 150), "default": (6000, 300, 300)}
 EXCLUDED_VARIANTS = {"Demonic", "Tweaky", "Mr serious", "UniRobot", "anikaRobot", "fast"}
 
@@ -48,9 +65,10 @@ def espeak_variants():
     return split
 
 
-def choose_voice(rng, split, variants, many_speakers, random_share):
-    """Returns ('espeak', accent, variant), ('flite', voice, None) or
-    ('festival', voice, None); in train, a `random_share` of the espeak-ng
+def choose_voice(rng, split, variants, many_speakers, random_share, accented):
+    """Returns ('espeak', accent, variant), ('flite', voice, None),
+    ('festival', voice, None) or, with `accented`, ('accented', voice, None)
+    (ACCENTED_VOICES, 12% of train); in train, a `random_share` of the espeak-ng
     utterances get variant RANDOM_SPEAKER. Festival voices (train only) are
     left out of the tiny corpus (many_speakers false): its 240 utterances,
     used by quick tests, cannot cover that many speakers."""
@@ -60,6 +78,8 @@ def choose_voice(rng, split, variants, many_speakers, random_share):
             return ("flite", rng.choice(FLITE_VOICES[split]), None)
         if many_speakers and r < 0.35:
             return ("festival", rng.choice(FESTIVAL_VOICES[split]), None)
+        if accented and 0.35 <= r < 0.47:
+            return ("accented", rng.choice(sorted(ACCENTED_VOICES)), None)
     elif FLITE_VOICES[split] and rng.random() < 0.25:
         return ("flite", rng.choice(FLITE_VOICES[split]), None)
     if split == "train":
@@ -152,9 +172,13 @@ def synthesize(rng, voice, text, path, espeak_path, tag):
         finally:
             if speaker_file:
                 os.remove(speaker_file)
-    elif kind == "festival":
-        with open(path + ".txt", "w") as f:
-            f.write(text + "\n")
+    elif kind in ("festival", "accented"):
+        encoding, spelled = "utf-8", text
+        if kind == "accented":
+            encoding, spelling = ACCENT_SPELLINGS[ACCENTED_VOICES[name]]
+            spelled = " ".join(spelling[w] for w in text.split())
+        with open(path + ".txt", "w", encoding=encoding) as f:
+            f.write(spelled + "\n")
         run(["text2wave", "-eval", f"(voice_{name})", "-eval",
              f"(Parameter.set 'Duration_Stretch {rng.uniform(0.75, 1.3):.3f})", "-o", path, path + ".txt"])
     else:
@@ -222,9 +246,9 @@ def make_utterance(job):
 
 
 def try_utterance(rng, job):
-    seed, split, index, out_dir, vocabulary, words, variants, many_speakers, espeak_path, random_share = job
+    seed, split, index, out_dir, vocabulary, words, variants, many_speakers, espeak_path, random_share, accented = job
     rng_np = np.random.default_rng(rng.getrandbits(63))
-    voice = choose_voice(rng, split, variants, many_speakers, random_share)
+    voice = choose_voice(rng, split, variants, many_speakers, random_share, accented)
     text = make_text(rng, vocabulary, words)
     with tempfile.TemporaryDirectory() as tmp:
         raw, shaped, mixed = (os.path.join(tmp, n) for n in ("raw.wav", "shaped.wav", "mixed.wav"))
@@ -274,9 +298,22 @@ def main():
     ap.add_argument("--random-speakers", type=float, default=0.0, metavar="FRACTION",
                     help="share of training espeak-ng utterances spoken by a random speaker (random vocal-tract "
                          "length, formants, pitch, voice source); 0 by default (see README)")
+    ap.add_argument("--accented-voices", choices=["auto", "on", "off"], default="auto",
+                    help="12%% of train spoken by Italian, Czech and Finnish diphone voices (ACCENTED_VOICES) "
+                         "reading the English digits spelled in their orthography; auto: on for digits unless "
+                         "--size tiny (whose 240 utterances leave out the festival voices too)")
     args = ap.parse_args()
     if not 0 <= args.random_speakers <= 1:
         ap.error(f"--random-speakers {args.random_speakers}: not a fraction in [0, 1]")
+    accented = args.accented_voices == "on" or (
+        args.accented_voices == "auto" and args.size != "tiny" and args.vocabulary == "digits")
+    if accented and args.vocabulary != "digits":
+        ap.error("--accented-voices on: the accented voices only know the digit words (use --vocabulary digits)")
+    if accented:
+        missing = [v for v in sorted(ACCENTED_VOICES) if not glob.glob(f"/usr/share/festival/voices/*/{v}")]
+        if missing:
+            sys.exit(f"make-corpus: festival voices {', '.join(missing)} are missing (scripts/install-deps.sh "
+                     "installs them; or pass --accented-voices off)")
     words = []
     if args.vocabulary == "words":
         with open("/usr/share/dict/american-english") as f:
@@ -292,7 +329,7 @@ def main():
         espeak_path = espeak_tmp.name
         private_espeak_data(espeak_path)
     jobs = [(args.seed, split, i, args.out_dir, args.vocabulary, words, variants, args.size != "tiny", espeak_path,
-             args.random_speakers)
+             args.random_speakers, accented)
             for split, n in counts.items() for i in range(n)]
     results = {s: [] for s in counts}
     total, done = len(jobs), 0

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "features/audio.h"
@@ -194,42 +195,102 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// make-corpus --random-speakers: the training split gets speakers from
-// generated espeak-ng variant files, whose audio is real speech-length
-// signal; dev and test do not change, and every row still loads.
-TEST(CorpusTest, RandomSpeakersJoinTrainOnlyAndSpeak) {
-  const std::string script = std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh";
-  const std::string plain = testing::MakeTempDir("asr-corpus"), mixed = testing::MakeTempDir("asr-corpus");
-  for (const auto& [dir, share] : {std::pair{plain, "0"}, std::pair{mixed, "0.5"}}) {
-    const auto r = testing::RunProcess({script, "--size", "tiny", "--seed", "5", "--random-speakers", share, dir}, 600);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  EXPECT_EQ(ReadFile(plain + "/dev.jsonl"), ReadFile(mixed + "/dev.jsonl"));
-  EXPECT_EQ(ReadFile(plain + "/test.jsonl"), ReadFile(mixed + "/test.jsonl"));
-  EXPECT_EQ(ReadFile(plain + "/train.jsonl").find("+random"), std::string::npos);
+const std::string kMakeCorpus = std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh";
+
+// Runs make-corpus --size tiny --seed 5 with `extra` options into a new
+// folder and returns it.
+std::string MakeTinyCorpus(const std::vector<std::string>& extra) {
+  const std::string dir = testing::MakeTempDir("asr-corpus");
+  std::vector<std::string> argv = {kMakeCorpus, "--size", "tiny", "--seed", "5"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(dir);
+  const auto r = testing::RunProcess(argv, 600);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return dir;
+}
+
+// Counts the training rows of `dir` whose voice passes `selected`, and
+// checks that each of them decodes to real speech-length signal. `total`
+// gets the number of rows passing `among`.
+int CountSpeakingRows(const std::string& dir, const std::function<bool(const std::string&)>& among,
+                      const std::function<bool(const std::string&)>& selected, int* total) {
   DataReport report;
-  auto utts = ReadNemoManifest(mixed + "/train.jsonl", &report);
-  ASSERT_TRUE(utts.ok()) << utts.status();
+  auto utts = ReadNemoManifest(dir + "/train.jsonl", &report);
+  EXPECT_TRUE(utts.ok()) << utts.status();
   EXPECT_EQ(report.skipped, 0);
-  std::ifstream in(mixed + "/train.jsonl");
-  int random_rows = 0, espeak_rows = 0;
+  std::ifstream in(dir + "/train.jsonl");
+  int count = 0;
+  *total = 0;
   for (std::string line; std::getline(in, line);) {
     const auto row = nlohmann::json::parse(line);
     const std::string voice = row["voice"].get<std::string>();
-    if (voice.rfind("espeak:", 0) != 0) continue;
-    ++espeak_rows;
-    if (voice.size() < 7 || voice.substr(voice.size() - 7) != "+random") continue;
-    ++random_rows;
-    auto audio = DecodeAudioFile(mixed + "/" + row["audio_filepath"].get<std::string>());
-    ASSERT_TRUE(audio.ok()) << audio.status();
+    if (!among(voice)) continue;
+    ++*total;
+    if (!selected(voice)) continue;
+    ++count;
+    auto audio = DecodeAudioFile(dir + "/" + row["audio_filepath"].get<std::string>());
+    EXPECT_TRUE(audio.ok()) << audio.status();
+    if (!audio.ok()) continue;
     double energy = 0;
     for (float v : audio->samples) energy += static_cast<double>(v) * v;
     const double seconds = static_cast<double>(audio->samples.size()) / audio->sample_rate;
     EXPECT_GT(seconds, 0.3) << line;
     EXPECT_GT(std::sqrt(energy / std::max<size_t>(audio->samples.size(), 1)), 1e-3) << line;
   }
+  return count;
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// make-corpus --random-speakers: the training split gets speakers from
+// generated espeak-ng variant files, whose audio is real speech-length
+// signal; dev and test do not change, and every row still loads.
+TEST(CorpusTest, RandomSpeakersJoinTrainOnlyAndSpeak) {
+  const std::string plain = MakeTinyCorpus({"--random-speakers", "0"});
+  const std::string mixed = MakeTinyCorpus({"--random-speakers", "0.5"});
+  EXPECT_EQ(ReadFile(plain + "/dev.jsonl"), ReadFile(mixed + "/dev.jsonl"));
+  EXPECT_EQ(ReadFile(plain + "/test.jsonl"), ReadFile(mixed + "/test.jsonl"));
+  EXPECT_EQ(ReadFile(plain + "/train.jsonl").find("+random"), std::string::npos);
+  int espeak_rows = 0;
+  const int random_rows = CountSpeakingRows(
+      mixed, [](const std::string& v) { return StartsWith(v, "espeak:"); },
+      [](const std::string& v) { return v.size() >= 7 && v.substr(v.size() - 7) == "+random"; }, &espeak_rows);
   EXPECT_GT(random_rows, espeak_rows / 4) << random_rows << " of " << espeak_rows;
   EXPECT_LT(random_rows, espeak_rows * 3 / 4) << random_rows << " of " << espeak_rows;
+}
+
+// make-corpus --accented-voices on: Italian, Czech and Finnish diphone voices
+// speak about 12% of the training utterances (and only those), as real
+// speech; dev and test do not change. They only know the digit words.
+TEST(CorpusTest, AccentedVoicesJoinTrainOnlyAndSpeak) {
+  const std::string plain = MakeTinyCorpus({"--accented-voices", "off"});
+  const std::string accented = MakeTinyCorpus({"--accented-voices", "on"});
+  EXPECT_EQ(ReadFile(plain + "/dev.jsonl"), ReadFile(accented + "/dev.jsonl"));
+  EXPECT_EQ(ReadFile(plain + "/test.jsonl"), ReadFile(accented + "/test.jsonl"));
+  for (const std::string split : {"train", "dev", "test"}) {
+    EXPECT_EQ(ReadFile(plain + "/" + split + ".jsonl").find("accented:"), std::string::npos) << split;
+  }
+  EXPECT_EQ(ReadFile(accented + "/dev.jsonl").find("accented:"), std::string::npos);
+  EXPECT_EQ(ReadFile(accented + "/test.jsonl").find("accented:"), std::string::npos);
+  int rows = 0;
+  std::set<std::string> voices;
+  const int accented_rows = CountSpeakingRows(
+      accented, [](const std::string&) { return true; },
+      [&voices](const std::string& v) {
+        if (!StartsWith(v, "accented:")) return false;
+        voices.insert(v);
+        return true;
+      },
+      &rows);
+  EXPECT_GT(accented_rows, rows / 20) << accented_rows << " of " << rows;
+  EXPECT_LT(accented_rows, rows / 4) << accented_rows << " of " << rows;
+  EXPECT_GE(voices.size(), 4u);  // of 7, over ~29 draws
+
+  const std::string words = testing::MakeTempDir("asr-corpus");
+  const auto r = testing::RunProcess(
+      {kMakeCorpus, "--size", "tiny", "--vocabulary", "words", "--accented-voices", "on", words}, 60);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("only know the digit words"), std::string::npos) << r.err;
 }
 
 }  // namespace
