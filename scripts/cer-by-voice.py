@@ -33,16 +33,27 @@ def group(voice):
     return "espeak-ng, held-out variant" if name.split("+")[0] in TRAIN_ACCENTS else "espeak-ng, held-out accent"
 
 
+def read_manifest(path):
+    """Manifest line number (from 1) -> row."""
+    return {n: json.loads(line) for n, line in enumerate(open(path), 1) if line.strip()}
+
+
+def read_log(path):
+    """Manifest line number -> (reference, hypothesis), from asr-eval --verbose."""
+    log = [line for line in open(path).read().splitlines() if line[:5] in ("utt: ", "ref: ", "hyp: ")]
+    decoded = {}
+    for utt, ref, hyp in zip(log[0::3], log[1::3], log[2::3]):
+        if not (utt.startswith("utt: ") and ref.startswith("ref: ") and hyp.startswith("hyp: ")):
+            sys.exit(f"{path}: expected utt/ref/hyp lines from asr-eval --verbose, got {utt!r}")
+        decoded[int(utt[5:].split(" ", 1)[0])] = (ref[5:], hyp[5:])
+    return decoded
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    rows = {n: json.loads(line) for n, line in enumerate(open(sys.argv[1]), 1) if line.strip()}
-    log = [line for line in open(sys.argv[2]).read().splitlines() if line[:5] in ("utt: ", "ref: ", "hyp: ")]
-    decoded = {}  # manifest line -> (reference, hypothesis)
-    for utt, ref, hyp in zip(log[0::3], log[1::3], log[2::3]):
-        if not (utt.startswith("utt: ") and ref.startswith("ref: ") and hyp.startswith("hyp: ")):
-            sys.exit(f"{sys.argv[2]}: expected utt/ref/hyp lines from asr-eval --verbose, got {utt!r}")
-        decoded[int(utt[5:].split(" ", 1)[0])] = (ref[5:], hyp[5:])
+    rows = read_manifest(sys.argv[1])
+    decoded = read_log(sys.argv[2])
     missing = sorted(set(rows) - set(decoded))
     if missing:
         print(f"not decoded (skipped by asr-eval): manifest lines {missing[:10]}", file=sys.stderr)
