@@ -29,8 +29,16 @@ cer_by_voice = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cer_by_voice)
 
 
+def stub_tools():
+    """Makes make_corpus run no tool and write no file (for replay)."""
+    make_corpus.run = lambda cmd: None
+    make_corpus.read_wav = lambda path: (np.full(16000, 0.1), 16000)
+    make_corpus.write_wav = lambda *args: None
+
+
 def replay(seed, split, index, variants):
-    """Returns (voice, sox effects, SNR in dB or None) of one utterance."""
+    """Returns (voice, sox effects, SNR in dB or None) of one utterance;
+    needs stub_tools()."""
     seen = {}
     real_uniform = random.Random.uniform
 
@@ -42,9 +50,6 @@ def replay(seed, split, index, variants):
 
     real_effects = make_corpus.sox_effects
     make_corpus.sox_effects = lambda rng: seen.setdefault("fx", real_effects(rng))
-    make_corpus.run = lambda cmd: None
-    make_corpus.read_wav = lambda path: (np.full(16000, 0.1), 16000)
-    make_corpus.write_wav = lambda *args: None
     random.Random.uniform = uniform
     try:
         rng = random.Random(f"{seed}/{split}/{index}")
@@ -77,6 +82,7 @@ def main():
     rows = cer_by_voice.read_manifest(args.manifest)
     results = [cer_by_voice.read_log(path) for path in args.logs]
     variants = make_corpus.espeak_variants()
+    stub_tools()
     errors, chars, counts = collections.Counter(), collections.Counter(), collections.Counter()
     redrawn = 0
     for line, row in rows.items():

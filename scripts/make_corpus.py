@@ -11,8 +11,8 @@ no kal voice of any synthesizer is in train) appears only in test.
 Italian, Czech and Finnish diphone voices say the digits with an accent in
 train (ACCENTED_VOICES; --accented-voices). With --random-speakers, part of
 the training espeak-ng utterances are spoken by speakers drawn at random
-(random_speaker). Every utterance is reproducible
-from (seed, split, index), whatever the number of processes.
+(random_speaker). Every utterance is reproducible from (seed, split, index),
+whatever the number of processes.
 """
 import argparse
 import glob
@@ -307,9 +307,9 @@ def main():
         ap.error(f"--random-speakers {args.random_speakers}: not a fraction in [0, 1]")
     accented = args.accented_voices == "on" or (
         args.accented_voices == "auto" and args.size != "tiny" and args.vocabulary == "digits")
-    if accented and args.vocabulary != "digits":
-        ap.error("--accented-voices on: the accented voices only know the digit words (use --vocabulary digits)")
     if accented:
+        if args.vocabulary != "digits":
+            ap.error("--accented-voices on: the accented voices only know the digit words (use --vocabulary digits)")
         missing = [v for v in sorted(ACCENTED_VOICES) if not glob.glob(f"/usr/share/festival/voices/*/{v}")]
         if missing:
             sys.exit(f"make-corpus: festival voices {', '.join(missing)} are missing (scripts/install-deps.sh "
