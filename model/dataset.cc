@@ -199,6 +199,7 @@ absl::Status DataOptions::Validate() const {
   if (!(vtlp_max_warp >= 0 && vtlp_max_warp <= 0.3)) {
     return absl::InvalidArgumentError(absl::StrCat("data.vtlp_max_warp: ", vtlp_max_warp, " not in [0, 0.3]"));
   }
+  if (absl::Status st = noise_augment.Validate(); !st.ok()) return st;
   if (cache_max_megabytes < 0) return absl::InvalidArgumentError("data.cache_max_megabytes: must be >= 0");
   if (loader_threads < 0 || loader_threads > 64) return absl::InvalidArgumentError("data.loader_threads: not in [0, 64]");
   if (prefetch_batches < 1) return absl::InvalidArgumentError("data.prefetch_batches: must be >= 1");
@@ -218,6 +219,7 @@ nlohmann::json DataOptions::ToJson() const {
             {"num_time_masks", s.num_time_masks}, {"max_time_fraction", s.max_time_fraction},
             {"apply_probability", s.apply_probability}}},
           {"vtlp_max_warp", vtlp_max_warp},
+          {"noise_augment", noise_augment.ToJson()},
           {"cache_features", cache_features},
           {"cache_max_megabytes", cache_max_megabytes},
           {"sortagrad", sortagrad},
@@ -242,7 +244,11 @@ absl::StatusOr<DataOptions> DataOptions::FromJson(const nlohmann::json& j) {
       else if (k == "loader_threads") o.loader_threads = it->get<int>();
       else if (k == "sortagrad") o.sortagrad = it->get<bool>();
       else if (k == "prefetch_batches") o.prefetch_batches = it->get<int>();
-      else if (k == "spec_augment_options") {
+      else if (k == "noise_augment") {
+        auto n = NoiseAugmentOptions::FromJson(*it);
+        if (!n.ok()) return n.status();
+        o.noise_augment = *n;
+      } else if (k == "spec_augment_options") {
         if (it->is_string()) {
           auto p = SpecAugmentOptions::Preset(it->get<std::string>());
           if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("data.spec_augment_options: ", p.status().message()));
@@ -276,6 +282,11 @@ Dataset::Dataset(std::vector<Utterance> utterances, const FeatureOptions& featur
                  const DataOptions& options, bool train, uint64_t seed, DataReport* report)
     : features_(features), vocab_(vocab), opts_(options), train_(train), seed_(seed) {
   if (train_ && opts_.vtlp_max_warp > 0 && features_.type == FeatureType::kFbank) vtlp_.emplace(features_.fbank);
+  if (train_ && opts_.noise_augment.enabled() && features_.type == FeatureType::kFbank) {
+    auto n = NoiseAugmenter::Create(features_.fbank, opts_.noise_augment);
+    if (n.ok()) noise_.emplace(std::move(*n));
+    else report->Add(absl::StrCat("noise augmentation off: ", n.status().message()));
+  }
   for (Utterance& u : utterances) {
     if (u.duration > opts_.max_utterance_seconds) {
       report->Add(absl::StrCat(u.audio_path, ": ", u.duration, " s is longer than max_utterance_seconds ",
@@ -347,6 +358,10 @@ absl::StatusOr<Matrix> Dataset::LoadFeatures(int64_t i, int64_t epoch) const {
     const uint64_t h = Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i) ^ 0x7f1b);
     const double u = static_cast<double>(h >> 11) * 0x1.0p-53;  // uniform [0, 1)
     vtlp_->Apply(1.0 + opts_.vtlp_max_warp * (2 * u - 1), &feats);
+  }
+  if (noise_ && epoch >= 0) {
+    std::mt19937_64 rng(Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i) ^ 0x6e6f697365ULL));
+    noise_->Apply(&rng, &feats);
   }
   if (train_ && opts_.spec_augment && epoch >= 0) {
     std::mt19937_64 rng(Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i)));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "features/noise_augment.h"
 #include "features/online_features.h"
 #include "features/spec_augment.h"
 #include "features/vtlp.h"
@@ -69,6 +70,10 @@ struct DataOptions {
   // factor drawn per utterance and epoch uniformly from [1 - w, 1 + w]
   // (features/vtlp.h); 0 = off, 0.1 = Jaitly & Hinton's 0.9..1.1.
   double vtlp_max_warp = 0;
+  // Train only, fbank only: additive noise and reverberation simulated on
+  // the features, drawn per utterance and epoch (features/noise_augment.h);
+  // off by default.
+  NoiseAugmentOptions noise_augment;
   bool cache_features = true;         // keep computed (pre-SpecAugment) features in memory
   int64_t cache_max_megabytes = 4096;
   bool sortagrad = true;              // first epoch in ascending length (Amodei et al. 2016), later shuffled
@@ -96,7 +101,7 @@ struct Batch {
 // Thread-safe: LoadFeatures and MakeBatch may run on several threads.
 class Dataset {
  public:
-  // `train` enables speed perturbation, VTLP and SpecAugment. Entries longer than
+  // `train` enables speed perturbation, VTLP, noise augmentation and SpecAugment. Entries longer than
   // max_utterance_seconds or whose text has no vocabulary symbol are
   // dropped here and reported.
   Dataset(std::vector<Utterance> utterances, const FeatureOptions& features, const Vocabulary& vocab,
@@ -135,6 +140,7 @@ class Dataset {
   std::vector<std::vector<int64_t>> targets_;
   FeatureOptions features_;
   std::optional<VtlpWarper> vtlp_;  // set iff training with vtlp_max_warp > 0 on fbank features
+  std::optional<NoiseAugmenter> noise_;  // set iff training with noise_augment enabled on fbank features
   Vocabulary vocab_;
   DataOptions opts_;
   bool train_;

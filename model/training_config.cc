@@ -40,6 +40,12 @@ Setter Set(T* field) {
 absl::Status TrainingConfig::Validate() const {
   if (absl::Status st = model.Validate(); !st.ok()) return st;
   if (absl::Status st = data.Validate(); !st.ok()) return st;
+  if (data.noise_augment.enabled()) {
+    if (model.features.type != FeatureType::kFbank) {
+      return absl::InvalidArgumentError("data.noise_augment: works on mel filterbanks; model.features.type is not fbank");
+    }
+    if (absl::Status st = NoiseAugmenter::CheckFeatures(model.features.fbank); !st.ok()) return st;
+  }
   if (data.vtlp_max_warp > 0 && model.features.type != FeatureType::kFbank) {
     return absl::InvalidArgumentError("data.vtlp_max_warp: warps mel filterbanks; model.features.type is not fbank");
   }

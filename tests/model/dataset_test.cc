@@ -179,6 +179,37 @@ TEST_F(DatasetTest, VtlpWarpsTrainFeaturesPerUtteranceAndEpochOnly) {
   EXPECT_FALSE(o.Validate().ok());
 }
 
+TEST_F(DatasetTest, NoiseAugmentationRaisesTrainFeaturesPerUtteranceAndEpochOnly) {
+  DataReport report;
+  auto utts = ReadNemoManifest(dir_ + "/train.jsonl", &report);
+  DataOptions o = DataOptions::Default();
+  o.spec_augment = false;
+  o.speed_factors = {1.0};
+  const Dataset plain(*utts, FeatureOptions(), Vocabulary(), o, true, 3, &report);
+  o.noise_augment.noise_probability = 1;
+  o.noise_augment.min_snr_db = o.noise_augment.max_snr_db = 0;
+  const Dataset noisy(*utts, FeatureOptions(), Vocabulary(), o, true, 3, &report);
+  const Dataset dev(*utts, FeatureOptions(), Vocabulary(), o, false, 3, &report);
+  const Matrix reference = *plain.LoadFeatures(4, 0);
+  EXPECT_EQ(dev.LoadFeatures(4, 0)->data, reference.data);
+  EXPECT_EQ(noisy.LoadFeatures(4, -1)->data, reference.data);
+  std::set<std::vector<float>> seen;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    const Matrix a = *noisy.LoadFeatures(4, epoch);
+    EXPECT_EQ(a.data, noisy.LoadFeatures(4, epoch)->data);
+    double rise = 0;  // noise only adds power: mean log-mel rise
+    for (size_t k = 0; k < a.data.size(); ++k) {
+      ASSERT_GE(a.data[k], reference.data[k] - 1e-4f) << k;
+      rise += (a.data[k] - reference.data[k]) / a.data.size();
+    }
+    EXPECT_GT(rise, 0.5) << "0 dB SNR must be audible";
+    seen.insert(a.data);
+  }
+  EXPECT_EQ(seen.size(), 3u) << "each epoch draws its own noise";
+  o.noise_augment.noise_probability = 2;
+  EXPECT_NE(o.Validate().message().find("data.noise_augment.noise_probability"), std::string::npos);
+}
+
 TEST(ErrorCountsTest, CountsCharacterAndWordEdits) {
   ErrorCounts c;
   c.Add("one two three", "one too three");
