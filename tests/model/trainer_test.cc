@@ -350,6 +350,14 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
   }
   r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
   EXPECT_NE(r.status().message().find("data.vtlp_max_warp"), std::string::npos) << r.status();
+  const nlohmann::json noisy = {{"noise_augment", {{"noise_probability", 0.5}}}};
+  r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", noisy}});
+  EXPECT_NE(r.status().message().find("data.noise_augment"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"model", {{"features", {{"use_energy", true}}}}}, {"data", noisy}});
+  EXPECT_NE(r.status().message().find("data.noise_augment"), std::string::npos) << r.status();
+  r = TrainingConfig::FromJson({{"data", {{"noise_augment", {{"snr_db", {30, 10}}}}}}});
+  EXPECT_NE(r.status().message().find("data.noise_augment.snr_db"), std::string::npos) << r.status();
+  EXPECT_TRUE(TrainingConfig::FromJson({{"data", noisy}}).ok());
   TrainingConfig c;
   c.optimizer.lr = 1e-3;
   c.train.epochs = 7;
