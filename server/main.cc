@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
 
   const int threads = asr::ResolveComputeThreads(options.threads);
   asr::SetComputeThreads(threads);
+  // Jobs train in this process: keep freed blocks as asr-train does (without
+  // it every step's buffers are fresh mmaps, measured 14% slower per step).
+  asr::ConfigureAllocatorForTraining();
   spdlog::info("asr-server {} ({}), LibTorch {}, {} compute thread(s), BLAS threads {}", ASR_VERSION,
                ASR_GIT_COMMIT, ASR_TORCH_VERSION, threads, asr::BlasThreads());
   spdlog::debug("options:\n{}", options.ToString());
