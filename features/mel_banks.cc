@@ -84,4 +84,12 @@ void MelBanks::Compute(const double* power, double* out) const {
   }
 }
 
+std::vector<double> MelBinCentersHz(const MelBanksOptions& opts, const FrameExtractionOptions& frame_opts) {
+  const double low = MelScale(opts.low_freq), high = MelScale(HighFreq(opts, frame_opts));
+  const double delta = (high - low) / (opts.num_bins + 1);
+  std::vector<double> centers;
+  for (int b = 0; b < opts.num_bins; ++b) centers.push_back(700.0 * (std::exp((low + (b + 1) * delta) / 1127.0) - 1.0));
+  return centers;
+}
+
 }  // namespace asr

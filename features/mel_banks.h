@@ -39,4 +39,8 @@ class MelBanks {
   int num_empty_ = 0;
 };
 
+// Centre frequency (Hz) of each of opts.num_bins filters: equally spaced on
+// the mel scale between low_freq and the resolved high_freq.
+std::vector<double> MelBinCentersHz(const MelBanksOptions& opts, const FrameExtractionOptions& frame_opts);
+
 }  // namespace asr

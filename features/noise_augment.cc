@@ -127,13 +127,8 @@ absl::StatusOr<NoiseAugmenter> NoiseAugmenter::Create(const FbankOptions& fbank,
   if (absl::Status st = opts.Validate(); !st.ok()) return st;
   NoiseAugmenter a(fbank, opts);
   // 1 / pre-emphasis power gain at each bin's centre frequency.
-  const MelBanksOptions& mel = fbank.mel_opts;
   const double rate = fbank.frame_opts.samp_freq, c = fbank.frame_opts.preemph_coeff;
-  const double high = mel.high_freq > 0 ? mel.high_freq : 0.5 * rate + mel.high_freq;
-  const auto to_mel = [](double hz) { return 1127.0 * std::log(1.0 + hz / 700.0); };
-  const double step = (to_mel(high) - to_mel(mel.low_freq)) / (mel.num_bins + 1);
-  for (int b = 0; b < mel.num_bins; ++b) {
-    const double centre = 700.0 * (std::exp((to_mel(mel.low_freq) + (b + 1) * step) / 1127.0) - 1.0);
+  for (double centre : MelBinCentersHz(fbank.mel_opts, fbank.frame_opts)) {
     a.unemphasis_.push_back(static_cast<float>(1.0 / (1.0 + c * c - 2.0 * c * std::cos(2 * M_PI * centre / rate))));
   }
   FeatureOptions fo;

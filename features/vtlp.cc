@@ -8,7 +8,6 @@ namespace asr {
 namespace {
 
 double Mel(double hz) { return 1127.0 * std::log(1.0 + hz / 700.0); }
-double InverseMel(double mel) { return 700.0 * (std::exp(mel / 1127.0) - 1.0); }
 
 }  // namespace
 
@@ -16,8 +15,7 @@ VtlpWarper::VtlpWarper(const FbankOptions& opts) : opts_(opts) {
   const MelBanksOptions& m = opts.mel_opts;
   low_hz_ = m.low_freq;
   high_hz_ = m.high_freq > 0.f ? m.high_freq : 0.5 * opts.frame_opts.samp_freq + m.high_freq;
-  const double delta = (Mel(high_hz_) - Mel(low_hz_)) / (m.num_bins + 1);
-  for (int b = 0; b < m.num_bins; ++b) centers_hz_.push_back(InverseMel(Mel(low_hz_) + (b + 1) * delta));
+  centers_hz_ = MelBinCentersHz(m, opts.frame_opts);
 }
 
 void VtlpWarper::Apply(double alpha, Matrix* feats) const {
