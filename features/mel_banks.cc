@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace asr {
-namespace {
 
 // In double: the filter edges then match the definition to ~1e-15; with
 // Kaldi's float the weights carry ~1e-6 relative error, which MFCC liftering
@@ -15,8 +14,6 @@ double MelScale(double freq) { return 1127.0 * std::log(1.0 + freq / 700.0); }
 float HighFreq(const MelBanksOptions& o, const FrameExtractionOptions& f) {
   return o.high_freq > 0.f ? o.high_freq : 0.5f * f.samp_freq + o.high_freq;
 }
-
-}  // namespace
 
 absl::Status MelBanksOptions::Validate(const FrameExtractionOptions& frame_opts) const {
   const float nyquist = 0.5f * frame_opts.samp_freq;

@@ -39,6 +39,12 @@ class MelBanks {
   int num_empty_ = 0;
 };
 
+// Kaldi's mel scale: 1127 ln(1 + hz / 700).
+double MelScale(double hz);
+
+// The filters' upper edge in Hz: high_freq when > 0, else Nyquist + high_freq.
+float HighFreq(const MelBanksOptions& o, const FrameExtractionOptions& f);
+
 // Centre frequency (Hz) of each of opts.num_bins filters: equally spaced on
 // the mel scale between low_freq and the resolved high_freq.
 std::vector<double> MelBinCentersHz(const MelBanksOptions& opts, const FrameExtractionOptions& frame_opts);
