@@ -304,7 +304,8 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       for (const std::string& p : train_->TakeProblems()) Emit(MessageEvent(p));
       state_.batch_in_epoch = batch->index + 1;
       if (batch->size() == 0) continue;
-      const double lr = LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_);
+      const double lr =
+          LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget > 0 ? Elapsed() / budget : 0);
       for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       model_->train();
       // Burn-in length per batch, from (seed, step): reproducible across resumes.

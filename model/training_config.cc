@@ -188,13 +188,15 @@ absl::StatusOr<TrainingConfig> TrainingConfig::Load(const std::string& path) {
   return c;
 }
 
-double LearningRate(const OptimizerOptions& opt, const ScheduleOptions& s, int64_t step, int64_t total_steps) {
+double LearningRate(const OptimizerOptions& opt, const ScheduleOptions& s, int64_t step, int64_t total_steps,
+                    double time_fraction) {
   const double warm = static_cast<double>(s.warmup_steps);
   if (step < s.warmup_steps) return opt.lr * (static_cast<double>(step) + 1) / warm;
   if (s.decay == "none") return opt.lr;
   if (s.decay == "inverse_sqrt") return opt.lr * std::sqrt(std::max(1.0, warm) / (static_cast<double>(step) + 1));
   const double span = std::max<double>(1, static_cast<double>(total_steps - s.warmup_steps));
-  const double progress = std::min(1.0, static_cast<double>(step - s.warmup_steps) / span);
+  const double progress =
+      std::min(1.0, std::max(static_cast<double>(step - s.warmup_steps) / span, time_fraction));
   const double floor = s.min_lr_ratio * opt.lr;
   return floor + (opt.lr - floor) * 0.5 * (1 + std::cos(M_PI * progress));
 }

@@ -33,14 +33,19 @@ struct OptimizerOptions {
 
 struct ScheduleOptions {
   int64_t warmup_steps = 300;  // linear warmup from 0 to lr
-  std::string decay = "cosine";  // after warmup: "cosine" (to min_lr_ratio * lr at the last step), "inverse_sqrt", "none"
+  // After warmup: "cosine" (to min_lr_ratio * lr at the last step, or when a
+  // time budget runs out if that comes first), "inverse_sqrt", "none".
+  std::string decay = "cosine";
   double min_lr_ratio = 0.05;
 };
 
 struct RunOptions {
   int64_t epochs = 20;
   int64_t max_steps = 0;              // 0 = epochs decide
-  double time_budget_minutes = 0;     // 0 = none; training stops (validated, checkpointed) when spent
+  // 0 = none; training stops (validated, checkpointed) when spent, and a
+  // cosine decay follows the clock where it is ahead of the steps (see
+  // LearningRate), so such a run's learning rates depend on the machine's speed.
+  double time_budget_minutes = 0;
   uint64_t seed = 1;
   int threads = 0;                    // LibTorch + BLAS threads; 0 = half the cores
   // On CPU with threads > 1: split every batch into `threads` shards, each
@@ -88,7 +93,11 @@ struct TrainingConfig {
   static absl::StatusOr<TrainingConfig> Load(const std::string& path);
 };
 
-// Learning rate at `step` (0-based) of `total_steps`.
-double LearningRate(const OptimizerOptions& opt, const ScheduleOptions& s, int64_t step, int64_t total_steps);
+// Learning rate at `step` (0-based) of `total_steps`. `time_fraction`, the
+// share of a time budget spent (0 without one), moves a cosine decay on
+// when the clock is further along than the steps: a run that its budget
+// cuts short still ends at min_lr_ratio * lr instead of half way down.
+double LearningRate(const OptimizerOptions& opt, const ScheduleOptions& s, int64_t step, int64_t total_steps,
+                    double time_fraction = 0);
 
 }  // namespace asr

@@ -376,6 +376,30 @@ TEST(TrainingConfigTest, WarmupThenCosineDecay) {
   EXPECT_NEAR(LearningRate(o, s, 9, 110), 1.0, 1e-12);
   EXPECT_NEAR(LearningRate(o, s, 60, 110), 0.55, 1e-12);  // half way down
   EXPECT_NEAR(LearningRate(o, s, 110, 110), 0.1, 1e-12);
+  // A time budget's clock moves the decay on where it is ahead of the steps.
+  EXPECT_NEAR(LearningRate(o, s, 20, 110, 0.5), 0.55, 1e-12);
+  EXPECT_NEAR(LearningRate(o, s, 60, 110, 0.2), 0.55, 1e-12);
+  EXPECT_NEAR(LearningRate(o, s, 20, 110, 1.5), 0.1, 1e-12);
+  EXPECT_NEAR(LearningRate(o, s, 5, 110, 0.9), 0.6, 1e-12) << "warmup follows the steps";
+}
+
+TEST_F(TrainerTest, ARunItsTimeBudgetCutsShortEndsWithTheDecayedLearningRate) {
+  TrainingConfig c = Tiny();
+  c.schedule.warmup_steps = 2;
+  c.train.epochs = 10000;  // by steps, the decay has barely begun when the budget ends
+  c.train.time_budget_minutes = 0.1;
+  std::vector<ProgressEvent> steps;
+  auto t = Trainer::Create(c, testing::MakeTempDir(), false, [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kStep) steps.push_back(e);
+  });
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto r = (*t)->Run();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stop_reason, "time_budget");
+  ASSERT_GE(steps.size(), 10u);
+  // The floor is 0.05 * 3e-3; by steps alone the last rate would be ~3e-3.
+  EXPECT_LT(steps.back().learning_rate, 0.25 * c.optimizer.lr) << "after " << steps.size() << " steps";
+  EXPECT_GT(steps[steps.size() / 4].learning_rate, steps.back().learning_rate);
 }
 
 }  // namespace
