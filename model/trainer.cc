@@ -297,7 +297,8 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
         stop = "max_steps";
         break;
       }
-      if (budget > 0 && Elapsed() >= budget) {
+      const double budget_spent = budget > 0 ? Elapsed() / budget : 0;  // share of the time budget
+      if (budget_spent >= 1) {
         stop = "time_budget";
         break;
       }
@@ -305,7 +306,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       state_.batch_in_epoch = batch->index + 1;
       if (batch->size() == 0) continue;
       const double lr =
-          LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget > 0 ? Elapsed() / budget : 0);
+          LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget_spent);
       for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       model_->train();
       // Burn-in length per batch, from (seed, step): reproducible across resumes.
