@@ -3,9 +3,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <cmath>
-
-#include "model/fast_math.h"
+#include "model/ln_lstm_rows.h"
 
 namespace asr {
 namespace {
@@ -13,113 +11,6 @@ namespace {
 using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// Row reductions with 8 independent partial sums: without -ffast-math the
-// compiler may not reorder a float sum, so a single accumulator is a
-// latency-bound scalar chain; 8 lanes vectorize and stay deterministic.
-constexpr int kLanes = 8;
-
-template <typename T>
-inline T SumRow(const T* a, int64_t n) {
-  T acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) acc[l] += a[j + l];
-  }
-  T s = 0;
-  for (; j < n; ++j) s += a[j];
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
-
-template <typename T>
-inline T SumSquaredDeviation(const T* a, int64_t n, T mean) {
-  T acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) acc[l] += (a[j + l] - mean) * (a[j + l] - mean);
-  }
-  T s = 0;
-  for (; j < n; ++j) s += (a[j] - mean) * (a[j] - mean);
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
-
-// sum(a) and sum(a * b) in one pass.
-template <typename T>
-inline void SumAndDot(const T* a, const T* b, int64_t n, T* sum, T* dot) {
-  T s1[kLanes] = {}, s2[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
-      s1[l] += a[j + l];
-      s2[l] += a[j + l] * b[j + l];
-    }
-  }
-  T r1 = 0, r2 = 0;
-  for (; j < n; ++j) {
-    r1 += a[j];
-    r2 += a[j] * b[j];
-  }
-  for (int l = 0; l < kLanes; ++l) {
-    r1 += s1[l];
-    r2 += s2[l];
-  }
-  *sum = r1;
-  *dot = r2;
-}
-
-// Normalizes a[0..n) into out (zero mean, unit variance; biased variance,
-// eps inside the sqrt; two passes); returns 1/sqrt(var + eps). out may alias a.
-template <typename T>
-inline T NormalizeRow(const T* a, int64_t n, double eps, T* out) {
-  const T mean = SumRow(a, n) / static_cast<T>(n);
-  const T var = SumSquaredDeviation(a, n, mean) / static_cast<T>(n);
-  const T rstd = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var) + eps));
-  for (int64_t j = 0; j < n; ++j) out[j] = (a[j] - mean) * rstd;
-  return rstd;
-}
-
-// LN backward for one row: given dn = dL/d(normalized) and the normalized
-// values, writes dL/da = rstd * (dn - mean(dn) - xn * mean(dn * xn)).
-// da may alias dn.
-template <typename T>
-inline void NormalizeRowBackward(const T* dn, const T* xn, T rstd, int64_t n, T* da) {
-  T s1, s2;
-  SumAndDot(dn, xn, n, &s1, &s2);
-  s1 /= static_cast<T>(n);
-  s2 /= static_cast<T>(n);
-  for (int64_t j = 0; j < n; ++j) da[j] = rstd * (dn[j] - s1 - xn[j] * s2);
-}
-
-// The per-row parameters of the cell update.
-template <typename T>
-struct CellParams {
-  const T *g_x, *g_h, *bias, *g_c, *b_c;
-  int64_t hidden;
-  double eps;
-};
-
-// One row of the cell update from normalized projections xn, hn (4H each):
-// gates -> act (4H: i, f, g, o activated), c_next = f c_prev + i g,
-// cn = normalized c_next, tc = tanh(LN(c_next)), m = o tc (H each).
-// Returns 1/std of c_next. Shared by the sequence and the streaming kernels.
-template <typename T>
-inline T CellForwardRow(const CellParams<T>& p, const T* xn, const T* hn, const T* c_prev, T* act, T* c_next,
-                        T* cn, T* tc, T* m) {
-  const int64_t h = p.hidden, g = 4 * h;
-  for (int64_t j = 0; j < g; ++j) act[j] = xn[j] * p.g_x[j] + hn[j] * p.g_h[j] + p.bias[j];
-  SigmoidInPlace(act, 2 * h);       // i, f
-  TanhInPlace(act + 2 * h, h);      // g
-  SigmoidInPlace(act + 3 * h, h);   // o
-  const T *ig = act, *fg = act + h, *gg = act + 2 * h, *og = act + 3 * h;
-  for (int64_t k = 0; k < h; ++k) c_next[k] = fg[k] * c_prev[k] + ig[k] * gg[k];
-  const T rstd = NormalizeRow(c_next, h, p.eps, cn);
-  for (int64_t k = 0; k < h; ++k) tc[k] = cn[k] * p.g_c[k] + p.b_c[k];
-  TanhInPlace(tc, h);
-  for (int64_t k = 0; k < h; ++k) m[k] = og[k] * tc[k];
-  return rstd;
-}
 
 // Tensors produced by the forward pass that the backward pass reads. With
 // `save` false (inference) the per-step buffers hold one step and are reused.
@@ -162,11 +53,12 @@ void ForwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const T
 
   s->xn = at::mm(x.reshape({steps * batch, in}), w.w_x.t());
   s->rstd_x = at::empty({steps * batch}, opts);
+  const RowKernels<T>& rows = RowKernelsFor<T>();
   {
     T* ax = s->xn.data_ptr<T>();
     T* rx = s->rstd_x.data_ptr<T>();
     at::parallel_for(0, steps * batch, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) rx[r] = NormalizeRow(ax + r * gsize, gsize, eps, ax + r * gsize);
+      rows.normalize_rows(ax, gsize, eps, begin, end, rx);
     });
   }
   s->hn = at::empty({slots, batch, gsize}, opts);
@@ -200,26 +92,20 @@ void ForwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const T
     if (n == 0) continue;
     Tensor ah_n = ah.narrow(0, 0, n);
     at::mm_out(ah_n, PreviousH(*s, t).narrow(0, 0, n), wh_t);
-    const T* ah_p = ah.data_ptr<T>();
-    const T* xn = s->xn.data_ptr<T>() + t * batch * gsize;
-    T* hn = s->hn[slot].data_ptr<T>();
-    T* rh = s->rstd_h[slot].data_ptr<T>();
-    T* act = s->act[slot].data_ptr<T>();
-    const T* c_prev = s->c_all[c_in].data_ptr<T>();
-    T* c_next = s->c_all[c_out].data_ptr<T>();
-    T* cn = s->cn[slot].data_ptr<T>();
-    T* rc = s->rstd_c[slot].data_ptr<T>();
-    T* tc = s->tc[slot].data_ptr<T>();
-    T* out = proj ? s->m[slot].data_ptr<T>() : s->y[t].data_ptr<T>();
-    const CellParams<T> p{gx, gh, bias, gc, bc, hidden, eps};
-    at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) {
-        rh[b] = NormalizeRow(ah_p + b * gsize, gsize, eps, hn + b * gsize);
-        rc[b] = CellForwardRow(p, xn + b * gsize, hn + b * gsize, c_prev + b * hidden, act + b * gsize,
-                               c_next + b * hidden, cn + b * hidden, tc + b * hidden,
-                               out + b * (proj ? hidden : psize));
-      }
-    });
+    const ForwardRowsArgs<T> args{CellParams<T>{gx, gh, bias, gc, bc, hidden, eps},
+                                  s->xn.data_ptr<T>() + t * batch * gsize,
+                                  ah.data_ptr<T>(),
+                                  s->hn[slot].data_ptr<T>(),
+                                  s->rstd_h[slot].data_ptr<T>(),
+                                  s->c_all[c_in].data_ptr<T>(),
+                                  s->act[slot].data_ptr<T>(),
+                                  s->c_all[c_out].data_ptr<T>(),
+                                  s->cn[slot].data_ptr<T>(),
+                                  s->rstd_c[slot].data_ptr<T>(),
+                                  s->tc[slot].data_ptr<T>(),
+                                  proj ? s->m[slot].data_ptr<T>() : s->y[t].data_ptr<T>(),
+                                  proj ? hidden : psize};
+    at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) { rows.forward_rows(args, begin, end); });
     if (proj) {
       Tensor y_n = s->y[t].narrow(0, 0, n);
       at::mm_out(y_n, s->m[slot].narrow(0, 0, n), w.w_r.t());
@@ -273,6 +159,7 @@ Grads BackwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const
   const T* gx = w.g_x.data_ptr<T>();
   const T* gh = w.g_h.data_ptr<T>();
   const T* gc = w.g_c.data_ptr<T>();
+  const RowKernels<T>& rows = RowKernelsFor<T>();
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t n = ActiveRows(lengths, t);
@@ -286,65 +173,28 @@ Grads BackwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const
       Tensor dm_n = dm.narrow(0, 0, n);
       at::mm_out(dm_n, dh.narrow(0, 0, n), w.w_r);
     }
-    const T* dm_p = dm.data_ptr<T>();
-    T* dc_p = dc.data_ptr<T>();
-    const T* act = s.act[t].data_ptr<T>();
-    const T* tc = s.tc[t].data_ptr<T>();
-    const T* cn = s.cn[t].data_ptr<T>();
-    const T* rc = s.rstd_c[t].data_ptr<T>();
-    const T* hn = s.hn[t].data_ptr<T>();
-    const T* rh = s.rstd_h[t].data_ptr<T>();
-    const T* xn = s.xn.data_ptr<T>() + t * batch * gsize;
-    const T* rx = s.rstd_x.data_ptr<T>() + t * batch;
-    const T* c_prev = s.c_all[t].data_ptr<T>();
-    T* dah = dah_all[t].data_ptr<T>();
-    T* dax_t = dax[t].data_ptr<T>();
-    T* ag = acc_g.data_ptr<T>();
-    T* ac = acc_c.data_ptr<T>();
+    const BackwardRowsArgs<T> args{hidden,
+                                   gx,
+                                   gh,
+                                   gc,
+                                   s.act[t].data_ptr<T>(),
+                                   s.tc[t].data_ptr<T>(),
+                                   s.cn[t].data_ptr<T>(),
+                                   s.rstd_c[t].data_ptr<T>(),
+                                   s.hn[t].data_ptr<T>(),
+                                   s.rstd_h[t].data_ptr<T>(),
+                                   s.xn.data_ptr<T>() + t * batch * gsize,
+                                   s.rstd_x.data_ptr<T>() + t * batch,
+                                   s.c_all[t].data_ptr<T>(),
+                                   dm.data_ptr<T>(),
+                                   dc.data_ptr<T>(),
+                                   dah_all[t].data_ptr<T>(),
+                                   dax[t].data_ptr<T>(),
+                                   acc_g.data_ptr<T>(),
+                                   acc_c.data_ptr<T>()};
     at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
       std::vector<T> scratch(static_cast<size_t>(gsize + 2 * hidden));
-      for (int64_t b = begin; b < end; ++b) {
-        const T* a = act + b * gsize;
-        const T *ig = a, *fg = a + hidden, *gg = a + 2 * hidden, *og = a + 3 * hidden;
-        const T* tc_b = tc + b * hidden;
-        const T* cn_b = cn + b * hidden;
-        const T* dm_b = dm_p + b * hidden;
-        T* dg = scratch.data();            // d(gate pre-activations), G
-        T* dnc = dg + gsize;               // d(LN(c) output), H
-        T* dcn = dnc + hidden;             // d(normalized c), H; then d c via LN
-        T* acc_c_b = ac + b * 2 * hidden;
-        for (int64_t k = 0; k < hidden; ++k) {
-          dg[3 * hidden + k] = dm_b[k] * tc_b[k] * og[k] * (1 - og[k]);
-          dnc[k] = dm_b[k] * og[k] * (1 - tc_b[k] * tc_b[k]);
-          acc_c_b[k] += dnc[k] * cn_b[k];
-          acc_c_b[hidden + k] += dnc[k];
-          dcn[k] = dnc[k] * gc[k];
-        }
-        NormalizeRowBackward(dcn, cn_b, rc[b], hidden, dcn);
-        T* dcb = dc_p + b * hidden;
-        const T* cp = c_prev + b * hidden;
-        for (int64_t k = 0; k < hidden; ++k) {
-          const T dct = dcb[k] + dcn[k];
-          dg[k] = dct * gg[k] * ig[k] * (1 - ig[k]);
-          dg[hidden + k] = dct * cp[k] * fg[k] * (1 - fg[k]);
-          dg[2 * hidden + k] = dct * ig[k] * (1 - gg[k] * gg[k]);
-          dcb[k] = dct * fg[k];
-        }
-        const T* hn_b = hn + b * gsize;
-        const T* xn_b = xn + b * gsize;
-        T* acc_g_b = ag + b * 3 * gsize;
-        T* dah_b = dah + b * gsize;
-        T* dax_b = dax_t + b * gsize;
-        for (int64_t j = 0; j < gsize; ++j) {
-          acc_g_b[j] += dg[j] * xn_b[j];
-          acc_g_b[gsize + j] += dg[j] * hn_b[j];
-          acc_g_b[2 * gsize + j] += dg[j];
-          dah_b[j] = dg[j] * gh[j];
-          dax_b[j] = dg[j] * gx[j];
-        }
-        NormalizeRowBackward(dah_b, hn_b, rh[b], gsize, dah_b);
-        NormalizeRowBackward(dax_b, xn_b, rx[b], gsize, dax_b);
-      }
+      rows.backward_rows(args, begin, end, scratch.data());
     });
     Tensor dh_n = dh.narrow(0, 0, n);
     at::mm_out(dh_n, dah_all[t].narrow(0, 0, n), w.w_h);
@@ -444,25 +294,31 @@ void StepKernel(const Tensor& x, const Tensor& h, const Tensor& c, const LstmCel
   Tensor ax = at::mm(x, w.w_x.t());
   Tensor ah = at::mm(h, w.w_h.t());
   Tensor act = at::empty({batch, gsize}, x.options());
-  Tensor scratch = at::empty({batch, 2 * hidden}, x.options());  // cn | tc
+  Tensor scratch = at::empty({2, batch, hidden}, x.options());  // cn | tc
+  Tensor rstd = at::empty({3, batch}, x.options());              // 1/std of W_h h | c | W_x x (discarded)
   *c_out = at::empty({batch, hidden}, x.options());
   Tensor m = at::empty({batch, hidden}, x.options());
   T* ax_p = ax.data_ptr<T>();
   T* ah_p = ah.data_ptr<T>();
-  T* act_p = act.data_ptr<T>();
   T* sc = scratch.data_ptr<T>();
-  T* cn_p = c_out->data_ptr<T>();
-  T* m_p = m.data_ptr<T>();
-  const T* c_p = c.data_ptr<T>();
-  const CellParams<T> p{w.g_x.data_ptr<T>(), w.g_h.data_ptr<T>(), w.bias.data_ptr<T>(),
-                        w.g_c.data_ptr<T>(), w.b_c.data_ptr<T>(), hidden, eps};
+  const RowKernels<T>& rows = RowKernelsFor<T>();
+  const ForwardRowsArgs<T> args{CellParams<T>{w.g_x.data_ptr<T>(), w.g_h.data_ptr<T>(), w.bias.data_ptr<T>(),
+                                              w.g_c.data_ptr<T>(), w.b_c.data_ptr<T>(), hidden, eps},
+                                ax_p,
+                                ah_p,
+                                ah_p,
+                                rstd.data_ptr<T>(),
+                                c.data_ptr<T>(),
+                                act.data_ptr<T>(),
+                                c_out->data_ptr<T>(),
+                                sc,
+                                rstd.data_ptr<T>() + batch,
+                                sc + batch * hidden,
+                                m.data_ptr<T>(),
+                                hidden};
   at::parallel_for(0, batch, 4, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      NormalizeRow(ax_p + b * gsize, gsize, eps, ax_p + b * gsize);
-      NormalizeRow(ah_p + b * gsize, gsize, eps, ah_p + b * gsize);
-      CellForwardRow(p, ax_p + b * gsize, ah_p + b * gsize, c_p + b * hidden, act_p + b * gsize,
-                     cn_p + b * hidden, sc + b * 2 * hidden, sc + b * 2 * hidden + hidden, m_p + b * hidden);
-    }
+    rows.normalize_rows(ax_p, gsize, eps, begin, end, rstd.data_ptr<T>() + 2 * batch);
+    rows.forward_rows(args, begin, end);
   });
   *h_out = proj ? at::mm(m, w.w_r.t()) : m;
 }

@@ -6,6 +6,8 @@
 // fused CPU kernels and the reference op composition are checked.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -14,6 +16,7 @@
 #endif
 
 #include "model/ln_lstm.h"
+#include "model/ln_lstm_rows.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/npy_tensor.h"
 
@@ -101,6 +104,21 @@ TEST(LnLstmGoldenTest, Float32MatchesWithin1e4_CUDA) {
   }
 }
 #endif
+
+// CTest runs this file once per instruction-set variant of the row kernels
+// (ASR_ROW_KERNELS, see tests/CMakeLists.txt); the goldens above must then
+// have run through that variant, not through a fallback.
+TEST(LnLstmGoldenTest, RunsTheRequestedRowKernels) {
+  const char* forced = std::getenv("ASR_ROW_KERNELS");
+  if (forced == nullptr || forced[0] == '\0') GTEST_SKIP() << "no variant requested: the widest one ran";
+  const RowKernels<float>* available[4];
+  const int n = AvailableRowKernels(available, 4);
+  bool supported = false;
+  for (int i = 0; i < n; ++i) supported = supported || std::strcmp(available[i]->isa, forced) == 0;
+  if (!supported) GTEST_SKIP() << "this CPU cannot run " << forced;
+  EXPECT_STREQ(RowKernelsFor<float>().isa, forced);
+  EXPECT_STREQ(RowKernelsFor<double>().isa, forced);
+}
 
 TEST(LnLstmGoldenTest, CoversTheRequiredConfigurations) {
   std::set<std::string> names;
