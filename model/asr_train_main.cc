@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asr-train: %s\n", std::string(trainer.status().message()).c_str());
     return trainer.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
+  std::fprintf(stderr, "asr-train: %s\n", asr::ComputeKernelsSummary().c_str());
   auto result = (*trainer)->Run(&g_cancel);
   printer.NewLine();
   if (!result.ok()) {

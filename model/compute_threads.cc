@@ -6,7 +6,10 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
+
+#include "model/ln_lstm_rows.h"
 
 namespace asr {
 namespace {
@@ -50,6 +53,23 @@ void ConfigureAllocatorForTraining() {
 int BlasThreads() {
   GetThreadsFn get = BlasGetThreads();
   return get ? get() : -1;
+}
+
+std::string BlasCoreName() {
+  using CoreNameFn = char* (*)();
+  auto name = reinterpret_cast<CoreNameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return name ? std::string(name()) : std::string();
+}
+
+std::string ComputeKernelsSummary() {
+  const std::string core = BlasCoreName();
+  std::string out = core.empty() ? "non-OpenBLAS GEMMs" : "OpenBLAS " + core + " GEMMs";
+  out += std::string(", ") + RowKernelsFor<float>().isa + " LN-LSTM row kernels";
+  const char* forced = std::getenv("OPENBLAS_CORETYPE");
+  if (!core.empty() && forced != nullptr && forced[0] != '\0') {
+    out += std::string(" (OPENBLAS_CORETYPE=") + forced + " from the environment)";
+  }
+  return out;
 }
 
 int TorchThreads() { return at::get_num_threads(); }

@@ -7,6 +7,8 @@
 // once at start-up, through SetComputeThreads().
 #pragma once
 
+#include <string>
+
 namespace asr {
 
 // Resolves a user's --threads value: a positive value is used as is; zero or
@@ -31,6 +33,16 @@ void ConfigureAllocatorForTraining();
 // Threads the BLAS library reports it will use, or -1 if the linked BLAS has
 // no such query (e.g. the reference BLAS).
 int BlasThreads();
+
+// OpenBLAS's name for the kernels it runs ("SkylakeX", "Haswell", ...), or
+// "" when the BLAS library is not OpenBLAS.
+std::string BlasCoreName();
+
+// One line naming the compute kernels in use, for start-up logs:
+// "OpenBLAS Cooperlake GEMMs, avx512 LN-LSTM row kernels", with
+// " (OPENBLAS_CORETYPE=... from the environment)" when that variable chose
+// OpenBLAS's kernels instead of its own detection.
+std::string ComputeKernelsSummary();
 
 // LibTorch intra-op threads currently configured.
 int TorchThreads();

@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
   // Jobs train in this process: keep freed blocks as asr-train does (without
   // it every step's buffers are fresh mmaps, measured 14% slower per step).
   asr::ConfigureAllocatorForTraining();
-  spdlog::info("asr-server {} ({}), LibTorch {}, {} compute thread(s), BLAS threads {}", ASR_VERSION,
-               ASR_GIT_COMMIT, ASR_TORCH_VERSION, threads, asr::BlasThreads());
+  spdlog::info("asr-server {} ({}), LibTorch {}, {} compute thread(s), BLAS threads {}; {}", ASR_VERSION,
+               ASR_GIT_COMMIT, ASR_TORCH_VERSION, threads, asr::BlasThreads(), asr::ComputeKernelsSummary());
   spdlog::debug("options:\n{}", options.ToString());
 
   auto server = asr::server::Server::Start(options);

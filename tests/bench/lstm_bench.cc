@@ -2,6 +2,11 @@
 // same run: batch 32, 100 frames, input 80, hidden 320, 3 layers, float32,
 // CPU, forward + backward, at 1 and 2 threads (LibTorch + BLAS, set with
 // SetComputeThreads); plus one streaming step at batch 1, 16, 128.
+// BM_LnLstmFwdBwdDefaultShape: one data-parallel replica's share of a
+// default-config training batch (16 rows, 42 steps, input 480, hidden 192,
+// 3 layers, 1 thread). BM_RowKernels: the fused per-row work alone (one
+// forward and one backward step of 16 rows, hidden 192) for each
+// instruction-set variant the CPU runs; /0 is the generic x86-64 baseline.
 // After the runs it prints the ratio LN-LSTM / nn.LSTM per thread count.
 // Built against a CUDA LibTorch, the _CUDA cases compare the fused CUDA
 // LN-LSTM with cuDNN's LSTM (torch::nn::LSTM, no LN): 500 frames, input 80,
@@ -19,6 +24,7 @@
 
 #include "model/compute_threads.h"
 #include "model/ln_lstm.h"
+#include "model/ln_lstm_rows.h"
 
 namespace {
 
@@ -65,6 +71,60 @@ void BM_LnLstmStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 BENCHMARK(BM_LnLstmStep)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_LnLstmFwdBwdDefaultShape(benchmark::State& state) {
+  asr::SetComputeThreads(1);
+  torch::manual_seed(0);
+  asr::LayerNormLstm lstm(asr::LayerNormLstmOptions(480, 192).num_layers(3));
+  const int64_t batch = 16, steps = 42;
+  const torch::Tensor x = torch::randn({steps, batch, 480});
+  for (auto _ : state) {
+    lstm->zero_grad();
+    lstm->forward(x).output.sum().backward();
+  }
+  state.SetItemsProcessed(state.iterations() * batch * steps);
+}
+BENCHMARK(BM_LnLstmFwdBwdDefaultShape)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_RowKernels(benchmark::State& state) {
+  const asr::RowKernels<float>* variants[4];
+  const int n = asr::AvailableRowKernels(variants, 4);
+  if (state.range(0) >= n) {
+    state.SkipWithError("instruction set not supported by this CPU");
+    return;
+  }
+  const asr::RowKernels<float>& k = *variants[state.range(0)];
+  state.SetLabel(k.isa);
+  const int64_t b = 16, h = 192, g = 4 * h;
+  torch::manual_seed(0);
+  auto randn = [](int64_t n) { return torch::randn({n}); };
+  const torch::Tensor gx = randn(g), gh = randn(g), bias = randn(g), gc = randn(h), bc = randn(h);
+  const torch::Tensor xn = randn(b * g), ah = randn(b * g), c_prev = randn(b * h), dm = randn(b * h);
+  torch::Tensor hn = torch::empty({b * g}), act = torch::empty({b * g}), c_next = torch::empty({b * h}),
+                cn = torch::empty({b * h}), tc = torch::empty({b * h}), out = torch::empty({b * h}),
+                rstd = torch::ones({3 * b}), dc = randn(b * h), dah = torch::empty({b * g}),
+                dax = torch::empty({b * g}), acc_g = torch::zeros({b * 3 * g}), acc_c = torch::zeros({b * 2 * h}),
+                scratch = torch::empty({g + 2 * h});
+  float* r = rstd.data_ptr<float>();
+  const asr::ForwardRowsArgs<float> fwd{
+      asr::CellParams<float>{gx.data_ptr<float>(), gh.data_ptr<float>(), bias.data_ptr<float>(),
+                             gc.data_ptr<float>(), bc.data_ptr<float>(), h, 1e-5},
+      xn.data_ptr<float>(), ah.data_ptr<float>(), hn.data_ptr<float>(), r, c_prev.data_ptr<float>(),
+      act.data_ptr<float>(), c_next.data_ptr<float>(), cn.data_ptr<float>(), r + b, tc.data_ptr<float>(),
+      out.data_ptr<float>(), h};
+  const asr::BackwardRowsArgs<float> bwd{
+      h, gx.data_ptr<float>(), gh.data_ptr<float>(), gc.data_ptr<float>(), act.data_ptr<float>(),
+      tc.data_ptr<float>(), cn.data_ptr<float>(), r + b, hn.data_ptr<float>(), r, xn.data_ptr<float>(), r + 2 * b,
+      c_prev.data_ptr<float>(), dm.data_ptr<float>(), dc.data_ptr<float>(), dah.data_ptr<float>(),
+      dax.data_ptr<float>(), acc_g.data_ptr<float>(), acc_c.data_ptr<float>()};
+  for (auto _ : state) {
+    k.forward_rows(fwd, 0, b);
+    k.backward_rows(bwd, 0, b, scratch.data_ptr<float>());
+    benchmark::DoNotOptimize(dax.data_ptr<float>());
+  }
+  state.SetItemsProcessed(state.iterations() * b);
+}
+BENCHMARK(BM_RowKernels)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 #ifdef ASR_CUDA_ADAPTER
 constexpr int64_t kCudaSteps = 500;
@@ -176,6 +236,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   asr::ConfigureAllocatorForTraining();  // as asr-train and asr-server do
   benchmark::Initialize(&argc, argv);
+  const std::string blas = asr::BlasCoreName();
+  benchmark::AddCustomContext("blas_kernels", blas.empty() ? "not OpenBLAS" : "OpenBLAS " + blas);
+  benchmark::AddCustomContext("row_kernels", asr::RowKernelsFor<float>().isa);
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
