@@ -30,6 +30,17 @@ if [[ ! -s $corpus/test.jsonl ]]; then
   scripts/make-corpus.sh --size "$size" "$corpus"
 fi
 
+# OpenBLAS picks the GEMM kernels for this CPU unless OPENBLAS_CORETYPE
+# names others. Some hosts set it (OPENBLAS_CORETYPE=Haswell, say, so that
+# numbers repeat across CPUs); on an AVX-512 CPU that makes training a third
+# slower, and the demo trains against a 15-minute clock. The demo therefore
+# lets OpenBLAS choose; ASR_KEEP_OPENBLAS_CORETYPE=1 keeps the variable.
+if [[ -n "${OPENBLAS_CORETYPE:-}" && "${ASR_KEEP_OPENBLAS_CORETYPE:-0}" != 1 ]]; then
+  echo "== OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE is set here: unset for the demo, so that OpenBLAS picks" \
+       "the kernels for this CPU (ASR_KEEP_OPENBLAS_CORETYPE=1 keeps it)"
+  unset OPENBLAS_CORETYPE
+fi
+
 work=$(mktemp -d /tmp/asr-demo-XXXXXX)
 # This machine is the demo's alone: jobs train on every core (a job runs with
 # the server's --threads, whatever its config's train.threads says).
@@ -47,6 +58,7 @@ done
 grpc_port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$work/ready.json")
 metrics_port=$(sed -E 's/.*"metrics_port":([0-9]+).*/\1/' "$work/ready.json")
 client="$bin/asr-client --server 127.0.0.1:$grpc_port"
+echo "   compute: $(grep -o -m1 '[^;]*GEMMs.*' "$work/server.log" | sed 's/^ //')"
 $client health
 
 echo "== uploading $corpus and training ($config)"
