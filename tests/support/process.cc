@@ -11,9 +11,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace asr::testing {
 namespace {
@@ -49,10 +52,40 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 
 std::string BinPath(const std::string& name) { return std::string(ASR_BIN_DIR) + "/" + name; }
 
+namespace {
+
+// Directories made by MakeTempDir in this process, removed when it exits.
+struct TempDirs {
+  std::mutex mu;
+  std::vector<std::string> paths;
+  pid_t owner = getpid();
+};
+TempDirs* g_temp_dirs = nullptr;  // leaked on purpose: used by the atexit hook
+
+void RemoveTempDirs() {
+  const char* keep = std::getenv("ASR_KEEP_TEST_DIRS");
+  if ((keep != nullptr && keep[0] != '\0' && std::strcmp(keep, "0") != 0) || getpid() != g_temp_dirs->owner)
+    return;
+  std::lock_guard<std::mutex> lock(g_temp_dirs->mu);
+  for (const std::string& d : g_temp_dirs->paths) {
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+  }
+}
+
+}  // namespace
+
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return "";
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_temp_dirs = new TempDirs;
+    std::atexit(RemoveTempDirs);
+  });
+  std::lock_guard<std::mutex> lock(g_temp_dirs->mu);
+  g_temp_dirs->paths.push_back(tmpl);
   return tmpl;
 }
 

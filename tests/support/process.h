@@ -14,7 +14,8 @@ namespace asr::testing {
 // Absolute path of an executable built into build/bin.
 std::string BinPath(const std::string& name);
 
-// A new empty directory under $TMPDIR (or /tmp); not removed automatically.
+// A new empty directory under $TMPDIR (or /tmp), removed with its contents
+// when the test process exits (kept if ASR_KEEP_TEST_DIRS is set and not 0).
 std::string MakeTempDir(const std::string& prefix = "asr-test");
 
 std::string ReadFileOrEmpty(const std::string& path);
