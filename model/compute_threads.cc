@@ -1,9 +1,8 @@
 #include "model/compute_threads.h"
 
+#include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <malloc.h>
-
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdlib>

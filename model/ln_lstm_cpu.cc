@@ -15,15 +15,15 @@ using torch::autograd::variable_list;
 // Tensors produced by the forward pass that the backward pass reads. With
 // `save` false (inference) the per-step buffers hold one step and are reused.
 struct ForwardState {
-  Tensor xn, rstd_x;   // [T*B, G], [T*B]: normalized W_x x
-  Tensor hn, rstd_h;   // [T, B, G], [T, B]: normalized W_h h
-  Tensor act;          // [T, B, G]: sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-  Tensor c_all;        // [T+1, B, H]: c_0 .. c_T (valid for rows active at t)
-  Tensor cn, rstd_c;   // [T, B, H], [T, B]: normalized c
-  Tensor tc;           // [T, B, H]: tanh(LN(c))
-  Tensor m;            // [T, B, H]: pre-projection output (projection only)
-  Tensor y;            // [T, B, P]: outputs = h_1 .. h_T (zero past each length)
-  Tensor h0;           // [B, P]
+  Tensor xn, rstd_x;  // [T*B, G], [T*B]: normalized W_x x
+  Tensor hn, rstd_h;  // [T, B, G], [T, B]: normalized W_h h
+  Tensor act;         // [T, B, G]: sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+  Tensor c_all;       // [T+1, B, H]: c_0 .. c_T (valid for rows active at t)
+  Tensor cn, rstd_c;  // [T, B, H], [T, B]: normalized c
+  Tensor tc;          // [T, B, H]: tanh(LN(c))
+  Tensor m;           // [T, B, H]: pre-projection output (projection only)
+  Tensor y;           // [T, B, P]: outputs = h_1 .. h_T (zero past each length)
+  Tensor h0;          // [B, P]
 };
 
 // Rows of a length-sorted batch still running at step t.
@@ -86,7 +86,8 @@ void ForwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const T
     const int64_t c_in = save ? t : t % 2, c_out = save ? t + 1 : (t + 1) % 2;
     ZeroInactiveRows(s->y, t, n);
     if (save) {
-      for (const Tensor* b : {&s->hn, &s->act, &s->cn, &s->tc, &s->rstd_h, &s->rstd_c}) ZeroInactiveRows(*b, t, n);
+      for (const Tensor* b : {&s->hn, &s->act, &s->cn, &s->tc, &s->rstd_h, &s->rstd_c})
+        ZeroInactiveRows(*b, t, n);
       if (proj) ZeroInactiveRows(s->m, t, n);
     }
     if (n == 0) continue;
@@ -154,8 +155,8 @@ Grads BackwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const
   Tensor dr_all = proj ? at::empty({steps, batch, psize}, opts) : Tensor();
   // Per-row accumulators of the vector-parameter gradients: each row is
   // owned by one thread per step, so no locking; summed over rows at the end.
-  Tensor acc_g = at::zeros({batch, 3 * gsize}, opts);       // d g_x | d g_h | d bias
-  Tensor acc_c = at::zeros({batch, 2 * hidden}, opts);      // d g_c | d b_c
+  Tensor acc_g = at::zeros({batch, 3 * gsize}, opts);   // d g_x | d g_h | d bias
+  Tensor acc_c = at::zeros({batch, 2 * hidden}, opts);  // d g_c | d b_c
   const T* gx = w.g_x.data_ptr<T>();
   const T* gh = w.g_h.data_ptr<T>();
   const T* gc = w.g_c.data_ptr<T>();
@@ -227,10 +228,10 @@ Grads BackwardKernel(const Tensor& x, const std::vector<int64_t>& lengths, const
 
 class LnLstmCpuFunction : public torch::autograd::Function<LnLstmCpuFunction> {
  public:
-  static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& lengths_t, const Tensor& h0,
-                               const Tensor& c0, const Tensor& w_x, const Tensor& w_h, const Tensor& g_x,
-                               const Tensor& g_h, const Tensor& bias, const Tensor& g_c, const Tensor& b_c,
-                               const Tensor& w_r, double eps) {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& lengths_t,
+                               const Tensor& h0, const Tensor& c0, const Tensor& w_x, const Tensor& w_h,
+                               const Tensor& g_x, const Tensor& g_h, const Tensor& bias, const Tensor& g_c,
+                               const Tensor& b_c, const Tensor& w_r, double eps) {
     const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(),
                                        lengths_t.data_ptr<int64_t>() + lengths_t.numel());
     // LibTorch 1.13 custom functions cannot take undefined tensors: an
@@ -263,8 +264,8 @@ class LnLstmCpuFunction : public torch::autograd::Function<LnLstmCpuFunction> {
     const Tensor& lengths_t = saved[1];
     const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(),
                                        lengths_t.data_ptr<int64_t>() + lengths_t.numel());
-    const LstmCellWeights w{saved[2], saved[3], saved[4], saved[5], saved[6], saved[7], saved[8],
-                            saved[9].numel() ? saved[9] : Tensor()};
+    const LstmCellWeights w{saved[2], saved[3], saved[4], saved[5],
+                            saved[6], saved[7], saved[8], saved[9].numel() ? saved[9] : Tensor()};
     ForwardState s;
     s.xn = ctx->saved_data["xn"].toTensor();
     s.rstd_x = ctx->saved_data["rstd_x"].toTensor();
@@ -295,7 +296,7 @@ void StepKernel(const Tensor& x, const Tensor& h, const Tensor& c, const LstmCel
   Tensor ah = at::mm(h, w.w_h.t());
   Tensor act = at::empty({batch, gsize}, x.options());
   Tensor scratch = at::empty({2, batch, hidden}, x.options());  // cn | tc
-  Tensor rstd = at::empty({3, batch}, x.options());              // 1/std of W_h h | c | W_x x (discarded)
+  Tensor rstd = at::empty({3, batch}, x.options());             // 1/std of W_h h | c | W_x x (discarded)
   *c_out = at::empty({batch, hidden}, x.options());
   Tensor m = at::empty({batch, hidden}, x.options());
   T* ax_p = ax.data_ptr<T>();

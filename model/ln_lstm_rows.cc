@@ -5,10 +5,10 @@
 
 namespace asr {
 
-#define ASR_DECLARE_ROW_KERNELS(isa)                  \
-  namespace isa {                                     \
-  extern const RowKernels<float> kRowKernelsFloat;    \
-  extern const RowKernels<double> kRowKernelsDouble;  \
+#define ASR_DECLARE_ROW_KERNELS(isa)                 \
+  namespace isa {                                    \
+  extern const RowKernels<float> kRowKernelsFloat;   \
+  extern const RowKernels<double> kRowKernelsDouble; \
   }
 ASR_DECLARE_ROW_KERNELS(generic)
 #if ASR_ROW_KERNELS_X86

@@ -128,9 +128,9 @@ inline T CellForwardRow(const CellParams<T>& p, const T* __restrict xn, const T*
   const T* __restrict g_h = p.g_h;
   const T* __restrict bias = p.bias;
   for (int64_t j = 0; j < g; ++j) act[j] = xn[j] * g_x[j] + hn[j] * g_h[j] + bias[j];
-  for (int64_t j = 0; j < 2 * h; ++j) act[j] = Sigmoid(act[j]);  // i, f
+  for (int64_t j = 0; j < 2 * h; ++j) act[j] = Sigmoid(act[j]);   // i, f
   for (int64_t j = 2 * h; j < 3 * h; ++j) act[j] = Tanh(act[j]);  // g
-  for (int64_t j = 3 * h; j < g; ++j) act[j] = Sigmoid(act[j]);  // o
+  for (int64_t j = 3 * h; j < g; ++j) act[j] = Sigmoid(act[j]);   // o
   const T *ig = act, *fg = act + h, *gg = act + 2 * h, *og = act + 3 * h;
   for (int64_t k = 0; k < h; ++k) c_next[k] = fg[k] * c_prev[k] + ig[k] * gg[k];
   const T rstd = NormalizeRow(c_next, h, p.eps, cn);
@@ -149,8 +149,8 @@ void ForwardRows(const ForwardRowsArgs<T>& a, int64_t begin, int64_t end) {
   const int64_t h = a.p.hidden, g = 4 * h;
   for (int64_t b = begin; b < end; ++b) {
     a.rh[b] = NormalizeRow(a.ah + b * g, g, a.p.eps, a.hn + b * g);
-    a.rc[b] = CellForwardRow(a.p, a.xn + b * g, a.hn + b * g, a.c_prev + b * h, a.act + b * g, a.c_next + b * h,
-                             a.cn + b * h, a.tc + b * h, a.out + b * a.out_stride);
+    a.rc[b] = CellForwardRow(a.p, a.xn + b * g, a.hn + b * g, a.c_prev + b * h, a.act + b * g,
+                             a.c_next + b * h, a.cn + b * h, a.tc + b * h, a.out + b * a.out_stride);
   }
 }
 
@@ -159,10 +159,10 @@ void ForwardRows(const ForwardRowsArgs<T>& a, int64_t begin, int64_t end) {
 template <typename T>
 inline void CellBackwardRow(int64_t hidden, const T* __restrict gx, const T* __restrict gh,
                             const T* __restrict gc, const T* __restrict a, const T* __restrict tc,
-                            const T* __restrict cn, T rc, const T* __restrict hn, T rh, const T* __restrict xn,
-                            T rx, const T* __restrict cp, const T* __restrict dm, T* __restrict dc,
-                            T* __restrict dah, T* __restrict dax, T* __restrict acc_g, T* __restrict acc_c,
-                            T* __restrict dg, T* __restrict dnc, T* __restrict dcn) {
+                            const T* __restrict cn, T rc, const T* __restrict hn, T rh,
+                            const T* __restrict xn, T rx, const T* __restrict cp, const T* __restrict dm,
+                            T* __restrict dc, T* __restrict dah, T* __restrict dax, T* __restrict acc_g,
+                            T* __restrict acc_c, T* __restrict dg, T* __restrict dnc, T* __restrict dcn) {
   const int64_t gsize = 4 * hidden;
   for (int64_t k = 0; k < hidden; ++k) {
     const T o = a[3 * hidden + k];
@@ -199,9 +199,9 @@ void BackwardRows(const BackwardRowsArgs<T>& a, int64_t begin, int64_t end, T* s
   const int64_t h = a.hidden, g = 4 * h;
   for (int64_t b = begin; b < end; ++b) {
     CellBackwardRow(h, a.g_x, a.g_h, a.g_c, a.act + b * g, a.tc + b * h, a.cn + b * h, a.rc[b], a.hn + b * g,
-                    a.rh[b], a.xn + b * g, a.rx[b], a.c_prev + b * h, a.dm + b * h, a.dc + b * h, a.dah + b * g,
-                    a.dax + b * g, a.acc_g + b * 3 * g, a.acc_c + b * 2 * h, scratch, scratch + g,
-                    scratch + g + h);
+                    a.rh[b], a.xn + b * g, a.rx[b], a.c_prev + b * h, a.dm + b * h, a.dc + b * h,
+                    a.dah + b * g, a.dax + b * g, a.acc_g + b * 3 * g, a.acc_c + b * 2 * h, scratch,
+                    scratch + g, scratch + g + h);
   }
 }
 

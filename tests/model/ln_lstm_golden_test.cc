@@ -31,7 +31,9 @@ const std::string kDir = std::string(ASR_SOURCE_DIR) + "/tests/golden/lnlstm/";
 struct GoldenCase {
   std::string name;
   nlohmann::json cfg;
-  torch::Tensor Load(const std::string& what) const { return LoadNpyTensor(kDir + name + "/" + what + ".npy"); }
+  torch::Tensor Load(const std::string& what) const {
+    return LoadNpyTensor(kDir + name + "/" + what + ".npy");
+  }
 };
 
 std::vector<GoldenCase> Cases() {
@@ -44,8 +46,8 @@ std::vector<GoldenCase> Cases() {
 
 void CheckCase(const GoldenCase& c, torch::ScalarType dtype, bool fused, double rtol,
                torch::Device device = torch::kCPU) {
-  SCOPED_TRACE(c.name + (dtype == torch::kFloat64 ? " float64" : " float32") + (fused ? " fused" : " reference") +
-               " on " + device.str());
+  SCOPED_TRACE(c.name + (dtype == torch::kFloat64 ? " float64" : " float32") +
+               (fused ? " fused" : " reference") + " on " + device.str());
   LayerNormLstm lstm(LayerNormLstmOptions(c.cfg["input_size"], c.cfg["hidden_size"])
                          .num_layers(c.cfg["num_layers"])
                          .bidirectional(c.cfg["bidirectional"])
@@ -67,7 +69,8 @@ void CheckCase(const GoldenCase& c, torch::ScalarType dtype, bool fused, double 
   EXPECT_TRUE(AllCloseRelative(out.output.cpu(), c.Load("y"), rtol, &why)) << "y: " << why;
   EXPECT_TRUE(AllCloseRelative(out.state.h.cpu(), c.Load("h_t"), rtol, &why)) << "h_t: " << why;
   EXPECT_TRUE(AllCloseRelative(out.state.c.cpu(), c.Load("c_t"), rtol, &why)) << "c_t: " << why;
-  const torch::Tensor loss = (out.output * on(c.Load("r_y"))).sum() + (out.state.h * on(c.Load("r_h"))).sum() +
+  const torch::Tensor loss = (out.output * on(c.Load("r_y"))).sum() +
+                             (out.state.h * on(c.Load("r_h"))).sum() +
                              (out.state.c * on(c.Load("r_c"))).sum();
   loss.backward();
   EXPECT_TRUE(AllCloseRelative(x.grad().cpu(), c.Load("grad_x"), rtol, &why)) << "grad x: " << why;
