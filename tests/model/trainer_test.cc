@@ -57,7 +57,7 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   c.model.hidden_size = 96;
   c.data.spec_augment = false;
   c.data.speed_factors = {1.0};
-  c.train.epochs = 30;
+  c.train.epochs = 45;  // at 30 the best dev CER ended 0.57-0.60, too near the bar for changes of rounding
   c.train.log_every_steps = 20;
   const std::string out = testing::MakeTempDir();
   std::vector<ProgressEvent> events;
@@ -101,7 +101,7 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
     validations += e.kind == ProgressEvent::Kind::kValidation;
   }
   EXPECT_GT(steps, 10);
-  EXPECT_EQ(validations, 30);
+  EXPECT_EQ(validations, 45);
   EXPECT_TRUE(std::filesystem::exists(out + "/train_log.jsonl"));
 }
 
@@ -114,6 +114,7 @@ TEST_F(TrainerTest, WordUnitsLearnTheDigitsAndSkipTranscriptsWithOtherWords) {
   c.model.word_units = units;
   c.data.spec_augment = false;
   c.data.speed_factors = {1.0};
+  c.model.dropout = 0;    // with 0.1 the plateau's end, and so the best CER (0.42-0.60), hung on rounding
   c.optimizer.lr = 6e-3;  // word units leave the all-blank plateau late at 3e-3 on 240 utterances
   c.train.epochs = 40;
   c.train.log_every_steps = 50;
