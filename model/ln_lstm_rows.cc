@@ -5,38 +5,23 @@
 
 namespace asr {
 
-#define ASR_DECLARE_ROW_KERNELS(isa)                 \
-  namespace isa {                                    \
-  extern const RowKernels<float> kRowKernelsFloat;   \
-  extern const RowKernels<double> kRowKernelsDouble; \
-  }
-ASR_DECLARE_ROW_KERNELS(generic)
+// Each ln_lstm_rows_<isa>.cc defines asr::<isa>::Table<T>() for float and double.
+namespace generic {
+template <typename T>
+const RowKernels<T>& Table();
+}
 #if ASR_ROW_KERNELS_X86
-ASR_DECLARE_ROW_KERNELS(avx2)
-ASR_DECLARE_ROW_KERNELS(avx512)
+namespace avx2 {
+template <typename T>
+const RowKernels<T>& Table();
+}
+namespace avx512 {
+template <typename T>
+const RowKernels<T>& Table();
+}
 #endif
-#undef ASR_DECLARE_ROW_KERNELS
 
 namespace {
-
-template <typename T>
-struct Variants;
-template <>
-struct Variants<float> {
-  static const RowKernels<float>& Generic() { return generic::kRowKernelsFloat; }
-#if ASR_ROW_KERNELS_X86
-  static const RowKernels<float>& Avx2() { return avx2::kRowKernelsFloat; }
-  static const RowKernels<float>& Avx512() { return avx512::kRowKernelsFloat; }
-#endif
-};
-template <>
-struct Variants<double> {
-  static const RowKernels<double>& Generic() { return generic::kRowKernelsDouble; }
-#if ASR_ROW_KERNELS_X86
-  static const RowKernels<double>& Avx2() { return avx2::kRowKernelsDouble; }
-  static const RowKernels<double>& Avx512() { return avx512::kRowKernelsDouble; }
-#endif
-};
 
 bool CpuHasAvx2() {
 #if ASR_ROW_KERNELS_X86
@@ -62,10 +47,10 @@ const RowKernels<T>& Select() {
 #if ASR_ROW_KERNELS_X86
   const char* forced = std::getenv("ASR_ROW_KERNELS");
   const bool any = forced == nullptr || forced[0] == '\0';
-  if ((any || std::strcmp(forced, "avx512") == 0) && CpuHasAvx512()) return Variants<T>::Avx512();
-  if ((any || std::strcmp(forced, "avx2") == 0) && CpuHasAvx2()) return Variants<T>::Avx2();
+  if ((any || std::strcmp(forced, "avx512") == 0) && CpuHasAvx512()) return avx512::Table<T>();
+  if ((any || std::strcmp(forced, "avx2") == 0) && CpuHasAvx2()) return avx2::Table<T>();
 #endif
-  return Variants<T>::Generic();
+  return generic::Table<T>();
 }
 
 }  // namespace
@@ -82,10 +67,10 @@ int AvailableRowKernels(const RowKernels<T>** out, int capacity) {
   auto add = [&](const RowKernels<T>& k) {
     if (n < capacity) out[n++] = &k;
   };
-  add(Variants<T>::Generic());
+  add(generic::Table<T>());
 #if ASR_ROW_KERNELS_X86
-  if (CpuHasAvx2()) add(Variants<T>::Avx2());
-  if (CpuHasAvx512()) add(Variants<T>::Avx512());
+  if (CpuHasAvx2()) add(avx2::Table<T>());
+  if (CpuHasAvx512()) add(avx512::Table<T>());
 #endif
   return n;
 }

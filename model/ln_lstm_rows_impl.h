@@ -1,9 +1,9 @@
 // Body of the LN-LSTM row kernels (see ln_lstm_rows.h), included once per
 // instruction set by ln_lstm_rows_<isa>.cc with ASR_ROWS_ISA naming the
-// namespace and ASR_ROWS_LANES the number of partial sums of a row
-// reduction. Everything here lives in asr::ASR_ROWS_ISA and uses no library
-// template, so no symbol compiled for one instruction set is shared with
-// another translation unit.
+// namespace (and the table's isa string) and ASR_ROWS_LANES the number of
+// partial sums of a row reduction; it defines asr::ASR_ROWS_ISA::Table<T>(). Everything here lives in
+// asr::ASR_ROWS_ISA and uses no library template, so no symbol compiled for one instruction set is shared
+// with another translation unit.
 #ifndef ASR_ROWS_ISA
 #error "define ASR_ROWS_ISA before including ln_lstm_rows_impl.h"
 #endif
@@ -205,10 +205,19 @@ void BackwardRows(const BackwardRowsArgs<T>& a, int64_t begin, int64_t end, T* s
   }
 }
 
+#define ASR_ROWS_STR2(x) #x
+#define ASR_ROWS_STR(x) ASR_ROWS_STR2(x)
+// This instruction set's table, for ln_lstm_rows.cc's dispatcher.
 template <typename T>
-constexpr RowKernels<T> MakeRowKernels(const char* isa) {
-  return RowKernels<T>{isa, &NormalizeRows<T>, &ForwardRows<T>, &BackwardRows<T>};
+const RowKernels<T>& Table() {
+  static constexpr RowKernels<T> kTable{ASR_ROWS_STR(ASR_ROWS_ISA), &NormalizeRows<T>, &ForwardRows<T>,
+                                        &BackwardRows<T>};
+  return kTable;
 }
+template const RowKernels<float>& Table<float>();
+template const RowKernels<double>& Table<double>();
+#undef ASR_ROWS_STR
+#undef ASR_ROWS_STR2
 
 }  // namespace ASR_ROWS_ISA
 }  // namespace asr
