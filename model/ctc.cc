@@ -23,6 +23,17 @@ torch::Tensor CtcLoss(const torch::Tensor& log_probs, const torch::Tensor& targe
                       at::Reduction::Mean, /*zero_infinity=*/true);
 }
 
+torch::Tensor FrameEntropy(const torch::Tensor& log_probs, const torch::Tensor& input_lengths,
+                           const torch::Tensor& target_lengths) {
+  const torch::Device dev = log_probs.device();
+  const torch::Tensor entropy = -(log_probs.exp() * log_probs).sum(2);  // [T, B]
+  const torch::Tensor valid =
+      torch::arange(log_probs.size(0), torch::dtype(torch::kInt64).device(dev)).unsqueeze(1) <
+      input_lengths.to(dev).unsqueeze(0);
+  const torch::Tensor per_utterance = torch::where(valid, entropy, torch::zeros_like(entropy)).sum(0);
+  return (per_utterance / target_lengths.to(dev).clamp_min(1).to(entropy.scalar_type())).mean();
+}
+
 absl::StatusOr<std::shared_ptr<const Lexicon>> Lexicon::Create(const Vocabulary& vocab,
                                                                const std::vector<std::string>& words) {
   auto lex = std::shared_ptr<Lexicon>(new Lexicon());

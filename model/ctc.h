@@ -23,6 +23,14 @@ namespace asr {
 torch::Tensor CtcLoss(const torch::Tensor& log_probs, const torch::Tensor& targets,
                       const torch::Tensor& input_lengths, const torch::Tensor& target_lengths);
 
+// The confidence penalty's term (Pereyra et al. 2017; for CTC, Liu et al.
+// 2018): each utterance's output entropy -sum_v p log p summed over its
+// first input_lengths[b] frames and divided by its target length (clamped
+// to >= 1, CtcLoss's normalization), mean over the batch. log_probs [T, B, V]
+// (log-softmax); lengths int64 [B]. Differentiable.
+torch::Tensor FrameEntropy(const torch::Tensor& log_probs, const torch::Tensor& input_lengths,
+                           const torch::Tensor& target_lengths);
+
 struct WordTiming {
   std::string word;
   double start_seconds = 0;  // from the stream (or file) start

@@ -15,9 +15,11 @@ namespace asr {
 namespace {
 
 // CTC loss (mean over utterances) of rows [begin, end) of `batch` through
-// `model`, back-propagated into its gradients when finite; padding beyond
-// the rows' longest input and target is cut off first. Returns the loss.
-double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin, int64_t end, int64_t burn_in) {
+// `model`, minus confidence_penalty * FrameEntropy, back-propagated into its
+// gradients when the CTC loss is finite; padding beyond the rows' longest
+// input and target is cut off first. Returns the CTC loss.
+double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin, int64_t end, int64_t burn_in,
+                         double confidence_penalty) {
   const int64_t n = end - begin;
   const torch::Tensor lengths = batch.feat_lengths.narrow(0, begin, n);
   const torch::Tensor target_lengths = batch.target_lengths.narrow(0, begin, n);
@@ -28,7 +30,12 @@ double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin
   const AcousticOutput out = model->forward(feats.to(dev), lengths, burn_in);
   const torch::Tensor loss = CtcLoss(out.log_probs, targets.to(dev), out.lengths, target_lengths);
   const double value = loss.item<double>();
-  if (std::isfinite(value)) loss.backward();
+  if (!std::isfinite(value)) return value;
+  if (confidence_penalty > 0) {
+    (loss - confidence_penalty * FrameEntropy(out.log_probs, out.lengths, target_lengths)).backward();
+  } else {
+    loss.backward();
+  }
   return value;
 }
 
@@ -49,7 +56,7 @@ void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {
 }
 
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
-                       int64_t burn_in, uint64_t seed, int64_t step) {
+                       int64_t burn_in, uint64_t seed, int64_t step, double confidence_penalty) {
   const int64_t rows = batch.size();
   const size_t shards = static_cast<size_t>(std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows));
   auto model_of = [&](size_t k) -> AcousticModel& { return k == 0 ? model : replicas[k - 1]; };
@@ -61,7 +68,7 @@ double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replica
       AcousticModel& m = model_of(k);
       m->zero_grad();
       m->lstm()->SeedDropout(DropoutSeed(seed, step, static_cast<int64_t>(k)));
-      losses[k] = ShardLossBackward(m, batch, first_row(k), first_row(k + 1), burn_in);
+      losses[k] = ShardLossBackward(m, batch, first_row(k), first_row(k + 1), burn_in, confidence_penalty);
     } catch (...) {
       errors[k] = std::current_exception();
     }

@@ -22,11 +22,13 @@ namespace asr {
 // weighted by its share of the rows: the whole batch's gradient up to
 // rounding, and deterministic. Dropout masks come from DropoutSeed(seed,
 // step, shard). Callers run LibTorch and BLAS single-threaded around this
-// when replicas are used. Returns the batch's mean loss; when it is not
-// finite, the gradients must not be used. Exceptions of any shard are
+// when replicas are used. With confidence_penalty β > 0 the gradient is
+// that of CTC − β · FrameEntropy (model/ctc.h). Returns the batch's mean CTC
+// loss (without the penalty); when it is not finite, the gradients must
+// not be used. Exceptions of any shard are
 // rethrown on the calling thread after all shards finished.
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
-                       int64_t burn_in, uint64_t seed, int64_t step);
+                       int64_t burn_in, uint64_t seed, int64_t step, double confidence_penalty = 0);
 
 // Copies from's parameters into each of `to` (no autograd).
 void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to);

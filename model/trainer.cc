@@ -315,7 +315,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
                                       std::max(1, 2 * config_.model.burn_in_frames)));
       const double loss_value = ForwardBackward(model_, replicas_, *batch,
                                                 config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
-                                                state_.step);
+                                                state_.step, config_.train.confidence_penalty);
       bool finite = std::isfinite(loss_value);
       if (finite) {
         const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;

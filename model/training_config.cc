@@ -88,6 +88,10 @@ absl::Status TrainingConfig::Validate() const {
   if (!(r.ema_decay >= 0 && r.ema_decay < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("train.ema_decay: ", r.ema_decay, " not in [0, 1)"));
   }
+  if (!(r.confidence_penalty >= 0 && r.confidence_penalty <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train.confidence_penalty: ", r.confidence_penalty, " not in [0, 1]"));
+  }
   if (r.precision != "fp32" && r.device != "cuda") {
     return absl::InvalidArgumentError(
         absl::StrCat("train.precision: ", r.precision, " runs the fused CUDA kernels and needs train.device cuda"));
@@ -113,7 +117,8 @@ nlohmann::json TrainingConfig::ToJson() const {
             {"early_stopping_patience", train.early_stopping_patience},
             {"max_consecutive_nonfinite", train.max_consecutive_nonfinite}, {"eval_beam", train.eval_beam},
             {"cmvn_max_utterances", train.cmvn_max_utterances}, {"log_every_steps", train.log_every_steps},
-            {"device", train.device}, {"precision", train.precision}, {"ema_decay", train.ema_decay}}}};
+            {"device", train.device}, {"precision", train.precision}, {"ema_decay", train.ema_decay},
+            {"confidence_penalty", train.confidence_penalty}}}};
 }
 
 absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j, const std::string& base_dir) {
@@ -164,7 +169,8 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j,
         {"early_stopping_patience", Set(&r.early_stopping_patience)},
         {"max_consecutive_nonfinite", Set(&r.max_consecutive_nonfinite)}, {"eval_beam", Set(&r.eval_beam)},
         {"cmvn_max_utterances", Set(&r.cmvn_max_utterances)}, {"log_every_steps", Set(&r.log_every_steps)},
-        {"device", Set(&r.device)}, {"precision", Set(&r.precision)}, {"ema_decay", Set(&r.ema_decay)}};
+        {"device", Set(&r.device)}, {"precision", Set(&r.precision)}, {"ema_decay", Set(&r.ema_decay)},
+        {"confidence_penalty", Set(&r.confidence_penalty)}};
     if (absl::Status st = ApplyFields("train", train_json, f); !st.ok()) return st;
   }
   if (!base_dir.empty()) {

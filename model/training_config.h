@@ -73,6 +73,11 @@ struct RunOptions {
   // validated, kept as best and exported. 0.999 averages over roughly the
   // last thousand steps.
   double ema_decay = 0;
+  // Confidence penalty β (Pereyra et al. 2017; maximum-entropy CTC, Liu et
+  // al. 2018): the gradient is that of CTC − β · FrameEntropy (model/ctc.h),
+  // which keeps the output distribution from sharpening on the training
+  // voices; logged losses stay the CTC loss. 0 = off; [0, 1].
+  double confidence_penalty = 0;
 };
 
 struct TrainingConfig {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model/ctc.h"
+
 namespace asr {
 namespace {
 
@@ -111,6 +113,46 @@ TEST(DataParallelTest, DropoutMasksDependOnSeedAndStepOnly) {
   EXPECT_TRUE(same(base, grads(1, 5, 200)));
   EXPECT_FALSE(same(base, grads(1, 6, 100)));
   EXPECT_FALSE(same(base, grads(2, 5, 100)));
+}
+
+// With a confidence penalty β the step's gradient is that of CTC − β·H, H
+// each utterance's summed frame entropy over its valid frames divided by its
+// target length, mean over the batch — recomputed here frame by frame; the
+// returned loss stays the CTC loss.
+TEST(DataParallelTest, ConfidencePenaltySubtractsTheFrameEntropy) {
+  const Batch batch = SomeBatch();
+  const double beta = 0.4;
+  Models plain = MakeModels(0.0, 1);
+  const double plain_loss = ForwardBackward(plain.main, plain.replicas, batch, 2, 1, 0);
+  Models dp = MakeModels(0.0, 1);
+  const double loss = ForwardBackward(dp.main, dp.replicas, batch, 2, 1, 0, beta);
+  EXPECT_NEAR(loss, plain_loss, 1e-6 * std::abs(plain_loss));
+
+  Models ref = MakeModels(0.0, 0);
+  ref.main->zero_grad();
+  const AcousticOutput out = ref.main->forward(batch.feats, batch.feat_lengths, 2);
+  torch::Tensor entropy = torch::zeros({});
+  for (int64_t b = 0; b < batch.size(); ++b) {
+    torch::Tensor h = torch::zeros({});
+    for (int64_t t = 0; t < out.lengths[b].item<int64_t>(); ++t) {
+      const torch::Tensor lp = out.log_probs[t][b];
+      h = h - (lp.exp() * lp).sum();
+    }
+    entropy = entropy + h / batch.target_lengths[b].item<double>();
+  }
+  entropy = entropy / static_cast<double>(batch.size());
+  EXPECT_GT(entropy.item<double>(), 0.1);
+  (CtcLoss(out.log_probs, batch.targets, out.lengths, batch.target_lengths) - beta * entropy).backward();
+
+  const std::vector<torch::Tensor> got = Grads(dp.main), want = Grads(ref.main), without = Grads(plain.main);
+  double penalty_effect = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = (got[i] - want[i]).abs().max().item<double>();
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LE(err, 1e-4 * scale + 1e-7) << "parameter " << i << ": " << err << " of " << scale;
+    penalty_effect = std::max(penalty_effect, (got[i] - without[i]).abs().max().item<double>() / (scale + 1e-12));
+  }
+  EXPECT_GT(penalty_effect, 1e-2);  // the penalty changes the gradient
 }
 
 TEST(DataParallelTest, AShardsErrorReachesTheCaller) {

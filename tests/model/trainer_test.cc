@@ -349,6 +349,10 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
     r = TrainingConfig::FromJson({{"train", {{"ema_decay", decay}}}});
     EXPECT_NE(r.status().message().find("train.ema_decay"), std::string::npos) << r.status();
   }
+  for (double beta : {1.5, -0.1}) {
+    r = TrainingConfig::FromJson({{"train", {{"confidence_penalty", beta}}}});
+    EXPECT_NE(r.status().message().find("train.confidence_penalty"), std::string::npos) << r.status();
+  }
   r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
   EXPECT_NE(r.status().message().find("data.vtlp_max_warp"), std::string::npos) << r.status();
   const nlohmann::json noisy = {{"noise_augment", {{"noise_probability", 0.5}}}};

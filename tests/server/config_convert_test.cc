@@ -36,6 +36,7 @@ TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
   j["model"]["online_cmn"] = {{"window", 600}, {"prior_frames", 150}};
   j["train"]["max_steps"] = 77;
   j["train"]["ema_decay"] = 0.999;
+  j["train"]["confidence_penalty"] = 0.1;
   j["data"]["vtlp_max_warp"] = 0.1;
   j["data"]["noise_augment"] = {{"noise_probability", 0.5}, {"snr_db", {5, 25}}, {"reverb_probability", 0.25},
                                 {"t60_seconds", {0.3, 0.9}}, {"drr_db", {1, 11}}};
