@@ -193,15 +193,26 @@ std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const to
   return {x, (len_cpu + (k - 1)).div(k, "floor")};
 }
 
-AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in) {
+AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in,
+                                          int64_t intermediate_layer) {
+  TORCH_CHECK(intermediate_layer >= 0 && intermediate_layer < config_.num_layers,
+              "AcousticModel: intermediate layer ", intermediate_layer, " not in [0, ", config_.num_layers, ")");
   if (burn_in < 0) burn_in = config_.burn_in_frames;
   auto [x, out_lengths] = PrepareInput(feats, lengths, burn_in);
   const int64_t used = x.size(0) > burn_in ? burn_in : 0;
   const bool mixed = lstm_dtype_ != torch::kFloat32 && x.scalar_type() == torch::kFloat32;
-  const LstmOutput h = lstm_->forward(mixed ? x.to(lstm_dtype_) : x, out_lengths + used);
-  torch::Tensor y = h.output.narrow(0, used, h.output.size(0) - used);
-  if (mixed) y = y.to(torch::kFloat32);
-  return {torch::log_softmax(output_->forward(y), -1), out_lengths};
+  std::vector<torch::Tensor> layers;
+  const LstmOutput h =
+      lstm_->forward(mixed ? x.to(lstm_dtype_) : x, out_lengths + used, {}, intermediate_layer > 0 ? &layers : nullptr);
+  // LSTM output [burn-in + T', B, D * P] -> log-probs [T', B, V].
+  auto log_probs = [&](const torch::Tensor& lstm_out) {
+    torch::Tensor y = lstm_out.narrow(0, used, lstm_out.size(0) - used);
+    if (mixed) y = y.to(torch::kFloat32);
+    return torch::log_softmax(output_->forward(y), -1);
+  };
+  AcousticOutput out{log_probs(h.output), out_lengths, {}};
+  if (intermediate_layer > 0) out.intermediate_log_probs = log_probs(layers[static_cast<size_t>(intermediate_layer - 1)]);
+  return out;
 }
 
 torch::Tensor AcousticModelImpl::StepLogProbs(const torch::Tensor& x, LstmState* state) {

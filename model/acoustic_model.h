@@ -66,6 +66,10 @@ struct AcousticModelConfig {
 struct AcousticOutput {
   torch::Tensor log_probs;  // [T', B, V], T' = ceil(T / k)
   torch::Tensor lengths;    // [B] int64 on CPU: ceil(length / k)
+  // [T', B, V]: log-softmax of the output layer applied to an inner LSTM
+  // layer's output (intermediate CTC); defined only when forward() was
+  // asked for one.
+  torch::Tensor intermediate_log_probs;
 };
 
 class AcousticModelImpl : public torch::nn::Module {
@@ -75,7 +79,11 @@ class AcousticModelImpl : public torch::nn::Module {
 
   // feats [B, T, F] raw features (not normalized), lengths [B] int64.
   // burn_in < 0: config().burn_in_frames (training passes a random count).
-  AcousticOutput forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in = -1);
+  // intermediate_layer in [1, num_layers): also returns the log-probs of
+  // the shared output layer over that LSTM layer's output (1 = the first
+  // layer's); 0 = none.
+  AcousticOutput forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in = -1,
+                         int64_t intermediate_layer = 0);
 
   // Streaming: one output frame for each of B streams. x [B, F * k] holds k
   // stacked, already normalized frames per stream (see FrameStacker);

@@ -15,11 +15,11 @@ namespace asr {
 namespace {
 
 // CTC loss (mean over utterances) of rows [begin, end) of `batch` through
-// `model`, minus confidence_penalty * FrameEntropy, back-propagated into its
+// `model`, with `terms` (TrainingLoss) added, back-propagated into its
 // gradients when the CTC loss is finite; padding beyond the rows' longest
-// input and target is cut off first. Returns the CTC loss.
+// input and target is cut off first. Returns the CTC loss of the outputs.
 double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin, int64_t end, int64_t burn_in,
-                         double confidence_penalty) {
+                         const TrainingLoss& terms) {
   const int64_t n = end - begin;
   const torch::Tensor lengths = batch.feat_lengths.narrow(0, begin, n);
   const torch::Tensor target_lengths = batch.target_lengths.narrow(0, begin, n);
@@ -27,15 +27,21 @@ double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin
   const torch::Tensor targets =
       batch.targets.narrow(0, begin, n).narrow(1, 0, std::max<int64_t>(1, target_lengths.max().item<int64_t>()));
   const torch::Device dev = model->device();
-  const AcousticOutput out = model->forward(feats.to(dev), lengths, burn_in);
-  const torch::Tensor loss = CtcLoss(out.log_probs, targets.to(dev), out.lengths, target_lengths);
-  const double value = loss.item<double>();
+  const bool intermediate = terms.intermediate_ctc_weight > 0;
+  const AcousticOutput out =
+      model->forward(feats.to(dev), lengths, burn_in, intermediate ? terms.intermediate_ctc_layer : 0);
+  const torch::Tensor ctc = CtcLoss(out.log_probs, targets.to(dev), out.lengths, target_lengths);
+  const double value = ctc.item<double>();
   if (!std::isfinite(value)) return value;
-  if (confidence_penalty > 0) {
-    (loss - confidence_penalty * FrameEntropy(out.log_probs, out.lengths, target_lengths)).backward();
-  } else {
-    loss.backward();
+  torch::Tensor loss = ctc;
+  if (intermediate) {
+    const double w = terms.intermediate_ctc_weight;
+    loss = (1 - w) * ctc + w * CtcLoss(out.intermediate_log_probs, targets.to(dev), out.lengths, target_lengths);
   }
+  if (terms.confidence_penalty > 0) {
+    loss = loss - terms.confidence_penalty * FrameEntropy(out.log_probs, out.lengths, target_lengths);
+  }
+  loss.backward();
   return value;
 }
 
@@ -56,7 +62,7 @@ void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {
 }
 
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
-                       int64_t burn_in, uint64_t seed, int64_t step, double confidence_penalty) {
+                       int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
   const int64_t rows = batch.size();
   const size_t shards = static_cast<size_t>(std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows));
   auto model_of = [&](size_t k) -> AcousticModel& { return k == 0 ? model : replicas[k - 1]; };
@@ -68,7 +74,7 @@ double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replica
       AcousticModel& m = model_of(k);
       m->zero_grad();
       m->lstm()->SeedDropout(DropoutSeed(seed, step, static_cast<int64_t>(k)));
-      losses[k] = ShardLossBackward(m, batch, first_row(k), first_row(k + 1), burn_in, confidence_penalty);
+      losses[k] = ShardLossBackward(m, batch, first_row(k), first_row(k + 1), burn_in, loss_terms);
     } catch (...) {
       errors[k] = std::current_exception();
     }

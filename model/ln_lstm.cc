@@ -117,7 +117,8 @@ LstmState LayerNormLstmImpl::ZeroState(int64_t batch) const {
           torch::zeros({n, batch, options_.hidden_size()}, opts)};
 }
 
-LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths, const LstmState& initial) {
+LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths, const LstmState& initial,
+                                     std::vector<Tensor>* layer_outputs) {
   TORCH_CHECK(input.dim() == 3 && input.size(2) == options_.input_size(), "LayerNormLstm: input must be [T, B, ",
               options_.input_size(), "], got ", input.sizes());
   const int64_t steps = input.size(0), batch = input.size(1);
@@ -160,6 +161,7 @@ LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths
       cs.push_back(r[2]);
     }
     layer_input = outs.size() == 1 ? outs[0] : torch::cat(outs, 2);
+    if (layer_outputs) layer_outputs->push_back(unpermute(layer_input, 1));
     if (options_.dropout() > 0 && is_training() && l + 1 < options_.num_layers()) {
       const double p = options_.dropout();
       if (dropout_generator_.defined() && layer_input.device().is_cpu()) {

@@ -77,9 +77,11 @@ class LayerNormLstmImpl : public torch::nn::Module {
   void reset_parameters();
 
   // input [T, B, I]; lengths [B] int64 (any device; undefined = all T);
-  // initial (optional) states as in LstmState.
+  // initial (optional) states as in LstmState. With layer_outputs, every
+  // layer's output [T, B, D * P] (before dropout) is appended to it, first
+  // layer first; the last one is the returned output.
   LstmOutput forward(const torch::Tensor& input, const torch::Tensor& lengths = {},
-                     const LstmState& initial = {});
+                     const LstmState& initial = {}, std::vector<torch::Tensor>* layer_outputs = nullptr);
 
   // One step for B independent streams (unidirectional only): x [B, I],
   // state as in LstmState (undefined = zeros). Returns y [B, P] and the new

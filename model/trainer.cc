@@ -313,9 +313,13 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(state_.step));
       const int64_t burn_in = 1 + static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(
                                       std::max(1, 2 * config_.model.burn_in_frames)));
+      TrainingLoss loss_terms;
+      loss_terms.confidence_penalty = run.confidence_penalty;
+      loss_terms.intermediate_ctc_weight = run.intermediate_ctc_weight;
+      loss_terms.intermediate_ctc_layer = run.IntermediateCtcLayer(config_.model.num_layers);
       const double loss_value = ForwardBackward(model_, replicas_, *batch,
                                                 config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
-                                                state_.step, config_.train.confidence_penalty);
+                                                state_.step, loss_terms);
       bool finite = std::isfinite(loss_value);
       if (finite) {
         const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;

@@ -92,6 +92,16 @@ absl::Status TrainingConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("train.confidence_penalty: ", r.confidence_penalty, " not in [0, 1]"));
   }
+  if (!(r.intermediate_ctc_weight >= 0 && r.intermediate_ctc_weight < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train.intermediate_ctc_weight: ", r.intermediate_ctc_weight, " not in [0, 1)"));
+  }
+  if (r.intermediate_ctc_layer < 0 || r.intermediate_ctc_layer >= model.num_layers ||
+      (r.intermediate_ctc_weight > 0 && model.num_layers < 2)) {
+    return absl::InvalidArgumentError(absl::StrCat("train.intermediate_ctc_layer: ", r.intermediate_ctc_layer,
+                                                   " is not an inner layer of model.num_layers ", model.num_layers,
+                                                   " (1 .. num_layers - 1, or 0 for the middle one)"));
+  }
   if (r.precision != "fp32" && r.device != "cuda") {
     return absl::InvalidArgumentError(
         absl::StrCat("train.precision: ", r.precision, " runs the fused CUDA kernels and needs train.device cuda"));
@@ -118,7 +128,9 @@ nlohmann::json TrainingConfig::ToJson() const {
             {"max_consecutive_nonfinite", train.max_consecutive_nonfinite}, {"eval_beam", train.eval_beam},
             {"cmvn_max_utterances", train.cmvn_max_utterances}, {"log_every_steps", train.log_every_steps},
             {"device", train.device}, {"precision", train.precision}, {"ema_decay", train.ema_decay},
-            {"confidence_penalty", train.confidence_penalty}}}};
+            {"confidence_penalty", train.confidence_penalty},
+            {"intermediate_ctc_weight", train.intermediate_ctc_weight},
+            {"intermediate_ctc_layer", train.intermediate_ctc_layer}}}};
 }
 
 absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j, const std::string& base_dir) {
@@ -170,7 +182,9 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j,
         {"max_consecutive_nonfinite", Set(&r.max_consecutive_nonfinite)}, {"eval_beam", Set(&r.eval_beam)},
         {"cmvn_max_utterances", Set(&r.cmvn_max_utterances)}, {"log_every_steps", Set(&r.log_every_steps)},
         {"device", Set(&r.device)}, {"precision", Set(&r.precision)}, {"ema_decay", Set(&r.ema_decay)},
-        {"confidence_penalty", Set(&r.confidence_penalty)}};
+        {"confidence_penalty", Set(&r.confidence_penalty)},
+        {"intermediate_ctc_weight", Set(&r.intermediate_ctc_weight)},
+        {"intermediate_ctc_layer", Set(&r.intermediate_ctc_layer)}};
     if (absl::Status st = ApplyFields("train", train_json, f); !st.ok()) return st;
   }
   if (!base_dir.empty()) {

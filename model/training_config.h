@@ -78,6 +78,16 @@ struct RunOptions {
   // which keeps the output distribution from sharpening on the training
   // voices; logged losses stay the CTC loss. 0 = off; [0, 1].
   double confidence_penalty = 0;
+  // Intermediate CTC (Lee & Watanabe 2021): weight w in [0, 1); the loss is
+  // (1 − w) · CTC of the outputs + w · CTC of the shared output layer over
+  // LSTM layer intermediate_ctc_layer (1-based, < model.num_layers; 0 =
+  // the middle one, (num_layers + 1) / 2). Logged losses stay the outputs' CTC. 0 = off.
+  double intermediate_ctc_weight = 0;
+  int64_t intermediate_ctc_layer = 0;
+  // The layer intermediate CTC reads (intermediate_ctc_layer resolved).
+  int64_t IntermediateCtcLayer(int num_layers) const {
+    return intermediate_ctc_layer > 0 ? intermediate_ctc_layer : (num_layers + 1) / 2;
+  }
 };
 
 struct TrainingConfig {

@@ -10,11 +10,11 @@
 namespace asr {
 namespace {
 
-AcousticModelConfig SmallConfig(double dropout) {
+AcousticModelConfig SmallConfig(double dropout, int num_layers = 3) {
   AcousticModelConfig c;
   c.features.fbank.mel_opts.num_bins = 20;
   c.hidden_size = 24;
-  c.num_layers = 3;
+  c.num_layers = num_layers;
   c.frame_stacking = 3;
   c.dropout = dropout;
   return c;
@@ -125,7 +125,9 @@ TEST(DataParallelTest, ConfidencePenaltySubtractsTheFrameEntropy) {
   Models plain = MakeModels(0.0, 1);
   const double plain_loss = ForwardBackward(plain.main, plain.replicas, batch, 2, 1, 0);
   Models dp = MakeModels(0.0, 1);
-  const double loss = ForwardBackward(dp.main, dp.replicas, batch, 2, 1, 0, beta);
+  TrainingLoss penalty;
+  penalty.confidence_penalty = beta;
+  const double loss = ForwardBackward(dp.main, dp.replicas, batch, 2, 1, 0, penalty);
   EXPECT_NEAR(loss, plain_loss, 1e-6 * std::abs(plain_loss));
 
   Models ref = MakeModels(0.0, 0);
@@ -153,6 +155,60 @@ TEST(DataParallelTest, ConfidencePenaltySubtractsTheFrameEntropy) {
     penalty_effect = std::max(penalty_effect, (got[i] - without[i]).abs().max().item<double>() / (scale + 1e-12));
   }
   EXPECT_GT(penalty_effect, 1e-2);  // the penalty changes the gradient
+}
+
+// With intermediate CTC at layer 2 of 3 and weight w the step's gradient is
+// that of (1 − w) · CTC(model) + w · CTC(a 2-layer model sharing the first
+// two layers and the output layer) — the reference runs that truncated
+// model, so it does not use the code path under test; the returned loss
+// stays the full model's CTC loss.
+TEST(DataParallelTest, IntermediateCtcAddsTheTruncatedModelsLoss) {
+  const Batch batch = SomeBatch();
+  const double w = 0.3;
+  TrainingLoss terms;
+  terms.intermediate_ctc_weight = w;
+  terms.intermediate_ctc_layer = 2;
+  Models plain = MakeModels(0.0, 1);
+  const double plain_loss = ForwardBackward(plain.main, plain.replicas, batch, 2, 1, 0);
+  Models dp = MakeModels(0.0, 1);
+  const double loss = ForwardBackward(dp.main, dp.replicas, batch, 2, 1, 0, terms);
+  EXPECT_NEAR(loss, plain_loss, 1e-6 * std::abs(plain_loss));
+
+  Models full = MakeModels(0.0, 0);
+  AcousticModel trunk(SmallConfig(0.0, 2), Cmvn::Identity(20));
+  trunk->train();
+  {
+    torch::NoGradGuard no_grad;
+    const auto from = full.main->named_parameters();
+    for (auto& p : trunk->named_parameters()) p.value().copy_(from[p.key()]);
+  }
+  full.main->zero_grad();
+  trunk->zero_grad();
+  const AcousticOutput a = full.main->forward(batch.feats, batch.feat_lengths, 2);
+  const AcousticOutput b = trunk->forward(batch.feats, batch.feat_lengths, 2);
+  ((1 - w) * CtcLoss(a.log_probs, batch.targets, a.lengths, batch.target_lengths) +
+   w * CtcLoss(b.log_probs, batch.targets, b.lengths, batch.target_lengths))
+      .backward();
+
+  const auto got = dp.main->named_parameters(), without = plain.main->named_parameters();
+  const auto trunk_params = trunk->named_parameters();
+  double intermediate_effect = 0;
+  int shared = 0;
+  for (const auto& p : full.main->named_parameters()) {
+    torch::Tensor want = p.value().grad().clone();
+    if (const torch::Tensor* t = trunk_params.find(p.key())) {
+      want += t->grad();
+      ++shared;
+    }
+    const double err = (got[p.key()].grad() - want).abs().max().item<double>();
+    const double scale = want.abs().max().item<double>();
+    EXPECT_LE(err, 1e-4 * scale + 1e-7) << p.key() << ": " << err << " of " << scale;
+    intermediate_effect =
+        std::max(intermediate_effect, (got[p.key()].grad() - without[p.key()].grad()).abs().max().item<double>() /
+                                          (scale + 1e-12));
+  }
+  EXPECT_EQ(shared, static_cast<int>(trunk_params.size()));
+  EXPECT_GT(intermediate_effect, 1e-2);  // the intermediate loss changes the gradient
 }
 
 TEST(DataParallelTest, AShardsErrorReachesTheCaller) {

@@ -353,6 +353,18 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
     r = TrainingConfig::FromJson({{"train", {{"confidence_penalty", beta}}}});
     EXPECT_NE(r.status().message().find("train.confidence_penalty"), std::string::npos) << r.status();
   }
+  for (double w : {1.0, -0.1}) {
+    r = TrainingConfig::FromJson({{"train", {{"intermediate_ctc_weight", w}}}});
+    EXPECT_NE(r.status().message().find("train.intermediate_ctc_weight"), std::string::npos) << r.status();
+  }
+  for (int layer : {3, -1}) {  // the default model has 3 layers
+    r = TrainingConfig::FromJson({{"train", {{"intermediate_ctc_weight", 0.3}, {"intermediate_ctc_layer", layer}}}});
+    EXPECT_NE(r.status().message().find("train.intermediate_ctc_layer"), std::string::npos) << r.status();
+  }
+  r = TrainingConfig::FromJson({{"model", {{"num_layers", 1}}}, {"train", {{"intermediate_ctc_weight", 0.3}}}});
+  EXPECT_NE(r.status().message().find("train.intermediate_ctc_layer"), std::string::npos) << r.status();
+  EXPECT_TRUE(TrainingConfig::FromJson({{"train", {{"intermediate_ctc_weight", 0.3}, {"intermediate_ctc_layer", 2}}}})
+                  .ok());
   r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
   EXPECT_NE(r.status().message().find("data.vtlp_max_warp"), std::string::npos) << r.status();
   const nlohmann::json noisy = {{"noise_augment", {{"noise_probability", 0.5}}}};

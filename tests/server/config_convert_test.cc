@@ -37,6 +37,8 @@ TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
   j["train"]["max_steps"] = 77;
   j["train"]["ema_decay"] = 0.999;
   j["train"]["confidence_penalty"] = 0.1;
+  j["train"]["intermediate_ctc_weight"] = 0.3;
+  j["train"]["intermediate_ctc_layer"] = 2;
   j["data"]["vtlp_max_warp"] = 0.1;
   j["data"]["noise_augment"] = {{"noise_probability", 0.5}, {"snr_db", {5, 25}}, {"reverb_probability", 0.25},
                                 {"t60_seconds", {0.3, 0.9}}, {"drr_db", {1, 11}}};
