@@ -24,19 +24,20 @@ double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin
   const torch::Tensor lengths = batch.feat_lengths.narrow(0, begin, n);
   const torch::Tensor target_lengths = batch.target_lengths.narrow(0, begin, n);
   const torch::Tensor feats = batch.feats.narrow(0, begin, n).narrow(1, 0, lengths.max().item<int64_t>());
-  const torch::Tensor targets =
-      batch.targets.narrow(0, begin, n).narrow(1, 0, std::max<int64_t>(1, target_lengths.max().item<int64_t>()));
   const torch::Device dev = model->device();
+  const torch::Tensor targets = batch.targets.narrow(0, begin, n)
+                                    .narrow(1, 0, std::max<int64_t>(1, target_lengths.max().item<int64_t>()))
+                                    .to(dev);
   const bool intermediate = terms.intermediate_ctc_weight > 0;
   const AcousticOutput out =
       model->forward(feats.to(dev), lengths, burn_in, intermediate ? terms.intermediate_ctc_layer : 0);
-  const torch::Tensor ctc = CtcLoss(out.log_probs, targets.to(dev), out.lengths, target_lengths);
+  const torch::Tensor ctc = CtcLoss(out.log_probs, targets, out.lengths, target_lengths);
   const double value = ctc.item<double>();
   if (!std::isfinite(value)) return value;
   torch::Tensor loss = ctc;
   if (intermediate) {
     const double w = terms.intermediate_ctc_weight;
-    loss = (1 - w) * ctc + w * CtcLoss(out.intermediate_log_probs, targets.to(dev), out.lengths, target_lengths);
+    loss = (1 - w) * ctc + w * CtcLoss(out.intermediate_log_probs, targets, out.lengths, target_lengths);
   }
   if (terms.confidence_penalty > 0) {
     loss = loss - terms.confidence_penalty * FrameEntropy(out.log_probs, out.lengths, target_lengths);

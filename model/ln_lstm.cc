@@ -172,7 +172,8 @@ LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths
       }
     }
   }
-  return {unpermute(layer_input, 1), {unpermute(torch::stack(hs), 1), unpermute(torch::stack(cs), 1)}};
+  const Tensor output = layer_outputs ? layer_outputs->back() : unpermute(layer_input, 1);
+  return {output, {unpermute(torch::stack(hs), 1), unpermute(torch::stack(cs), 1)}};
 }
 
 void LayerNormLstmImpl::SeedDropout(uint64_t seed) {

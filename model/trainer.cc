@@ -284,6 +284,10 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       if (restore > 1) SetComputeThreads(restore);
     }
   } single_threaded(replicas_.empty() ? 0 : 1 + static_cast<int>(replicas_.size()));
+  TrainingLoss loss_terms;
+  loss_terms.confidence_penalty = run.confidence_penalty;
+  loss_terms.intermediate_ctc_weight = run.intermediate_ctc_weight;
+  loss_terms.intermediate_ctc_layer = run.IntermediateCtcLayer(config_.model.num_layers);
 
   while (state_.epoch < run.epochs && stop == "completed") {
     BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
@@ -313,10 +317,6 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(state_.step));
       const int64_t burn_in = 1 + static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(
                                       std::max(1, 2 * config_.model.burn_in_frames)));
-      TrainingLoss loss_terms;
-      loss_terms.confidence_penalty = run.confidence_penalty;
-      loss_terms.intermediate_ctc_weight = run.intermediate_ctc_weight;
-      loss_terms.intermediate_ctc_layer = run.IntermediateCtcLayer(config_.model.num_layers);
       const double loss_value = ForwardBackward(model_, replicas_, *batch,
                                                 config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
                                                 state_.step, loss_terms);
