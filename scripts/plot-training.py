@@ -6,6 +6,7 @@ loss and dev CER against training wall time, to a PNG.
 """
 import argparse
 import json
+import sys
 
 import matplotlib
 
@@ -21,8 +22,13 @@ def main():
     args = ap.parse_args()
     steps, dev = [], []
     with open(args.log) as f:
-        for line in f:
-            e = json.loads(line)
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError as err:
+                sys.exit(f"plot-training: {args.log}:{n}: not a JSON line ({err.msg})")
             if e["kind"] == "step":
                 steps.append((e["elapsed_seconds"] / 60, e["loss"]))
             elif e["kind"] == "validation":
@@ -37,9 +43,15 @@ def main():
     if dev:
         ax2.plot(*zip(*dev), color="tab:red", marker="o", markersize=3, label="dev CER (%)")
         best = min(dev, key=lambda p: p[1])
-        ax2.annotate(f"best {best[1]:.2f}%", best, textcoords="offset points", xytext=(-10, 12), color="tab:red")
-    ax2.set_ylabel("dev CER (%)", color="tab:red")
-    ax2.set_ylim(0, max([p[1] for p in dev] + [10]) * 1.05)
+        ax2.annotate(f"best {best[1]:.2f}%", best, textcoords="offset points", xytext=(-60, -18), color="tab:red")
+    # Log scale: the last few points of CER, where runs differ, stay readable
+    # next to the 100% of the first epochs.
+    ax2.set_ylabel("dev CER (%, log scale)", color="tab:red")
+    ax2.set_yscale("log")
+    ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100) if dev and min(p[1] for p in dev) / 1.5 <= t]
+    ax2.set_yticks(ticks)
+    ax2.set_yticklabels([str(t) for t in ticks])
+    ax2.minorticks_off()
     ax1.set_title(args.title)
     ax1.grid(alpha=0.3)
     fig.tight_layout()
