@@ -44,14 +44,14 @@ def main():
         ax2.plot(*zip(*dev), color="tab:red", marker="o", markersize=3, label="dev CER (%)")
         best = min(dev, key=lambda p: p[1])
         ax2.annotate(f"best {best[1]:.2f}%", best, textcoords="offset points", xytext=(-60, -18), color="tab:red")
-    # Log scale: the last few points of CER, where runs differ, stay readable
-    # next to the 100% of the first epochs.
+        # Log scale: the last few points of CER, where runs differ, stay
+        # readable next to the 100% of the first epochs.
+        ax2.set_yscale("log")
+        ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100) if t >= best[1] / 1.5]
+        ax2.set_yticks(ticks)
+        ax2.set_yticklabels([str(t) for t in ticks])
+        ax2.minorticks_off()
     ax2.set_ylabel("dev CER (%, log scale)", color="tab:red")
-    ax2.set_yscale("log")
-    ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100) if dev and min(p[1] for p in dev) / 1.5 <= t]
-    ax2.set_yticks(ticks)
-    ax2.set_yticklabels([str(t) for t in ticks])
-    ax2.minorticks_off()
     ax1.set_title(args.title)
     ax1.grid(alpha=0.3)
     fig.tight_layout()
