@@ -413,12 +413,13 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
     });
   }
   {
-    auto* cmd = app.add_subcommand("publish", "publish a job's best model (or --step) as a named model version");
+    auto* cmd = app.add_subcommand(
+        "publish", "publish a job's exported model (best on dev, or last: train.export_model) or --step checkpoint");
     auto job = std::make_shared<std::string>(), name = std::make_shared<std::string>();
     auto step = std::make_shared<int64_t>(0);
     cmd->add_option("job", *job, "job id")->required();
     cmd->add_option("name", *name, "model name")->required();
-    cmd->add_option("--step", *step, "publish this checkpoint instead of the best model");
+    cmd->add_option("--step", *step, "publish this checkpoint instead of the exported model");
     cmd->callback([&conn, exit_code, job, name, step] {
       asr::v1::PublishModelRequest req;
       req.set_job_id(*job);

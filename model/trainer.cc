@@ -243,13 +243,15 @@ absl::Status Trainer::Validate(int64_t epoch) {
     state_.best_dev_wer = r.wer;
     state_.best_step = state_.step;
     state_.epochs_without_improvement = 0;
-    const nlohmann::json meta = {{"step", state_.step}, {"epoch", epoch}, {"dev_cer", r.cer}, {"dev_wer", r.wer}};
-    if (absl::Status st = SaveModel((std::filesystem::path(out_dir_) / "model.asrmodel").string(), scored, meta);
-        !st.ok()) {
-      return st;
-    }
   } else {
     ++state_.epochs_without_improvement;
+  }
+  if (best || config_.train.export_model == "last") {
+    const nlohmann::json meta = {{"step", state_.step},  {"epoch", epoch},
+                                 {"dev_cer", r.cer},      {"dev_wer", r.wer},
+                                 {"is_best_dev", best},   {"export_model", config_.train.export_model}};
+    if (absl::Status st = SaveModel(ExportPath(), scored, meta); !st.ok()) return st;
+    state_.exported_step = state_.step;
   }
   state_.history.push_back({{"step", state_.step}, {"epoch", epoch}, {"elapsed_seconds", Elapsed()},
                             {"dev_loss", r.loss}, {"dev_cer", r.cer}, {"dev_wer", r.wer}});
@@ -381,7 +383,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
     }
   }
   if (stop == "cancelled" || stop == "max_steps" || stop == "time_budget") {
-    if (stop != "cancelled" && state_.step != state_.best_step) {
+    if (stop != "cancelled" && state_.step != state_.exported_step) {
       if (absl::Status st = ValidateWithAllThreads(state_.epoch); !st.ok()) return st;
     }
     if (absl::Status st = Checkpoint(); !st.ok()) return st;
@@ -392,7 +394,8 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
   r.best_dev_cer = state_.best_dev_cer;
   r.best_dev_wer = state_.best_dev_wer;
   r.best_step = state_.best_step;
-  r.model_path = (std::filesystem::path(out_dir_) / "model.asrmodel").string();
+  r.model_path = ExportPath();
+  r.exported_step = state_.exported_step;
   r.stop_reason = stop;
   r.elapsed_seconds = Elapsed();
   r.skipped_steps = state_.skipped_steps;

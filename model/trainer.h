@@ -1,10 +1,11 @@
 // Trainer: CTC training of an AcousticModel from a TrainingConfig. AdamW,
 // linear warmup then decay, gradient clipping, non-finite steps skipped and
 // counted (abort after max_consecutive_nonfinite in a row), validation
-// after every epoch (loss, greedy CER/WER), the best model kept
-// (OUT/model.asrmodel), optional early stopping and time budget, periodic
-// atomic checkpoints (OUT/checkpoints) with retention, exact resume, and
-// progress events for CLIs and the service. With train.ema_decay, the model
+// after every epoch (loss, greedy CER/WER), the best model exported to
+// OUT/model.asrmodel (or the latest validated one: train.export_model),
+// optional early stopping and time budget, periodic atomic checkpoints
+// (OUT/checkpoints) with retention, exact resume, and progress events for
+// CLIs and the service. With train.ema_decay, the model
 // validated and exported is a moving average of the weights. On CPU with
 // several threads, data-parallel across model replicas (model/data_parallel.h).
 // Deterministic on CPU for a fixed seed and thread count. Used by asr-train
@@ -53,7 +54,8 @@ struct TrainingResult {
   int64_t epochs = 0;
   double best_dev_cer = 0, best_dev_wer = 0;
   int64_t best_step = -1;
-  std::string model_path;  // best model (OUT/model.asrmodel)
+  std::string model_path;  // exported model (OUT/model.asrmodel)
+  int64_t exported_step = -1;  // its step: best_step, or the last validated with train.export_model "last"
   std::string stop_reason; // "completed", "max_steps", "time_budget", "early_stopping", "cancelled"
   double elapsed_seconds = 0;
   int64_t skipped_steps = 0;
@@ -93,6 +95,7 @@ class Trainer {
 
   TrainingConfig config_;
   std::string out_dir_, ckpt_dir_;
+  std::string ExportPath() const { return out_dir_ + "/model.asrmodel"; }
   ProgressCallback progress_;
   std::unique_ptr<Dataset> train_, dev_;
   AcousticModel model_{nullptr};

@@ -102,6 +102,10 @@ absl::Status TrainingConfig::Validate() const {
                                                    " is not an inner layer of model.num_layers ", model.num_layers,
                                                    " (1 .. num_layers - 1, or 0 for the middle one)"));
   }
+  if (r.export_model != "best_dev" && r.export_model != "last") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train.export_model: '", r.export_model, "' is not best_dev or last"));
+  }
   if (r.precision != "fp32" && r.device != "cuda") {
     return absl::InvalidArgumentError(
         absl::StrCat("train.precision: ", r.precision, " runs the fused CUDA kernels and needs train.device cuda"));
@@ -130,7 +134,7 @@ nlohmann::json TrainingConfig::ToJson() const {
             {"device", train.device}, {"precision", train.precision}, {"ema_decay", train.ema_decay},
             {"confidence_penalty", train.confidence_penalty},
             {"intermediate_ctc_weight", train.intermediate_ctc_weight},
-            {"intermediate_ctc_layer", train.intermediate_ctc_layer}}}};
+            {"intermediate_ctc_layer", train.intermediate_ctc_layer}, {"export_model", train.export_model}}}};
 }
 
 absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j, const std::string& base_dir) {
@@ -184,7 +188,7 @@ absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j,
         {"device", Set(&r.device)}, {"precision", Set(&r.precision)}, {"ema_decay", Set(&r.ema_decay)},
         {"confidence_penalty", Set(&r.confidence_penalty)},
         {"intermediate_ctc_weight", Set(&r.intermediate_ctc_weight)},
-        {"intermediate_ctc_layer", Set(&r.intermediate_ctc_layer)}};
+        {"intermediate_ctc_layer", Set(&r.intermediate_ctc_layer)}, {"export_model", Set(&r.export_model)}};
     if (absl::Status st = ApplyFields("train", train_json, f); !st.ok()) return st;
   }
   if (!base_dir.empty()) {

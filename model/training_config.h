@@ -8,7 +8,8 @@
 //    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0, "data_parallel": true,
 //              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
 //              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
-//              "log_every_steps": 10, "device": "cpu", "precision": "fp32", "ema_decay": 0}}
+//              "log_every_steps": 10, "device": "cpu", "precision": "fp32", "ema_decay": 0,
+//              "export_model": "best_dev"}}
 //
 // Every field is optional (defaults above and in the structs); unknown
 // fields and bad values are errors naming the field, e.g. "optimizer.lr".
@@ -84,6 +85,12 @@ struct RunOptions {
   // the middle one, (num_layers + 1) / 2). Logged losses stay the outputs' CTC. 0 = off.
   double intermediate_ctc_weight = 0;
   int64_t intermediate_ctc_layer = 0;
+  // Which validated weights OUT/model.asrmodel holds: "best_dev", those
+  // with the lowest dev CER so far; "last", those of the latest validation
+  // (after every epoch and when a budget or max_steps stops the run), i.e.
+  // the final weights once the run ends. Checkpoint retention keeps the
+  // best-by-dev checkpoint either way.
+  std::string export_model = "best_dev";
   // The layer intermediate CTC reads (intermediate_ctc_layer resolved).
   int64_t IntermediateCtcLayer(int num_layers) const {
     return intermediate_ctc_layer > 0 ? intermediate_ctc_layer : (num_layers + 1) / 2;

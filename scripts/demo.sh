@@ -67,7 +67,7 @@ job=$($client train --config "$config" --upload "$corpus" --watch)
 echo "   job $job finished in $(( $(date +%s) - start )) s"
 $client checkpoints "$job"
 
-echo "== publishing the best model as 'digits'"
+echo "== publishing the exported model (train.export_model) as 'digits'"
 $client publish "$job" digits
 model_file="$work/state/models/digits/1.asrmodel"
 

@@ -313,9 +313,8 @@ absl::StatusOr<asr::v1::ModelVersion> JobManager::Publish(const std::string& id,
     if (!fs::exists(source)) {
       return absl::FailedPreconditionError(absl::StrCat("job '", id, "' has no validated model yet"));
     }
-    info.set_step(job->best().step());
-    info.set_dev_cer(job->best().cer());
-    info.set_dev_wer(job->best().wer());
+    // Best by dev CER or latest validated (train.export_model): the registry
+    // reads step and dev error rates from the file it copies.
   } else {
     source = CheckpointPath(JobDir(id) + "/checkpoints", step);
     auto c = ReadCheckpoint(source);

@@ -61,7 +61,7 @@ class JobManager {
   // Only jobs that are not queued or running; removes their directory.
   absl::Status Delete(const std::string& id);
   absl::StatusOr<std::vector<asr::v1::Checkpoint>> Checkpoints(const std::string& id);
-  // step 0: the job's best model; otherwise that checkpoint.
+  // step 0: the job's exported model (train.export_model); otherwise that checkpoint.
   absl::StatusOr<asr::v1::ModelVersion> Publish(const std::string& id, const std::string& name, int64_t step);
 
   // `notify` runs after every event appended for job_id (on a training

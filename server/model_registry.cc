@@ -30,6 +30,11 @@ absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dir_) / name, ec);
   const std::string staging = (std::filesystem::path(dir_) / name / ".publishing.asrmodel").string();
+  if (info.step() == 0) {
+    info.set_step(loaded->metadata.value("step", int64_t{0}));
+    info.set_dev_cer(loaded->metadata.value("dev_cer", -1.0));
+    info.set_dev_wer(loaded->metadata.value("dev_wer", -1.0));
+  }
   info.set_name(name);
   info.set_streaming(!loaded->model->config().bidirectional);
   const nlohmann::json meta = {{"job_id", info.job_id()}, {"step", info.step()}, {"dev_cer", info.dev_cer()}};

@@ -72,7 +72,9 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   std::string why;
   auto server = ServerProcess::Start({}, &why);
   ASSERT_NE(server, nullptr) << why;
-  const std::string config = WriteJson(TinyTrainingConfig(30));
+  nlohmann::json tiny = TinyTrainingConfig(30);
+  tiny["train"]["export_model"] = "last";  // published below: the weights of step 30
+  const std::string config = WriteJson(tiny);
   ProcessResult up = server->Client({"--json", "upload", TinyCorpus()});
   ASSERT_EQ(up.exit_code, 0) << up.err;
   const auto dataset = nlohmann::json::parse(up.out);
@@ -93,7 +95,10 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   ASSERT_EQ(pub.exit_code, 0) << pub.err;
   EXPECT_NE(pub.out.find("digits version 1"), std::string::npos) << pub.out;
   ProcessResult models = server->Client({"--json", "models"});
-  EXPECT_NE(models.out.find("\"digits\""), std::string::npos) << models.out;
+  ASSERT_EQ(models.exit_code, 0) << models.err;
+  const nlohmann::json published = nlohmann::json::parse(models.out)["models"].at(0);
+  EXPECT_EQ(published["name"], "digits");
+  EXPECT_EQ(published["step"], "30");  // int64 as JSON string
   EXPECT_EQ(server->Client({"publish", job, "Bad Name"}).exit_code, 1);
   // `train --upload DIR`: the upload report goes to stderr, stdout is only the job id.
   ProcessResult direct = server->Client({"train", "--config", config, "--upload", TinyCorpus()}, 300);

@@ -105,6 +105,36 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   EXPECT_TRUE(std::filesystem::exists(out + "/train_log.jsonl"));
 }
 
+// train.export_model: "best_dev" exports the weights with the lowest dev CER,
+// "last" those of the latest validation. A learning rate too small to move
+// any weight by an ulp keeps dev CER flat, so the best is the first epoch's
+// and the last is the final step's.
+TEST_F(TrainerTest, ExportModelWritesTheBestDevOrTheLastValidatedWeights) {
+  for (const std::string which : {"best_dev", "last"}) {
+    SCOPED_TRACE(which);
+    TrainingConfig c = Tiny();
+    c.optimizer.lr = 1e-9;
+    c.train.epochs = 3;
+    c.train.export_model = which;
+    auto trainer = Trainer::Create(c, testing::MakeTempDir(), false, nullptr);
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    auto result = (*trainer)->Run();
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_LT(result->best_step, result->steps) << "dev CER improved after the first epoch";
+    const int64_t want = which == "last" ? result->steps : result->best_step;
+    EXPECT_EQ(result->exported_step, want);
+    auto exported = LoadModel(result->model_path);
+    ASSERT_TRUE(exported.ok()) << exported.status();
+    EXPECT_EQ(exported->metadata.value("step", int64_t{-1}), want);
+    EXPECT_EQ(exported->metadata.value("is_best_dev", false), which == "best_dev");
+    if (which == "last") {  // the final weights, exactly
+      const auto got = exported->model->parameters(), trained = (*trainer)->model()->parameters();
+      ASSERT_EQ(got.size(), trained.size());
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::equal(got[i], trained[i])) << i;
+    }
+  }
+}
+
 TEST_F(TrainerTest, WordUnitsLearnTheDigitsAndSkipTranscriptsWithOtherWords) {
   const std::vector<std::string> units = {"zero", "one", "two", "three", "four", "five",
                                           "six",  "seven", "eight", "nine", "oh"};
@@ -349,6 +379,9 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
     r = TrainingConfig::FromJson({{"train", {{"ema_decay", decay}}}});
     EXPECT_NE(r.status().message().find("train.ema_decay"), std::string::npos) << r.status();
   }
+  r = TrainingConfig::FromJson({{"train", {{"export_model", "best"}}}});
+  EXPECT_NE(r.status().message().find("train.export_model"), std::string::npos) << r.status();
+  EXPECT_TRUE(TrainingConfig::FromJson({{"train", {{"export_model", "last"}}}}).ok());
   for (double beta : {1.5, -0.1}) {
     r = TrainingConfig::FromJson({{"train", {{"confidence_penalty", beta}}}});
     EXPECT_NE(r.status().message().find("train.confidence_penalty"), std::string::npos) << r.status();

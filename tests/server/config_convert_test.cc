@@ -39,6 +39,7 @@ TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
   j["train"]["confidence_penalty"] = 0.1;
   j["train"]["intermediate_ctc_weight"] = 0.3;
   j["train"]["intermediate_ctc_layer"] = 2;
+  j["train"]["export_model"] = "last";
   j["data"]["vtlp_max_warp"] = 0.1;
   j["data"]["noise_augment"] = {{"noise_probability", 0.5}, {"snr_db", {5, 25}}, {"reverb_probability", 0.25},
                                 {"t60_seconds", {0.3, 0.9}}, {"drr_db", {1, 11}}};
