@@ -44,6 +44,9 @@ def main():
         ax2.plot(*zip(*dev), color="tab:red", marker="o", markersize=3, label="dev CER (%)")
         best = min(dev, key=lambda p: p[1])
         ax2.annotate(f"best {best[1]:.2f}%", best, textcoords="offset points", xytext=(-60, -18), color="tab:red")
+        if dev[-1] is not best:  # the final weights, which train.export_model "last" exports
+            ax2.annotate(f"final {dev[-1][1]:.2f}%", dev[-1], textcoords="offset points", xytext=(-50, -18),
+                         color="tab:red")
         # Log scale: the last few points of CER, where runs differ, stay
         # readable next to the 100% of the first epochs.
         ax2.set_yscale("log")
