@@ -5,9 +5,9 @@
 // OUT/model.asrmodel (or the latest validated one: train.export_model),
 // optional early stopping and time budget, periodic atomic checkpoints
 // (OUT/checkpoints) with retention, exact resume, and progress events for
-// CLIs and the service. With train.ema_decay, the model
-// validated and exported is a moving average of the weights. On CPU with
-// several threads, data-parallel across model replicas (model/data_parallel.h).
+// CLIs and the service. With train.ema_decay, the model validated and
+// exported is a moving average of the weights. On CPU with several
+// threads, data-parallel across model replicas (model/data_parallel.h).
 // Deterministic on CPU for a fixed seed and thread count. Used by asr-train
 // and the job manager.
 #pragma once
