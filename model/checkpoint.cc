@@ -50,7 +50,6 @@ nlohmann::json TrainingState::ToJson() const {
           {"best_dev_cer", best_dev_cer},
           {"best_dev_wer", best_dev_wer},
           {"best_step", best_step},
-          {"exported_step", exported_step},
           {"epochs_without_improvement", epochs_without_improvement},
           {"skipped_steps", skipped_steps},
           {"nonfinite_streak", nonfinite_streak},
@@ -66,7 +65,6 @@ TrainingState TrainingState::FromJson(const nlohmann::json& j) {
   s.best_dev_cer = j.value("best_dev_cer", 2.0);
   s.best_dev_wer = j.value("best_dev_wer", 2.0);
   s.best_step = j.value("best_step", int64_t{-1});
-  s.exported_step = j.value("exported_step", s.best_step);  // before export_model, the best was exported
   s.epochs_without_improvement = j.value("epochs_without_improvement", int64_t{0});
   s.skipped_steps = j.value("skipped_steps", int64_t{0});
   s.nonfinite_streak = j.value("nonfinite_streak", int64_t{0});

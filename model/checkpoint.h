@@ -27,7 +27,6 @@ struct TrainingState {
   double best_dev_cer = 2.0;   // > 1 means "none yet"
   double best_dev_wer = 2.0;
   int64_t best_step = -1;
-  int64_t exported_step = -1;  // step of the weights in OUT/model.asrmodel (train.export_model)
   int64_t epochs_without_improvement = 0;
   int64_t skipped_steps = 0;   // non-finite loss or gradient, total
   int64_t nonfinite_streak = 0;

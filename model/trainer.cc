@@ -234,6 +234,11 @@ absl::Status Trainer::ValidateWithAllThreads(int64_t epoch) {
   return st;
 }
 
+int64_t Trainer::ExportedStep() const {
+  if (config_.train.export_model != "last") return state_.best_step;
+  return state_.history.empty() ? -1 : state_.history.back().value("step", int64_t{-1});
+}
+
 absl::Status Trainer::Validate(int64_t epoch) {
   AcousticModel& scored = averaged_ ? averaged_ : model_;
   const EvalResult r = Evaluate(scored, *dev_, config_.train.eval_beam);
@@ -247,11 +252,10 @@ absl::Status Trainer::Validate(int64_t epoch) {
     ++state_.epochs_without_improvement;
   }
   if (best || config_.train.export_model == "last") {
-    const nlohmann::json meta = {{"step", state_.step},  {"epoch", epoch},
-                                 {"dev_cer", r.cer},      {"dev_wer", r.wer},
-                                 {"is_best_dev", best},   {"export_model", config_.train.export_model}};
+    const nlohmann::json meta = {{"step", state_.step}, {"epoch", epoch},
+                                 {"dev_cer", r.cer},    {"dev_wer", r.wer},
+                                 {"is_best_dev", best}, {"export_model", config_.train.export_model}};
     if (absl::Status st = SaveModel(ExportPath(), scored, meta); !st.ok()) return st;
-    state_.exported_step = state_.step;
   }
   state_.history.push_back({{"step", state_.step}, {"epoch", epoch}, {"elapsed_seconds", Elapsed()},
                             {"dev_loss", r.loss}, {"dev_cer", r.cer}, {"dev_wer", r.wer}});
@@ -383,7 +387,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
     }
   }
   if (stop == "cancelled" || stop == "max_steps" || stop == "time_budget") {
-    if (stop != "cancelled" && state_.step != state_.exported_step) {
+    if (stop != "cancelled" && state_.step != ExportedStep()) {
       if (absl::Status st = ValidateWithAllThreads(state_.epoch); !st.ok()) return st;
     }
     if (absl::Status st = Checkpoint(); !st.ok()) return st;
@@ -395,7 +399,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
   r.best_dev_wer = state_.best_dev_wer;
   r.best_step = state_.best_step;
   r.model_path = ExportPath();
-  r.exported_step = state_.exported_step;
+  r.exported_step = ExportedStep();
   r.stop_reason = stop;
   r.elapsed_seconds = Elapsed();
   r.skipped_steps = state_.skipped_steps;

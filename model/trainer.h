@@ -92,10 +92,13 @@ class Trainer {
   // Validate() with all compute threads (data-parallel steps run the
   // shared pools single-threaded).
   absl::Status ValidateWithAllThreads(int64_t epoch);
+  std::string ExportPath() const { return out_dir_ + "/model.asrmodel"; }
+  // Step of the weights in ExportPath(): the best by dev CER, or with
+  // train.export_model "last" the latest validated; -1 before any.
+  int64_t ExportedStep() const;
 
   TrainingConfig config_;
   std::string out_dir_, ckpt_dir_;
-  std::string ExportPath() const { return out_dir_ + "/model.asrmodel"; }
   ProgressCallback progress_;
   std::unique_ptr<Dataset> train_, dev_;
   AcousticModel model_{nullptr};
