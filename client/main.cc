@@ -11,9 +11,11 @@ int main(int argc, char** argv) {
   CLI::App app{"asr-client " ASR_VERSION ": command-line client of asr-server"};
   app.set_version_flag("--version", std::string(ASR_VERSION " (" ASR_GIT_COMMIT ")"));
   app.add_option("--server", conn.server, "asr-server address host:port")
-      ->envname("ASR_SERVER")->capture_default_str();
+      ->envname("ASR_SERVER")
+      ->capture_default_str();
   app.add_option("--timeout", conn.timeout_seconds, "deadline of each unary call, seconds")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--token-file", conn.token_file, "file with the server's bearer token (or set ASR_TOKEN)");
   app.add_flag("--tls", conn.tls, "connect with TLS (system root certificates)");
   app.add_option("--tls-ca", conn.tls_ca, "connect with TLS trusting this PEM root certificate");

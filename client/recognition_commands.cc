@@ -53,7 +53,8 @@ void PrintAlternative(const asr::v1::SpeechRecognitionAlternative& a, bool words
   std::printf("%s\n", a.transcript().c_str());
   if (!words) return;
   for (const auto& w : a.words()) {
-    std::printf("  %-16s %7.2f %7.2f  %.2f\n", w.word().c_str(), Sec(w.start_time()), Sec(w.end_time()), w.confidence());
+    std::printf("  %-16s %7.2f %7.2f  %.2f\n", w.word().c_str(), Sec(w.start_time()), Sec(w.end_time()),
+                w.confidence());
   }
 }
 
@@ -147,7 +148,8 @@ int TranscribeStream(const ConnectionOptions& conn, const TranscribeArgs& a, con
       std::printf("[%6.2f s] ", Sec(r.result_end_time()));
       PrintAlternative(alt, a.words);
       for (int k = 1; k < r.alternatives_size(); ++k) {
-        std::printf("     alt %d (%.2f): %s\n", k, r.alternatives(k).confidence(), r.alternatives(k).transcript().c_str());
+        std::printf("     alt %d (%.2f): %s\n", k, r.alternatives(k).confidence(),
+                    r.alternatives(k).transcript().c_str());
       }
     }
   }
@@ -191,11 +193,14 @@ std::vector<std::string> BenchClips(const std::string& source) {
 }
 
 // One benchmark stream: a callback-API bidi call paced by the shared clock.
-class BenchStream : public grpc::ClientBidiReactor<asr::v1::StreamingRecognizeRequest, asr::v1::StreamingRecognizeResponse> {
+class BenchStream : public grpc::ClientBidiReactor<asr::v1::StreamingRecognizeRequest,
+                                                   asr::v1::StreamingRecognizeResponse> {
  public:
-  BenchStream(asr::v1::RecognitionService::Stub* stub, const ConnectionOptions& conn, const std::string& model,
-              std::string audio, int chunk_ms, Clock::time_point start)
-      : audio_(std::move(audio)), chunk_bytes_(static_cast<size_t>(16 * chunk_ms * 2)), chunk_ms_(chunk_ms),
+  BenchStream(asr::v1::RecognitionService::Stub* stub, const ConnectionOptions& conn,
+              const std::string& model, std::string audio, int chunk_ms, Clock::time_point start)
+      : audio_(std::move(audio)),
+        chunk_bytes_(static_cast<size_t>(16 * chunk_ms * 2)),
+        chunk_ms_(chunk_ms),
         start_(start) {
     ctx_ = MakeContext(conn, /*deadline=*/false);
     stub->async()->StreamingRecognize(ctx_.get(), this);
@@ -302,8 +307,10 @@ void AddRecognitionCommands(CLI::App& app, const ConnectionOptions& conn, int* e
     cmd->add_option("--chunk-ms", a->chunk_ms, "audio per stream message, ms")->capture_default_str();
     cmd->add_flag("--interim", a->interim, "show interim results (updated in place on a terminal)");
     cmd->add_option("--alternatives", a->alternatives, "N-best alternatives (beam search)");
-    cmd->add_flag("--lexicon", a->lexicon, "only words the model was trained on (closed-vocabulary beam search)");
-    cmd->add_option("--endpoint-silence", a->endpoint_seconds, "seconds of silence that end an utterance (0 = 0.8)");
+    cmd->add_flag("--lexicon", a->lexicon,
+                  "only words the model was trained on (closed-vocabulary beam search)");
+    cmd->add_option("--endpoint-silence", a->endpoint_seconds,
+                    "seconds of silence that end an utterance (0 = 0.8)");
     cmd->add_flag("!--no-words", a->words, "omit word timings");
     cmd->callback([&conn, exit_code, a] {
       int rc = 0;
@@ -315,14 +322,17 @@ void AddRecognitionCommands(CLI::App& app, const ConnectionOptions& conn, int* e
     });
   }
   {
-    auto* cmd = app.add_subcommand("bench-stream", "N concurrent real-time streams; prints latency percentiles as JSON");
+    auto* cmd = app.add_subcommand("bench-stream",
+                                   "N concurrent real-time streams; prints latency percentiles as JSON");
     struct Args {
       int streams = 10, chunk_ms = 100;
       double duration = 10;
       std::string audio, model = "default";
     };
     auto a = std::make_shared<Args>();
-    cmd->add_option("--streams", a->streams, "concurrent streams")->check(CLI::Range(1, 10000))->capture_default_str();
+    cmd->add_option("--streams", a->streams, "concurrent streams")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
     cmd->add_option("--duration", a->duration, "seconds of audio per stream")->capture_default_str();
     cmd->add_option("--chunk-ms", a->chunk_ms, "audio per message, ms")->capture_default_str();
     cmd->add_option("--audio", a->audio, "audio file or .jsonl manifest to stream (looped)")->required();
@@ -344,8 +354,8 @@ void AddRecognitionCommands(CLI::App& app, const ConnectionOptions& conn, int* e
         audio.resize(want);
         // Streams start staggered within one chunk, as independent clients would.
         const auto offset = std::chrono::milliseconds(a->chunk_ms * i / a->streams);
-        streams.push_back(std::make_unique<BenchStream>(stub.get(), conn, a->model, std::move(audio), a->chunk_ms,
-                                                        start + offset));
+        streams.push_back(std::make_unique<BenchStream>(stub.get(), conn, a->model, std::move(audio),
+                                                        a->chunk_ms, start + offset));
       }
       while (true) {
         bool all = true;
@@ -366,9 +376,11 @@ void AddRecognitionCommands(CLI::App& app, const ConnectionOptions& conn, int* e
         errors += s->ok() ? 0 : 1;
         rtf += s->elapsed() / s->seconds();
       }
-      std::printf("{\"streams\": %d, \"p50_ms\": %.1f, \"p95_ms\": %.1f, \"p99_ms\": %.1f, \"rtf\": %.3f, \"errors\": %d}\n",
-                  a->streams, Percentile(lat, 0.5), Percentile(lat, 0.95), Percentile(lat, 0.99),
-                  rtf / static_cast<double>(streams.size()), errors);
+      std::printf(
+          "{\"streams\": %d, \"p50_ms\": %.1f, \"p95_ms\": %.1f, \"p99_ms\": %.1f, \"rtf\": %.3f, "
+          "\"errors\": %d}\n",
+          a->streams, Percentile(lat, 0.5), Percentile(lat, 0.95), Percentile(lat, 0.99),
+          rtf / static_cast<double>(streams.size()), errors);
       *exit_code = errors == 0 ? 0 : 1;
     });
   }

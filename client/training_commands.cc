@@ -41,8 +41,8 @@ std::string StateName(asr::v1::JobState s) {
 // Streams every file under `dir` (with its SHA-256) as one dataset and
 // reports it on `report` (stdout for `upload`; stderr for `train --upload`,
 // whose stdout carries only the job).
-int Upload(const ConnectionOptions& conn, const std::string& dir, const std::string& name, std::string* dataset_id,
-           FILE* report) {
+int Upload(const ConnectionOptions& conn, const std::string& dir, const std::string& name,
+           std::string* dataset_id, FILE* report) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it) {
@@ -127,8 +127,9 @@ class WatchPrinter {
       bar.resize(24, '.');
       char cer[32] = "-";
       if (best_cer_ >= 0) std::snprintf(cer, sizeof(cer), "%.2f%%", 100 * best_cer_);
-      std::fprintf(stderr, tty_ ? "\r[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f CER %s ETA %s   "
-                                : "[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f CER %s ETA %s\n",
+      std::fprintf(stderr,
+                   tty_ ? "\r[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f CER %s ETA %s   "
+                        : "[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f CER %s ETA %s\n",
                    bar.c_str(), 100 * frac, static_cast<long long>(p.epoch() + 1),
                    static_cast<long long>(p.total_epochs()), static_cast<long long>(p.step()), p.loss(), cer,
                    Hms(p.eta_seconds()).c_str());
@@ -193,8 +194,8 @@ int Watch(const ConnectionOptions& conn, const std::string& job_id) {
       return ReportFailure("watch " + job_id, st);
     }
     printer.Line();
-    std::fprintf(stderr, "asr-client: connection lost (%s); reattaching after event %lld\n", Describe(st).c_str(),
-                 static_cast<long long>(last));
+    std::fprintf(stderr, "asr-client: connection lost (%s); reattaching after event %lld\n",
+                 Describe(st).c_str(), static_cast<long long>(last));
     std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
     backoff = std::min(backoff * 2, 5.0);
   }
@@ -207,7 +208,9 @@ int Watch(const ConnectionOptions& conn, const std::string& job_id) {
   if (!st.ok()) return ReportFailure("get " + job_id, st);
   if (!conn.json) {
     std::fprintf(stderr, "job %s %s", job.id().c_str(), StateName(job.state()).c_str());
-    if (job.has_best()) std::fprintf(stderr, ": best dev CER %.2f%% WER %.2f%%", 100 * job.best().cer(), 100 * job.best().wer());
+    if (job.has_best())
+      std::fprintf(stderr, ": best dev CER %.2f%% WER %.2f%%", 100 * job.best().cer(),
+                   100 * job.best().wer());
     if (!job.error().empty()) std::fprintf(stderr, ": %s", job.error().c_str());
     std::fprintf(stderr, "\n");
   }
@@ -236,8 +239,8 @@ void PrintJobRow(const asr::v1::Job& j) {
   char cer[16] = "-";
   if (j.has_best()) std::snprintf(cer, sizeof(cer), "%.2f%%", 100 * j.best().cer());
   std::printf("%-18s %-10s %8lld/%-8lld %8s  %s\n", j.id().c_str(), StateName(j.state()).c_str(),
-              static_cast<long long>(j.progress().step()), static_cast<long long>(j.progress().total_steps()), cer,
-              google::protobuf::util::TimeUtil::ToString(j.create_time()).substr(0, 19).c_str());
+              static_cast<long long>(j.progress().step()), static_cast<long long>(j.progress().total_steps()),
+              cer, google::protobuf::util::TimeUtil::ToString(j.create_time()).substr(0, 19).c_str());
 }
 
 }  // namespace
@@ -286,7 +289,8 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
     g->add_option("--dataset", a->dataset, "id of an uploaded dataset");
     g->add_option("--manifest", a->manifest, "train manifest path under the server's data root");
     g->add_option("--upload", a->upload, "upload this directory first, then train on it");
-    cmd->add_option("--dev-manifest", a->dev_manifest, "dev manifest (default: dev.jsonl beside the train manifest)");
+    cmd->add_option("--dev-manifest", a->dev_manifest,
+                    "dev manifest (default: dev.jsonl beside the train manifest)");
     cmd->add_flag("--watch", a->watch, "follow the job until it ends");
     cmd->callback([&conn, exit_code, a] {
       asr::v1::CreateTrainingJobRequest req;
@@ -301,7 +305,8 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
       if (!a->manifest.empty()) {
         req.mutable_dataset()->set_train_manifest(a->manifest);
         req.mutable_dataset()->set_dev_manifest(
-            a->dev_manifest.empty() ? (fs::path(a->manifest).parent_path() / "dev.jsonl").string() : a->dev_manifest);
+            a->dev_manifest.empty() ? (fs::path(a->manifest).parent_path() / "dev.jsonl").string()
+                                    : a->dev_manifest);
       } else if (!a->dev_manifest.empty()) {
         req.mutable_dataset()->set_dev_manifest(a->dev_manifest);
       }
@@ -406,7 +411,8 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
       } else {
         for (const auto& c : resp.checkpoints()) {
           std::printf("step %-8lld epoch %-4lld %8.1f MiB%s\n", static_cast<long long>(c.step()),
-                      static_cast<long long>(c.epoch()), c.size_bytes() / 1048576.0, c.is_best() ? "  best" : "");
+                      static_cast<long long>(c.epoch()), c.size_bytes() / 1048576.0,
+                      c.is_best() ? "  best" : "");
         }
       }
       *exit_code = 0;
@@ -414,7 +420,8 @@ void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit
   }
   {
     auto* cmd = app.add_subcommand(
-        "publish", "publish a job's exported model (best on dev, or last: train.export_model) or --step checkpoint");
+        "publish",
+        "publish a job's exported model (best on dev, or last: train.export_model) or --step checkpoint");
     auto job = std::make_shared<std::string>(), name = std::make_shared<std::string>();
     auto step = std::make_shared<int64_t>(0);
     cmd->add_option("job", *job, "job id")->required();

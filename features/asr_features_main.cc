@@ -74,18 +74,24 @@ bool BuildOptions(const Flags& f, asr::FeatureOptions* o, std::string* error) {
 }
 
 void AddFlags(CLI::App& app, Flags& f) {
-  app.add_option("--input", f.input, "audio file (WAV/FLAC/OGG/Opus/...; raw PCM with --raw-format)")->required();
+  app.add_option("--input", f.input, "audio file (WAV/FLAC/OGG/Opus/...; raw PCM with --raw-format)")
+      ->required();
   app.add_option("--output", f.output, "output .npy, float32 [frames, dim]");
-  app.add_option("--type", f.type, "fbank|mfcc")->check(CLI::IsMember({"fbank", "mfcc"}))->capture_default_str();
-  app.add_option("--sample-rate,--sample-frequency", f.sample_rate, "feature sample rate, Hz (audio is resampled)")
+  app.add_option("--type", f.type, "fbank|mfcc")
+      ->check(CLI::IsMember({"fbank", "mfcc"}))
+      ->capture_default_str();
+  app.add_option("--sample-rate,--sample-frequency", f.sample_rate,
+                 "feature sample rate, Hz (audio is resampled)")
       ->capture_default_str();
   app.add_option("--raw-format", f.raw_format, "headerless input: s16le|f32le")
       ->check(CLI::IsMember({"s16le", "f32le"}));
   app.add_option("--raw-rate", f.raw_rate, "sample rate of raw input, Hz");
-  app.add_option("--raw-channels", f.raw_channels, "interleaved channels of raw input")->capture_default_str();
+  app.add_option("--raw-channels", f.raw_channels, "interleaved channels of raw input")
+      ->capture_default_str();
   app.add_option("--channel", f.channel, "channel to keep; -1 averages all")->capture_default_str();
   app.add_option("--max-seconds", f.max_seconds, "reject longer audio")->capture_default_str();
-  app.add_option("--stream-chunk", f.stream_chunk, "feed the streaming extractor chunks of this many input samples");
+  app.add_option("--stream-chunk", f.stream_chunk,
+                 "feed the streaming extractor chunks of this many input samples");
   app.add_option("--cmvn", f.cmvn, "apply global CMVN statistics from this JSON file");
   app.add_flag("--print-options", f.print_options, "print the effective options and exit unless --output");
   app.add_option("--frame-shift", f.frame_shift, "ms (10)");
@@ -123,8 +129,8 @@ absl::StatusOr<asr::Audio> LoadAudio(const Flags& f, const asr::DecodeOptions& d
   return asr::DecodeRawPcm(bytes.data(), bytes.size(), raw, f.input, dec);
 }
 
-absl::StatusOr<asr::Matrix> Stream(const asr::Audio& audio, const asr::FeatureOptions& o, const asr::Cmvn* cmvn,
-                                   int64_t chunk) {
+absl::StatusOr<asr::Matrix> Stream(const asr::Audio& audio, const asr::FeatureOptions& o,
+                                   const asr::Cmvn* cmvn, int64_t chunk) {
   auto p = asr::StreamingFeaturePipeline::Create(audio.sample_rate, o, cmvn);
   if (!p.ok()) return p.status();
   const size_t n = audio.samples.size();

@@ -71,7 +71,8 @@ absl::StatusOr<Audio> ReadAll(SNDFILE* file, const SF_INFO& info, const std::str
   const int64_t max_frames = static_cast<int64_t>(opts.max_seconds * info.samplerate);
   if (info.frames > max_frames && info.frames != SF_COUNT_MAX) {
     return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", info.frames / info.samplerate,
-                                                   " s of audio exceeds the maximum of ", opts.max_seconds, " s"));
+                                                   " s of audio exceeds the maximum of ", opts.max_seconds,
+                                                   " s"));
   }
   // Read in blocks: header frame counts can be wrong (corrupt or streamed files).
   std::vector<float> interleaved;
@@ -187,7 +188,8 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
       interleaved[i] = static_cast<float>(v) / 32768.f;
     } else {
       uint32_t u = static_cast<uint32_t>(bytes[4 * i]) | (static_cast<uint32_t>(bytes[4 * i + 1]) << 8) |
-                   (static_cast<uint32_t>(bytes[4 * i + 2]) << 16) | (static_cast<uint32_t>(bytes[4 * i + 3]) << 24);
+                   (static_cast<uint32_t>(bytes[4 * i + 2]) << 16) |
+                   (static_cast<uint32_t>(bytes[4 * i + 3]) << 24);
       float v;
       std::memcpy(&v, &u, 4);
       if (!std::isfinite(v)) {
@@ -204,7 +206,8 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
 absl::StatusOr<double> ProbeAudioDuration(const std::string& path) {
   SF_INFO info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot open: ", sf_strerror(nullptr)));
+  if (!file)
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot open: ", sf_strerror(nullptr)));
   if (info.samplerate <= 0 || info.frames <= 0 || info.frames == SF_COUNT_MAX) {
     return absl::InvalidArgumentError(absl::StrCat("'", path, "': no duration in the header"));
   }
@@ -213,9 +216,10 @@ absl::StatusOr<double> ProbeAudioDuration(const std::string& path) {
 
 std::vector<std::string> SupportedContainerFormats() {
   std::vector<std::string> out;
-  const std::pair<const char*, int> kCandidates[] = {
-      {"WAV", SF_FORMAT_WAV | SF_FORMAT_PCM_16},       {"FLAC", SF_FORMAT_FLAC | SF_FORMAT_PCM_16},
-      {"OGG/Vorbis", SF_FORMAT_OGG | SF_FORMAT_VORBIS}, {"OGG/Opus", SF_FORMAT_OGG | SF_FORMAT_OPUS}};
+  const std::pair<const char*, int> kCandidates[] = {{"WAV", SF_FORMAT_WAV | SF_FORMAT_PCM_16},
+                                                     {"FLAC", SF_FORMAT_FLAC | SF_FORMAT_PCM_16},
+                                                     {"OGG/Vorbis", SF_FORMAT_OGG | SF_FORMAT_VORBIS},
+                                                     {"OGG/Opus", SF_FORMAT_OGG | SF_FORMAT_OPUS}};
   for (const auto& [n, fmt] : kCandidates) {
     SF_INFO info{};
     info.channels = 1;

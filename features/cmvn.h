@@ -15,7 +15,8 @@ namespace asr {
 
 class CmvnStats {
  public:
-  explicit CmvnStats(int dim = 0) : sum_(static_cast<size_t>(dim), 0.0), sum_sq_(static_cast<size_t>(dim), 0.0) {}
+  explicit CmvnStats(int dim = 0)
+      : sum_(static_cast<size_t>(dim), 0.0), sum_sq_(static_cast<size_t>(dim), 0.0) {}
   int dim() const { return static_cast<int>(sum_.size()); }
   int64_t frames() const { return frames_; }
   // frame: dim() floats.
@@ -48,8 +49,8 @@ class Cmvn {
   const std::vector<float>& mean() const { return mean_; }
   const std::vector<float>& inv_std() const { return inv_std_; }
 
-  void Apply(float* frame) const;           // dim() floats, in place
-  absl::Status Apply(Matrix* m) const;      // every row; m->cols must equal dim()
+  void Apply(float* frame) const;       // dim() floats, in place
+  absl::Status Apply(Matrix* m) const;  // every row; m->cols must equal dim()
 
   // {"dim":D,"frames":N,"var_floor":F,"sum":[...],"sum_sq":[...]}
   std::string ToJson() const;

@@ -76,7 +76,7 @@ FbankComputer::FbankComputer(const FbankOptions& opts)
 
 void FbankComputer::Compute(double* frame, float* out) {
   const double log_energy = WindowAndSpectrum(opts_.frame_opts, window_, opts_.use_energy, opts_.raw_energy,
-                                             opts_.energy_floor, &spectrum_, frame, power_.data(), &rng_);
+                                              opts_.energy_floor, &spectrum_, frame, power_.data(), &rng_);
   if (!opts_.use_power) {
     for (double& p : power_) p = std::sqrt(p);
   }
@@ -118,7 +118,7 @@ MfccComputer::MfccComputer(const MfccOptions& opts)
 
 void MfccComputer::Compute(double* frame, float* out) {
   const double log_energy = WindowAndSpectrum(opts_.frame_opts, window_, opts_.use_energy, opts_.raw_energy,
-                                             opts_.energy_floor, &spectrum_, frame, power_.data(), &rng_);
+                                              opts_.energy_floor, &spectrum_, frame, power_.data(), &rng_);
   mel_.Compute(power_.data(), mel_energies_.data());
   const int n = opts_.mel_opts.num_bins;
   for (double& m : mel_energies_) m = std::log(std::max(m, kEps));

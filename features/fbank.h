@@ -17,13 +17,13 @@ namespace asr {
 
 struct FbankOptions {
   FrameExtractionOptions frame_opts;
-  MelBanksOptions mel_opts;     // project default: 80 bins
-  bool use_energy = false;      // add log energy as feature 0 (last if htk_compat)
-  float energy_floor = 0.f;     // floor energy at this (linear) value; active iff use_energy and > 0
-  bool raw_energy = true;       // energy before pre-emphasis and windowing (iff use_energy)
-  bool htk_compat = false;      // energy last instead of first
-  bool use_log_fbank = true;    // log of the mel energies (floored at FLT_EPSILON)
-  bool use_power = true;        // power spectrum; false = magnitude
+  MelBanksOptions mel_opts;   // project default: 80 bins
+  bool use_energy = false;    // add log energy as feature 0 (last if htk_compat)
+  float energy_floor = 0.f;   // floor energy at this (linear) value; active iff use_energy and > 0
+  bool raw_energy = true;     // energy before pre-emphasis and windowing (iff use_energy)
+  bool htk_compat = false;    // energy last instead of first
+  bool use_log_fbank = true;  // log of the mel energies (floored at FLT_EPSILON)
+  bool use_power = true;      // power spectrum; false = magnitude
 
   int Dim() const { return mel_opts.num_bins + (use_energy ? 1 : 0); }
   absl::Status Validate() const;
@@ -33,12 +33,12 @@ struct FbankOptions {
 struct MfccOptions {
   FrameExtractionOptions frame_opts;
   MelBanksOptions mel_opts{23, 20.f, 0.f};
-  int num_ceps = 13;            // cepstra kept, including C0 (replaced by energy iff use_energy)
-  bool use_energy = true;       // C0 := log energy
-  float energy_floor = 0.f;     // as for fbank
-  bool raw_energy = true;       // as for fbank
-  float cepstral_lifter = 22.f; // lifter coefficient Q; 0 = no liftering
-  bool htk_compat = false;      // energy/C0 last, scaled as HTK
+  int num_ceps = 13;             // cepstra kept, including C0 (replaced by energy iff use_energy)
+  bool use_energy = true;        // C0 := log energy
+  float energy_floor = 0.f;      // as for fbank
+  bool raw_energy = true;        // as for fbank
+  float cepstral_lifter = 22.f;  // lifter coefficient Q; 0 = no liftering
+  bool htk_compat = false;       // energy/C0 last, scaled as HTK
 
   int Dim() const { return num_ceps; }
   absl::Status Validate() const;

@@ -1,7 +1,7 @@
 #include "features/fft.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace asr {
@@ -133,7 +133,7 @@ void RealPowerSpectrum::ComputePow2(const double* x, double* power) {
   power[m] = (zr[0] - zi[0]) * (zr[0] - zi[0]);
   for (int k = 1; k < m; ++k) {
     const double ar = zr[k], ai = zi[k], br = zr[m - k], bi = -zi[m - k];  // b = conj(Z[m-k])
-    const double er = 0.5 * (ar + br), ei = 0.5 * (ai + bi);             // even part
+    const double er = 0.5 * (ar + br), ei = 0.5 * (ai + bi);               // even part
     const double dr = ar - br, di = ai - bi;                               // odd part = d / (2i)
     const double orr = 0.5 * di, oi = -0.5 * dr;
     const double wr = split_re_[static_cast<size_t>(k)], wi = split_im_[static_cast<size_t>(k)];

@@ -23,12 +23,18 @@ bool ParseWindowType(const std::string& name, WindowType* type) {
 
 const char* WindowTypeName(WindowType type) {
   switch (type) {
-    case WindowType::kPovey: return "povey";
-    case WindowType::kHamming: return "hamming";
-    case WindowType::kHanning: return "hanning";
-    case WindowType::kRectangular: return "rectangular";
-    case WindowType::kBlackman: return "blackman";
-    case WindowType::kSine: return "sine";
+    case WindowType::kPovey:
+      return "povey";
+    case WindowType::kHamming:
+      return "hamming";
+    case WindowType::kHanning:
+      return "hanning";
+    case WindowType::kRectangular:
+      return "rectangular";
+    case WindowType::kBlackman:
+      return "blackman";
+    case WindowType::kSine:
+      return "sine";
   }
   return "?";
 }
@@ -57,8 +63,8 @@ absl::Status FrameExtractionOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("frame_shift_ms: ", frame_shift_ms, " gives no samples"));
   }
   if (!(frame_length_ms > 0.f) || WindowSize() < 2 || WindowSize() > (1 << 16)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("frame_length_ms: ", frame_length_ms, " gives ", WindowSize(), " samples; need 2..65536"));
+    return absl::InvalidArgumentError(absl::StrCat("frame_length_ms: ", frame_length_ms, " gives ",
+                                                   WindowSize(), " samples; need 2..65536"));
   }
   if (!(dither >= 0.f && std::isfinite(dither))) {
     return absl::InvalidArgumentError(absl::StrCat("dither: ", dither, " must be >= 0"));
@@ -71,12 +77,11 @@ absl::Status FrameExtractionOptions::Validate() const {
 }
 
 std::string FrameExtractionOptions::ToString() const {
-  return absl::StrCat("samp_freq=", samp_freq, " frame_shift_ms=", frame_shift_ms,
-                      " frame_length_ms=", frame_length_ms, " dither=", dither,
-                      " preemph_coeff=", preemph_coeff, " remove_dc_offset=", remove_dc_offset,
-                      " window_type=", WindowTypeName(window_type),
-                      " round_to_power_of_two=", round_to_power_of_two, " blackman_coeff=", blackman_coeff,
-                      " snip_edges=", snip_edges, " dither_seed=", dither_seed);
+  return absl::StrCat(
+      "samp_freq=", samp_freq, " frame_shift_ms=", frame_shift_ms, " frame_length_ms=", frame_length_ms,
+      " dither=", dither, " preemph_coeff=", preemph_coeff, " remove_dc_offset=", remove_dc_offset,
+      " window_type=", WindowTypeName(window_type), " round_to_power_of_two=", round_to_power_of_two,
+      " blackman_coeff=", blackman_coeff, " snip_edges=", snip_edges, " dither_seed=", dither_seed);
 }
 
 int64_t FirstSampleOfFrame(int64_t frame, const FrameExtractionOptions& opts) {
@@ -105,11 +110,21 @@ std::vector<double> MakeWindow(const FrameExtractionOptions& opts) {
   for (int i = 0; i < n; ++i) {
     double v = 1.0;
     switch (opts.window_type) {
-      case WindowType::kHanning: v = 0.5 - 0.5 * std::cos(a * i); break;
-      case WindowType::kSine: v = std::sin(0.5 * a * i); break;
-      case WindowType::kHamming: v = 0.54 - 0.46 * std::cos(a * i); break;
-      case WindowType::kPovey: v = std::pow(0.5 - 0.5 * std::cos(a * i), 0.85); break;
-      case WindowType::kRectangular: v = 1.0; break;
+      case WindowType::kHanning:
+        v = 0.5 - 0.5 * std::cos(a * i);
+        break;
+      case WindowType::kSine:
+        v = std::sin(0.5 * a * i);
+        break;
+      case WindowType::kHamming:
+        v = 0.54 - 0.46 * std::cos(a * i);
+        break;
+      case WindowType::kPovey:
+        v = std::pow(0.5 - 0.5 * std::cos(a * i), 0.85);
+        break;
+      case WindowType::kRectangular:
+        v = 1.0;
+        break;
       case WindowType::kBlackman:
         v = opts.blackman_coeff - 0.5 * std::cos(a * i) + (0.5 - opts.blackman_coeff) * std::cos(2 * a * i);
         break;

@@ -20,21 +20,21 @@ bool ParseWindowType(const std::string& name, WindowType* type);
 const char* WindowTypeName(WindowType type);
 
 struct FrameExtractionOptions {
-  float samp_freq = 16000.f;        // Hz; the rate the waveform is at
-  float frame_shift_ms = 10.f;      // ms between frame starts
-  float frame_length_ms = 25.f;     // ms per frame
-  float dither = 0.f;               // Gaussian dither stddev (int16 units); 0 = off (inference default)
-  float preemph_coeff = 0.97f;      // pre-emphasis x[i] -= c * x[i-1]; 0 = off
-  bool remove_dc_offset = true;     // subtract each frame's mean
+  float samp_freq = 16000.f;     // Hz; the rate the waveform is at
+  float frame_shift_ms = 10.f;   // ms between frame starts
+  float frame_length_ms = 25.f;  // ms per frame
+  float dither = 0.f;            // Gaussian dither stddev (int16 units); 0 = off (inference default)
+  float preemph_coeff = 0.97f;   // pre-emphasis x[i] -= c * x[i-1]; 0 = off
+  bool remove_dc_offset = true;  // subtract each frame's mean
   WindowType window_type = WindowType::kPovey;
   bool round_to_power_of_two = true;  // zero-pad frames to a power of two for the FFT
-  float blackman_coeff = 0.42f;     // only for the blackman window
-  bool snip_edges = false;          // true: frames fit inside the signal; false: centered, reflected edges
-  uint64_t dither_seed = 0;         // seed of the dither noise (reproducible); used iff dither != 0
+  float blackman_coeff = 0.42f;       // only for the blackman window
+  bool snip_edges = false;            // true: frames fit inside the signal; false: centered, reflected edges
+  uint64_t dither_seed = 0;           // seed of the dither noise (reproducible); used iff dither != 0
 
-  int WindowShift() const;      // samples
-  int WindowSize() const;       // samples
-  int PaddedWindowSize() const; // samples (FFT size)
+  int WindowShift() const;       // samples
+  int WindowSize() const;        // samples
+  int PaddedWindowSize() const;  // samples (FFT size)
   absl::Status Validate() const;
   std::string ToString() const;
 };

@@ -22,18 +22,21 @@ absl::Status MelBanksOptions::Validate(const FrameExtractionOptions& frame_opts)
     return absl::InvalidArgumentError(absl::StrCat("num_mel_bins: ", num_bins, " not in [3, 1024]"));
   }
   if (!(low_freq >= 0.f && low_freq < nyquist)) {
-    return absl::InvalidArgumentError(absl::StrCat("low_freq: ", low_freq, " Hz not in [0, Nyquist ", nyquist, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("low_freq: ", low_freq, " Hz not in [0, Nyquist ", nyquist, ")"));
   }
   if (!(high > low_freq && high <= nyquist)) {
     return absl::InvalidArgumentError(absl::StrCat("high_freq: ", high_freq, " gives ", high,
-                                                   " Hz, not in (low_freq ", low_freq, ", Nyquist ", nyquist, "]"));
+                                                   " Hz, not in (low_freq ", low_freq, ", Nyquist ", nyquist,
+                                                   "]"));
   }
   // Every filter must cover at least one FFT bin (Kaldi asserts this).
   const MelBanks banks(*this, frame_opts);
   if (banks.num_empty_bins() > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "num_mel_bins: ", num_bins, " too many for ", frame_opts.PaddedWindowSize(), "-point FFT bins between ",
-        low_freq, " and ", high, " Hz: ", banks.num_empty_bins(), " filter(s) would be empty"));
+    return absl::InvalidArgumentError(absl::StrCat("num_mel_bins: ", num_bins, " too many for ",
+                                                   frame_opts.PaddedWindowSize(), "-point FFT bins between ",
+                                                   low_freq, " and ", high, " Hz: ", banks.num_empty_bins(),
+                                                   " filter(s) would be empty"));
   }
   return absl::OkStatus();
 }
@@ -85,7 +88,8 @@ std::vector<double> MelBinCentersHz(const MelBanksOptions& opts, const FrameExtr
   const double low = MelScale(opts.low_freq), high = MelScale(HighFreq(opts, frame_opts));
   const double delta = (high - low) / (opts.num_bins + 1);
   std::vector<double> centers;
-  for (int b = 0; b < opts.num_bins; ++b) centers.push_back(700.0 * (std::exp((low + (b + 1) * delta) / 1127.0) - 1.0));
+  for (int b = 0; b < opts.num_bins; ++b)
+    centers.push_back(700.0 * (std::exp((low + (b + 1) * delta) / 1127.0) - 1.0));
   return centers;
 }
 

@@ -12,9 +12,9 @@
 namespace asr {
 
 struct MelBanksOptions {
-  int num_bins = 80;        // number of triangular filters
-  float low_freq = 20.f;    // Hz, lower edge of the first filter
-  float high_freq = 0.f;    // Hz, upper edge of the last; <= 0 means Nyquist + high_freq
+  int num_bins = 80;      // number of triangular filters
+  float low_freq = 20.f;  // Hz, lower edge of the first filter
+  float high_freq = 0.f;  // Hz, upper edge of the last; <= 0 means Nyquist + high_freq
 
   absl::Status Validate(const FrameExtractionOptions& frame_opts) const;
   std::string ToString() const;
@@ -32,7 +32,7 @@ class MelBanks {
 
  private:
   struct Bin {
-    int first;                   // first FFT bin with nonzero weight
+    int first;                    // first FFT bin with nonzero weight
     std::vector<double> weights;  // consecutive weights from `first`
   };
   std::vector<Bin> bins_;

@@ -58,15 +58,16 @@ absl::Status CheckRange(const char* name, double lo, double hi, double min, doub
 
 absl::Status NoiseAugmentOptions::Validate() const {
   if (!(noise_probability >= 0 && noise_probability <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("data.noise_augment.noise_probability: ", noise_probability,
-                                                   " not in [0, 1]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data.noise_augment.noise_probability: ", noise_probability, " not in [0, 1]"));
   }
   if (!(reverb_probability >= 0 && reverb_probability <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("data.noise_augment.reverb_probability: ", reverb_probability,
-                                                   " not in [0, 1]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data.noise_augment.reverb_probability: ", reverb_probability, " not in [0, 1]"));
   }
   if (absl::Status st = CheckRange("snr_db", min_snr_db, max_snr_db, -20, 100); !st.ok()) return st;
-  if (absl::Status st = CheckRange("t60_seconds", min_t60_seconds, max_t60_seconds, 0.05, 5); !st.ok()) return st;
+  if (absl::Status st = CheckRange("t60_seconds", min_t60_seconds, max_t60_seconds, 0.05, 5); !st.ok())
+    return st;
   return CheckRange("drr_db", min_drr_db, max_drr_db, -20, 60);
 }
 
@@ -104,9 +105,9 @@ absl::StatusOr<NoiseAugmentOptions> NoiseAugmentOptions::FromJson(const nlohmann
       return absl::InvalidArgumentError(absl::StrCat("data.noise_augment.", k, ": unknown field"));
     }
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat("data.noise_augment.", k, ": wrong type (", it->dump(), "), want ",
-                                                     k.find("probability") != std::string::npos ? "a number"
-                                                                                                 : "[min, max]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("data.noise_augment.", k, ": wrong type (", it->dump(), "), want ",
+                       k.find("probability") != std::string::npos ? "a number" : "[min, max]"));
     }
   }
   if (absl::Status st = o.Validate(); !st.ok()) return st;
@@ -122,14 +123,16 @@ absl::Status NoiseAugmenter::CheckFeatures(const FbankOptions& fbank) {
   return fbank.Validate();
 }
 
-absl::StatusOr<NoiseAugmenter> NoiseAugmenter::Create(const FbankOptions& fbank, const NoiseAugmentOptions& opts) {
+absl::StatusOr<NoiseAugmenter> NoiseAugmenter::Create(const FbankOptions& fbank,
+                                                      const NoiseAugmentOptions& opts) {
   if (absl::Status st = CheckFeatures(fbank); !st.ok()) return st;
   if (absl::Status st = opts.Validate(); !st.ok()) return st;
   NoiseAugmenter a(fbank, opts);
   // 1 / pre-emphasis power gain at each bin's centre frequency.
   const double rate = fbank.frame_opts.samp_freq, c = fbank.frame_opts.preemph_coeff;
   for (double centre : MelBinCentersHz(fbank.mel_opts, fbank.frame_opts)) {
-    a.unemphasis_.push_back(static_cast<float>(1.0 / (1.0 + c * c - 2.0 * c * std::cos(2 * M_PI * centre / rate))));
+    a.unemphasis_.push_back(
+        static_cast<float>(1.0 / (1.0 + c * c - 2.0 * c * std::cos(2 * M_PI * centre / rate))));
   }
   FeatureOptions fo;
   fo.type = FeatureType::kFbank;
@@ -185,7 +188,8 @@ void NoiseAugmenter::AddNoise(NoiseColor color, double snr_db, int64_t offset, M
   }
   // Speech power: mean over the louder half of the frames.
   const size_t half = frame_power.size() / 2;
-  std::nth_element(frame_power.begin(), frame_power.begin() + static_cast<std::ptrdiff_t>(half), frame_power.end());
+  std::nth_element(frame_power.begin(), frame_power.begin() + static_cast<std::ptrdiff_t>(half),
+                   frame_power.end());
   double speech = 0;
   for (size_t i = half; i < frame_power.size(); ++i) speech += frame_power[i];
   speech /= static_cast<double>(frame_power.size() - half);

@@ -37,11 +37,11 @@
 namespace asr {
 
 struct NoiseAugmentOptions {
-  double noise_probability = 0;   // per utterance and epoch; 0 = no noise
-  double min_snr_db = 0, max_snr_db = 20;  // uniform
-  double reverb_probability = 0;  // per utterance and epoch; 0 = no reverberation
+  double noise_probability = 0;                         // per utterance and epoch; 0 = no noise
+  double min_snr_db = 0, max_snr_db = 20;               // uniform
+  double reverb_probability = 0;                        // per utterance and epoch; 0 = no reverberation
   double min_t60_seconds = 0.2, max_t60_seconds = 0.8;  // uniform
-  double min_drr_db = 0, max_drr_db = 10;  // direct-to-reverberant ratio, uniform
+  double min_drr_db = 0, max_drr_db = 10;               // direct-to-reverberant ratio, uniform
 
   bool enabled() const { return noise_probability > 0 || reverb_probability > 0; }
   // Messages name the field as "data.noise_augment.<name>".

@@ -16,11 +16,11 @@ constexpr char kMagic[] = "\x93NUMPY";
 
 absl::Status WriteNpy(const std::string& path, const Matrix& m) {
   if (static_cast<int64_t>(m.data.size()) != m.rows * m.cols) {
-    return absl::InvalidArgumentError(absl::StrCat("matrix data size ", m.data.size(),
-                                                   " != rows*cols for '", path, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("matrix data size ", m.data.size(), " != rows*cols for '", path, "'"));
   }
-  std::string header = absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (",
-                                    m.rows, ", ", m.cols, "), }");
+  std::string header =
+      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", m.rows, ", ", m.cols, "), }");
   // Magic (6) + version (2) + header length (2) + header + '\n', padded to 64.
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -55,7 +55,8 @@ absl::StatusOr<Matrix> ReadNpy(const std::string& path) {
     char more[2];
     if (!in.read(more, 2)) return absl::InvalidArgumentError(absl::StrCat("'", path, "' truncated"));
     header_len = static_cast<uint8_t>(preamble[8]) | (static_cast<uint8_t>(preamble[9]) << 8) |
-                 (static_cast<uint8_t>(more[0]) << 16) | (static_cast<uint32_t>(static_cast<uint8_t>(more[1])) << 24);
+                 (static_cast<uint8_t>(more[0]) << 16) |
+                 (static_cast<uint32_t>(static_cast<uint8_t>(more[1])) << 24);
   }
   std::string header(header_len, '\0');
   if (!in.read(header.data(), static_cast<std::streamsize>(header_len))) {
@@ -91,7 +92,8 @@ absl::StatusOr<Matrix> ReadNpy(const std::string& path) {
   } else if (dims.empty()) {
     m.rows = m.cols = 1;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", dims.size(), "-D array, want 1-D or 2-D"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "': ", dims.size(), "-D array, want 1-D or 2-D"));
   }
   const size_t n = static_cast<size_t>(m.rows * m.cols);
   m.data.resize(n);

@@ -80,7 +80,8 @@ void OnlineFeatureExtractor::ComputeNewFrames() {
   }
   num_frames_ = std::max(num_frames_, target);
   // Keep samples from the next frame's first sample on.
-  const int64_t discard = std::min<int64_t>(FirstSampleOfFrame(num_frames_, fo_), num_samples_) - wave_offset_;
+  const int64_t discard =
+      std::min<int64_t>(FirstSampleOfFrame(num_frames_, fo_), num_samples_) - wave_offset_;
   if (discard > 0) {
     wave_.erase(wave_.begin(), wave_.begin() + discard);
     wave_offset_ += discard;

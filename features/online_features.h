@@ -73,14 +73,14 @@ class OnlineFeatureExtractor {
   FrameExtractionOptions fo_;
   int dim_;
   bool input_finished_ = false;
-  int64_t num_samples_ = 0;      // samples accepted so far
-  int64_t wave_offset_ = 0;      // stream index of wave_[0]
-  std::vector<float> wave_;      // samples from wave_offset_ on
-  int64_t num_frames_ = 0;       // frames computed
+  int64_t num_samples_ = 0;  // samples accepted so far
+  int64_t wave_offset_ = 0;  // stream index of wave_[0]
+  std::vector<float> wave_;  // samples from wave_offset_ on
+  int64_t num_frames_ = 0;   // frames computed
   int64_t first_stored_frame_ = 0;
-  size_t feats_head_ = 0;        // index in feats_ of first_stored_frame_'s row
+  size_t feats_head_ = 0;  // index in feats_ of first_stored_frame_'s row
   std::vector<float> feats_;
-  std::vector<double> frame_buf_; // PaddedWindowSize() scratch
+  std::vector<double> frame_buf_;  // PaddedWindowSize() scratch
 };
 
 // Whole-utterance features: `samples` (int16 range) -> [frames, Dim()].

@@ -30,10 +30,9 @@ absl::StatusOr<Matrix> ExtractFeatures(const Audio& audio, const FeatureOptions&
 // frames get online mean normalization instead of the global mean.
 class StreamingFeaturePipeline {
  public:
-  static absl::StatusOr<std::unique_ptr<StreamingFeaturePipeline>> Create(int input_rate,
-                                                                          const FeatureOptions& opts,
-                                                                          const Cmvn* cmvn = nullptr,
-                                                                          const OnlineCmnOptions& online_cmn = {});
+  static absl::StatusOr<std::unique_ptr<StreamingFeaturePipeline>> Create(
+      int input_rate, const FeatureOptions& opts, const Cmvn* cmvn = nullptr,
+      const OnlineCmnOptions& online_cmn = {});
   // samples: mono, [-1, 1], at the input rate.
   absl::Status AcceptAudio(const float* samples, size_t n);
   absl::Status InputFinished();

@@ -30,7 +30,8 @@ absl::StatusOr<std::unique_ptr<ResampleStream>> ResampleStream::Create(double in
   const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);  // one thread: we parallelize above
   s->soxr_ = soxr_create(in_rate, out_rate, 1, &err, &io, &quality, &runtime);
   if (err != nullptr || s->soxr_ == nullptr) {
-    return absl::InternalError(absl::StrCat("soxr_create ", in_rate, " -> ", out_rate, ": ", err ? err : "?"));
+    return absl::InternalError(
+        absl::StrCat("soxr_create ", in_rate, " -> ", out_rate, ": ", err ? err : "?"));
   }
   return s;
 }
@@ -48,8 +49,8 @@ absl::Status ResampleStream::Drain(const float* in, size_t n, std::vector<float>
     const size_t old = out->size();
     out->resize(old + room);
     size_t idone = 0, odone = 0;
-    const soxr_error_t err =
-        soxr_process(soxr_, in ? in + consumed : nullptr, in ? n - consumed : 0, &idone, out->data() + old, room, &odone);
+    const soxr_error_t err = soxr_process(soxr_, in ? in + consumed : nullptr, in ? n - consumed : 0, &idone,
+                                          out->data() + old, room, &odone);
     out->resize(old + odone);
     if (err != nullptr) return absl::InternalError(absl::StrCat("soxr_process: ", err));
     consumed += idone;

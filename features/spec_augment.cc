@@ -57,7 +57,8 @@ absl::StatusOr<SpecAugmentOptions> SpecAugmentOptions::Preset(const std::string&
   } else if (name == "SS") {
     o = {40, 27, 2, 70, 2, 0.2f};
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("spec_augment: unknown policy '", name, "' (LB, LD, SM, SS)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec_augment: unknown policy '", name, "' (LB, LD, SM, SS)"));
   }
   return o;
 }
@@ -95,7 +96,8 @@ void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* f
     const int64_t width = UniformInt(rng, 0, std::min<int64_t>(opts.freq_mask_width, d));
     const int64_t f0 = UniformInt(rng, 0, d - width);
     for (int64_t r = 0; r < t; ++r) {
-      for (int64_t c = f0; c < f0 + width; ++c) feats->at(r, c) = fill ? (*fill)[static_cast<size_t>(c)] : opts.mask_value;
+      for (int64_t c = f0; c < f0 + width; ++c)
+        feats->at(r, c) = fill ? (*fill)[static_cast<size_t>(c)] : opts.mask_value;
     }
   }
   const int64_t max_width =
@@ -104,7 +106,8 @@ void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* f
     const int64_t width = UniformInt(rng, 0, max_width);
     const int64_t t0 = UniformInt(rng, 0, t - width);
     for (int64_t r = t0; r < t0 + width; ++r) {
-      for (int64_t c = 0; c < d; ++c) feats->at(r, c) = fill ? (*fill)[static_cast<size_t>(c)] : opts.mask_value;
+      for (int64_t c = 0; c < d; ++c)
+        feats->at(r, c) = fill ? (*fill)[static_cast<size_t>(c)] : opts.mask_value;
     }
   }
 }

@@ -13,14 +13,14 @@
 namespace asr {
 
 struct SpecAugmentOptions {
-  int time_warp = 0;            // W: max warp distance in frames; 0 = off
-  int freq_mask_width = 27;     // F: each frequency mask is [0, F] bins wide
-  int num_freq_masks = 2;       // mF
-  int time_mask_width = 100;    // T: each time mask is [0, T] frames wide ...
-  int num_time_masks = 2;       // mT
+  int time_warp = 0;               // W: max warp distance in frames; 0 = off
+  int freq_mask_width = 27;        // F: each frequency mask is [0, F] bins wide
+  int num_freq_masks = 2;          // mF
+  int time_mask_width = 100;       // T: each time mask is [0, T] frames wide ...
+  int num_time_masks = 2;          // mT
   float max_time_fraction = 1.0f;  // p: ... and at most p * frames wide
   float apply_probability = 1.0f;  // probability an utterance is augmented at all
-  float mask_value = 0.f;       // value written into masks (0 = the mean after CMVN)
+  float mask_value = 0.f;          // value written into masks (0 = the mean after CMVN)
 
   // Park et al.'s named policies (for 80-bin features): "LB", "LD", "SM", "SS".
   static absl::StatusOr<SpecAugmentOptions> Preset(const std::string& name);

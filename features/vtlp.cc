@@ -23,7 +23,8 @@ void VtlpWarper::Apply(double alpha, Matrix* feats) const {
   std::vector<float> frac(static_cast<size_t>(n));
   for (int b = 0; b < n; ++b) {
     const double c = centers_hz_[static_cast<size_t>(b)];
-    const double s = c <= alpha * f0 ? c / alpha : f0 + (c - alpha * f0) * (high_hz_ - f0) / (high_hz_ - alpha * f0);
+    const double s =
+        c <= alpha * f0 ? c / alpha : f0 + (c - alpha * f0) * (high_hz_ - f0) / (high_hz_ - alpha * f0);
     const double p = std::clamp((MelScale(std::max(s, 0.0)) - mel_low) / delta - 1.0, 0.0, n - 1.0);
     lo[static_cast<size_t>(b)] = std::min(static_cast<int>(p), n - 2);
     frac[static_cast<size_t>(b)] = static_cast<float>(p - lo[static_cast<size_t>(b)]);

@@ -23,19 +23,21 @@ absl::Status AcousticModelConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("model.dropout: ", dropout, " not in [0, 1)"));
   }
   if (proj_size < 0 || (proj_size > 0 && proj_size >= hidden_size)) {
-    return absl::InvalidArgumentError(absl::StrCat("model.proj_size: ", proj_size, " must be 0 or < hidden_size"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.proj_size: ", proj_size, " must be 0 or < hidden_size"));
   }
   if (!(ln_eps > 0 && ln_eps < 1)) return absl::InvalidArgumentError("model.ln_eps: not in (0, 1)");
   if (burn_in_frames < 0 || burn_in_frames > 100) {
-    return absl::InvalidArgumentError(absl::StrCat("model.burn_in_frames: ", burn_in_frames, " not in [0, 100]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.burn_in_frames: ", burn_in_frames, " not in [0, 100]"));
   }
   if (online_cmn.window < 0 || online_cmn.window > 100000) {
     return absl::InvalidArgumentError(
         absl::StrCat("model.online_cmn.window: ", online_cmn.window, " not in [0, 100000] frames"));
   }
   if (online_cmn.prior_frames < 0 || online_cmn.prior_frames > 100000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.online_cmn.prior_frames: ", online_cmn.prior_frames, " not in [0, 100000] frames"));
+    return absl::InvalidArgumentError(absl::StrCat("model.online_cmn.prior_frames: ", online_cmn.prior_frames,
+                                                   " not in [0, 100000] frames"));
   }
   if (!(blank_bias_init >= -20 && blank_bias_init <= 20)) {
     return absl::InvalidArgumentError("model.blank_bias_init: not in [-20, 20]");
@@ -148,8 +150,7 @@ AcousticModelImpl::AcousticModelImpl(const AcousticModelConfig& config, const Cm
                                                     .dropout(config.dropout)
                                                     .proj_size(config.proj_size)
                                                     .eps(config.ln_eps)));
-  output_ = register_module(
-      "output", torch::nn::Linear(lstm_->options().output_size(), vocab_.size()));
+  output_ = register_module("output", torch::nn::Linear(lstm_->options().output_size(), vocab_.size()));
   // A blank-leaning start: with uniform outputs CTC's boundary condition
   // pulls half the probability of frame 0 onto the first character, the
   // LSTM's zero initial state makes frame 0 recognizable, and the model
@@ -178,8 +179,8 @@ torch::Tensor AcousticModelImpl::Normalize(const torch::Tensor& feats) const {
 std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const torch::Tensor& feats,
                                                                         const torch::Tensor& lengths,
                                                                         int64_t burn_in) const {
-  TORCH_CHECK(feats.dim() == 3 && feats.size(2) == config_.features.Dim(), "AcousticModel: features must be [B, T, ",
-              config_.features.Dim(), "], got ", feats.sizes());
+  TORCH_CHECK(feats.dim() == 3 && feats.size(2) == config_.features.Dim(),
+              "AcousticModel: features must be [B, T, ", config_.features.Dim(), "], got ", feats.sizes());
   const int64_t k = config_.frame_stacking, batch = feats.size(0), steps = feats.size(1);
   torch::Tensor x = Normalize(feats);
   // Zero frames past each length so padding never leaks into a stacked group.
@@ -189,21 +190,23 @@ std::pair<torch::Tensor, torch::Tensor> AcousticModelImpl::PrepareInput(const to
   const int64_t out_steps = (steps + k - 1) / k;
   if (out_steps * k != steps) x = at::constant_pad_nd(x, {0, 0, 0, out_steps * k - steps});
   x = x.reshape({batch, out_steps, k * config_.features.Dim()}).transpose(0, 1);
-  if (burn_in > 0 && out_steps > 0) x = torch::cat({x.narrow(0, 0, 1).expand({burn_in, batch, x.size(2)}), x});
+  if (burn_in > 0 && out_steps > 0)
+    x = torch::cat({x.narrow(0, 0, 1).expand({burn_in, batch, x.size(2)}), x});
   return {x, (len_cpu + (k - 1)).div(k, "floor")};
 }
 
-AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths, int64_t burn_in,
-                                          int64_t intermediate_layer) {
+AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torch::Tensor& lengths,
+                                          int64_t burn_in, int64_t intermediate_layer) {
   TORCH_CHECK(intermediate_layer >= 0 && intermediate_layer < config_.num_layers,
-              "AcousticModel: intermediate layer ", intermediate_layer, " not in [0, ", config_.num_layers, ")");
+              "AcousticModel: intermediate layer ", intermediate_layer, " not in [0, ", config_.num_layers,
+              ")");
   if (burn_in < 0) burn_in = config_.burn_in_frames;
   auto [x, out_lengths] = PrepareInput(feats, lengths, burn_in);
   const int64_t used = x.size(0) > burn_in ? burn_in : 0;
   const bool mixed = lstm_dtype_ != torch::kFloat32 && x.scalar_type() == torch::kFloat32;
   std::vector<torch::Tensor> layers;
-  const LstmOutput h =
-      lstm_->forward(mixed ? x.to(lstm_dtype_) : x, out_lengths + used, {}, intermediate_layer > 0 ? &layers : nullptr);
+  const LstmOutput h = lstm_->forward(mixed ? x.to(lstm_dtype_) : x, out_lengths + used, {},
+                                      intermediate_layer > 0 ? &layers : nullptr);
   // LSTM output [burn-in + T', B, D * P] -> log-probs [T', B, V].
   auto log_probs = [&](const torch::Tensor& lstm_out) {
     torch::Tensor y = lstm_out.narrow(0, used, lstm_out.size(0) - used);
@@ -211,7 +214,8 @@ AcousticOutput AcousticModelImpl::forward(const torch::Tensor& feats, const torc
     return torch::log_softmax(output_->forward(y), -1);
   };
   AcousticOutput out{log_probs(h.output), out_lengths, {}};
-  if (intermediate_layer > 0) out.intermediate_log_probs = log_probs(layers[static_cast<size_t>(intermediate_layer - 1)]);
+  if (intermediate_layer > 0)
+    out.intermediate_log_probs = log_probs(layers[static_cast<size_t>(intermediate_layer - 1)]);
   return out;
 }
 

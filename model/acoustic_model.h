@@ -21,15 +21,15 @@
 namespace asr {
 
 struct AcousticModelConfig {
-  FeatureOptions features;         // how input features are computed
-  int frame_stacking = 3;          // k in 1..8: stack k frames, output every k-th
-  int hidden_size = 256;           // LSTM cell size H
+  FeatureOptions features;  // how input features are computed
+  int frame_stacking = 3;   // k in 1..8: stack k frames, output every k-th
+  int hidden_size = 256;    // LSTM cell size H
   int num_layers = 3;
-  bool bidirectional = false;      // true cannot stream
-  double dropout = 0.1;            // between LSTM layers, training only
-  int proj_size = 0;               // LSTMP projection; 0 = none
+  bool bidirectional = false;  // true cannot stream
+  double dropout = 0.1;        // between LSTM layers, training only
+  int proj_size = 0;           // LSTMP projection; 0 = none
   double ln_eps = 1e-5;
-  double blank_bias_init = 4.0;    // initial output bias of the CTC blank (others 0 +- init)
+  double blank_bias_init = 4.0;  // initial output bias of the CTC blank (others 0 +- init)
   // Burn-in: the LSTM first runs this many copies of the first (stacked)
   // input frame, whose outputs are dropped, so the utterance's first frame
   // never meets the zero initial state. Training draws the count per batch
@@ -51,9 +51,7 @@ struct AcousticModelConfig {
 
   int input_dim() const { return features.Dim() * frame_stacking; }
   // Seconds per model output frame.
-  double output_frame_seconds() const {
-    return features.frame_opts().frame_shift_ms * 1e-3 * frame_stacking;
-  }
+  double output_frame_seconds() const { return features.frame_opts().frame_shift_ms * 1e-3 * frame_stacking; }
   absl::Status Validate() const;
   // The output units: word_units if any, else the characters of `vocabulary`.
   absl::StatusOr<Vocabulary> MakeVocabulary() const;
@@ -113,8 +111,8 @@ class AcousticModelImpl : public torch::nn::Module {
   // [B, T, F] -> normalized and stacked [burn_in + T', B, F * k] (burn-in
   // copies of each row's first stacked frame first) and lengths T' (burn-in
   // not counted).
-  std::pair<torch::Tensor, torch::Tensor> PrepareInput(const torch::Tensor& feats, const torch::Tensor& lengths,
-                                                       int64_t burn_in) const;
+  std::pair<torch::Tensor, torch::Tensor> PrepareInput(const torch::Tensor& feats,
+                                                       const torch::Tensor& lengths, int64_t burn_in) const;
 
  private:
   AcousticModelConfig config_;

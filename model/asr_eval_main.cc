@@ -18,10 +18,13 @@ int main(int argc, char** argv) {
   CLI::App app{"asr-eval: WER/CER of a model on a manifest, as one JSON line"};
   opts.AddTo(app);
   app.add_option("--manifest", manifest, "NeMo JSONL manifest or Kaldi data dir")->required();
-  app.add_option("--device", device, "cpu|cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  app.add_flag("--verbose", verbose,
-               "print each utterance's id (manifest line or Kaldi id) and audio path, reference and hypothesis "
-               "on stderr");
+  app.add_option("--device", device, "cpu|cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_flag(
+      "--verbose", verbose,
+      "print each utterance's id (manifest line or Kaldi id) and audio path, reference and hypothesis "
+      "on stderr");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -46,18 +49,23 @@ int main(int argc, char** argv) {
   asr::DataOptions data = asr::DataOptions::Default();
   data.max_utterance_seconds = 3600;
   const asr::AcousticModelConfig& cfg = loaded->model->config();
-  asr::Dataset ds(std::move(*utts), cfg.features, loaded->model->vocabulary(), data, /*train=*/false, 0, &report);
+  asr::Dataset ds(std::move(*utts), cfg.features, loaded->model->vocabulary(), data, /*train=*/false, 0,
+                  &report);
   for (const std::string& p : report.problems) std::fprintf(stderr, "asr-eval: skipped %s\n", p.c_str());
-  const asr::EvalResult r = asr::Evaluate(loaded->model, ds, setup->beam, [&](const asr::EvalSample& s) {
-    if (!verbose) return;
-    const asr::Utterance& u = ds.utterance(s.index);
-    std::fprintf(stderr, "utt: %s %s\nref: %s\nhyp: %s\n", u.id.c_str(), u.audio_path.c_str(), s.reference.c_str(),
-                 s.hypothesis.c_str());
-  }, setup->lexicon);
+  const asr::EvalResult r = asr::Evaluate(
+      loaded->model, ds, setup->beam,
+      [&](const asr::EvalSample& s) {
+        if (!verbose) return;
+        const asr::Utterance& u = ds.utterance(s.index);
+        std::fprintf(stderr, "utt: %s %s\nref: %s\nhyp: %s\n", u.id.c_str(), u.audio_path.c_str(),
+                     s.reference.c_str(), s.hypothesis.c_str());
+      },
+      setup->lexicon);
   for (const std::string& p : ds.TakeProblems()) std::fprintf(stderr, "asr-eval: %s\n", p.c_str());
-  std::printf("{\"wer\": %.6f, \"cer\": %.6f, \"utterances\": %lld, \"failed\": %lld, \"audio_seconds\": %.3f, "
-              "\"rtf\": %.6f}\n",
-              r.wer, r.cer, static_cast<long long>(r.utterances), static_cast<long long>(r.failed + report.skipped),
-              r.audio_seconds, r.rtf());
+  std::printf(
+      "{\"wer\": %.6f, \"cer\": %.6f, \"utterances\": %lld, \"failed\": %lld, \"audio_seconds\": %.3f, "
+      "\"rtf\": %.6f}\n",
+      r.wer, r.cer, static_cast<long long>(r.utterances), static_cast<long long>(r.failed + report.skipped),
+      r.audio_seconds, r.rtf());
   return 0;
 }

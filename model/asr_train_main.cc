@@ -44,10 +44,11 @@ class ProgressPrinter {
         const int width = 24, filled = static_cast<int>(frac * width);
         std::string bar(static_cast<size_t>(filled), '#');
         bar.resize(width, '.');
-        std::snprintf(line, sizeof(line), "\r[%s] %3.0f%% ep %lld/%lld step %lld loss %.3f lr %.1e %.0f fps ETA %s   ",
+        std::snprintf(line, sizeof(line),
+                      "\r[%s] %3.0f%% ep %lld/%lld step %lld loss %.3f lr %.1e %.0f fps ETA %s   ",
                       bar.c_str(), frac * 100, static_cast<long long>(e.epoch + 1),
-                      static_cast<long long>(e.total_epochs), static_cast<long long>(e.step), e.loss, e.learning_rate,
-                      e.frames_per_second, Duration(e.eta_seconds).c_str());
+                      static_cast<long long>(e.total_epochs), static_cast<long long>(e.step), e.loss,
+                      e.learning_rate, e.frames_per_second, Duration(e.eta_seconds).c_str());
         std::fputs(line, stderr);
         pending_newline_ = true;
       } else {
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "training config JSON")->required();
   app.add_option("--out", out_dir, "output directory")->required();
   app.add_flag("--resume", resume, "continue from the newest valid checkpoint in OUT/checkpoints");
-  app.add_option("--threads", threads, "LibTorch + BLAS threads (overrides train.threads; 0 = half the cores)");
+  app.add_option("--threads", threads,
+                 "LibTorch + BLAS threads (overrides train.threads; 0 = half the cores)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -127,8 +129,9 @@ int main(int argc, char** argv) {
                "asr-train: %s after %lld steps (%s); best dev CER %.2f%% WER %.2f%% at step %lld; "
                "step %lld (export_model %s) -> %s\n",
                result->stop_reason.c_str(), static_cast<long long>(result->steps),
-               Duration(result->elapsed_seconds).c_str(), 100 * result->best_dev_cer, 100 * result->best_dev_wer,
-               static_cast<long long>(result->best_step), static_cast<long long>(result->exported_step),
-               (*trainer)->config().train.export_model.c_str(), result->model_path.c_str());
+               Duration(result->elapsed_seconds).c_str(), 100 * result->best_dev_cer,
+               100 * result->best_dev_wer, static_cast<long long>(result->best_step),
+               static_cast<long long>(result->exported_step), (*trainer)->config().train.export_model.c_str(),
+               result->model_path.c_str());
   return result->stop_reason == "cancelled" ? 130 : 0;
 }

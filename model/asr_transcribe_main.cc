@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (const std::string& f : files) {
     auto audio = asr::DecodeAudioFile(f);
-    absl::StatusOr<asr::Matrix> feats =
-        audio.ok() ? asr::ExtractFeatures(*audio, model->config().features) : absl::StatusOr<asr::Matrix>(audio.status());
+    absl::StatusOr<asr::Matrix> feats = audio.ok() ? asr::ExtractFeatures(*audio, model->config().features)
+                                                   : absl::StatusOr<asr::Matrix>(audio.status());
     if (!feats.ok()) {
       std::fprintf(stderr, "asr-transcribe: %s\n", std::string(feats.status().message()).c_str());
       rc = 1;
@@ -36,20 +36,27 @@ int main(int argc, char** argv) {
     torch::NoGradGuard no_grad;
     const torch::Tensor x = torch::from_blob(feats->data.data(), {1, feats->rows, feats->cols}).clone();
     const asr::AcousticOutput out = model->forward(x, torch::tensor({feats->rows}));
-    const asr::Transcript t = asr::CtcDecode(out.log_probs.select(1, 0), model->vocabulary(),
-                                             {setup->beam, model->config().output_frame_seconds(), setup->lexicon});
+    const asr::Transcript t =
+        asr::CtcDecode(out.log_probs.select(1, 0), model->vocabulary(),
+                       {setup->beam, model->config().output_frame_seconds(), setup->lexicon});
     if (json) {
       nlohmann::json words = nlohmann::json::array();
       for (const auto& w : t.words) {
-        words.push_back({{"word", w.word}, {"start", w.start_seconds}, {"end", w.end_seconds}, {"confidence", w.confidence}});
+        words.push_back({{"word", w.word},
+                         {"start", w.start_seconds},
+                         {"end", w.end_seconds},
+                         {"confidence", w.confidence}});
       }
-      std::printf("%s\n", nlohmann::json{{"file", f}, {"text", t.text}, {"confidence", t.confidence}, {"words", words}}
-                              .dump()
-                              .c_str());
+      std::printf(
+          "%s\n",
+          nlohmann::json{{"file", f}, {"text", t.text}, {"confidence", t.confidence}, {"words", words}}
+              .dump()
+              .c_str());
     } else {
       std::printf("%s: %s\n", f.c_str(), t.text.c_str());
       for (const auto& w : t.words) {
-        std::printf("  %-16s %7.2f %7.2f  %.2f\n", w.word.c_str(), w.start_seconds, w.end_seconds, w.confidence);
+        std::printf("  %-16s %7.2f %7.2f  %.2f\n", w.word.c_str(), w.start_seconds, w.end_seconds,
+                    w.confidence);
       }
     }
   }

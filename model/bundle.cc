@@ -59,7 +59,8 @@ std::string Sha256Hex(const std::string& data) {
 absl::Status WriteFileAtomically(const std::string& path, const std::string& data) {
   const std::filesystem::path target(path);
   const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
-  std::string tmp = (std::filesystem::path(dir) / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  std::string tmp =
+      (std::filesystem::path(dir) / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = mkstemp(tmp.data());
   if (fd < 0) return Errno("cannot create a temporary file for", path);
   size_t done = 0;
@@ -120,7 +121,8 @@ absl::StatusOr<Bundle> ReadBundle(const std::string& path) {
   };
   if (data.size() < kMagicLen + 32 || data.compare(0, kMagicLen, kMagic) != 0) return corrupt("bad magic");
   const std::string body = data.substr(0, data.size() - 32);
-  if (RawSha256(body) != data.substr(data.size() - 32)) return corrupt("checksum mismatch (truncated or corrupt)");
+  if (RawSha256(body) != data.substr(data.size() - 32))
+    return corrupt("checksum mismatch (truncated or corrupt)");
   size_t pos = kMagicLen;
   uint64_t n = 0;
   Bundle b;

@@ -81,8 +81,11 @@ absl::Status SaveCheckpoint(const std::string& path, const TrainingConfig& confi
                                {"training_config", config.ToJson()},
                                {"cmvn", nlohmann::json::parse(model->cmvn().ToJson())},
                                {"state", state.ToJson()}};
-  Bundle b{"checkpoint", meta.dump(),
-           {{"model", SerializeModule(*model)}, {"optimizer", OptimizerBytes(optimizer)}, {"torch_rng", RngBytes()}}};
+  Bundle b{"checkpoint",
+           meta.dump(),
+           {{"model", SerializeModule(*model)},
+            {"optimizer", OptimizerBytes(optimizer)},
+            {"torch_rng", RngBytes()}}};
   if (averaged != nullptr) b.blobs["averaged"] = SerializeModule(**averaged);
   return WriteBundleAtomically(path, b);
 }
@@ -91,7 +94,8 @@ absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path) {
   auto bundle = ReadBundle(path);
   if (!bundle.ok()) return bundle.status();
   if (bundle->kind != "checkpoint") {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' holds a '", bundle->kind, "', not a checkpoint"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' holds a '", bundle->kind, "', not a checkpoint"));
   }
   const nlohmann::json meta = nlohmann::json::parse(bundle->json, nullptr, false);
   if (meta.is_discarded() || meta.value("format_version", 0) != kFormatVersion) {
@@ -113,10 +117,12 @@ absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path) {
   return c;
 }
 
-absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model, torch::optim::Optimizer& optimizer,
-                               AcousticModel* averaged) {
-  if (absl::Status st = DeserializeModule(ckpt.bundle.blobs.at("model"), *model, ckpt.path); !st.ok()) return st;
-  if (const auto it = ckpt.bundle.blobs.find("averaged"); averaged != nullptr && it != ckpt.bundle.blobs.end()) {
+absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model,
+                               torch::optim::Optimizer& optimizer, AcousticModel* averaged) {
+  if (absl::Status st = DeserializeModule(ckpt.bundle.blobs.at("model"), *model, ckpt.path); !st.ok())
+    return st;
+  if (const auto it = ckpt.bundle.blobs.find("averaged");
+      averaged != nullptr && it != ckpt.bundle.blobs.end()) {
     if (absl::Status st = DeserializeModule(it->second, **averaged, ckpt.path); !st.ok()) return st;
   }
   try {
@@ -156,7 +162,8 @@ std::vector<std::string> ListCheckpoints(const std::string& dir) {
   return out;
 }
 
-absl::StatusOr<CheckpointData> ReadNewestValidCheckpoint(const std::string& dir, std::vector<std::string>* rejected) {
+absl::StatusOr<CheckpointData> ReadNewestValidCheckpoint(const std::string& dir,
+                                                         std::vector<std::string>* rejected) {
   for (const std::string& path : ListCheckpoints(dir)) {
     auto c = ReadCheckpoint(path);
     if (c.ok()) return c;

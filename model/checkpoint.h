@@ -28,9 +28,9 @@ struct TrainingState {
   double best_dev_wer = 2.0;
   int64_t best_step = -1;
   int64_t epochs_without_improvement = 0;
-  int64_t skipped_steps = 0;   // non-finite loss or gradient, total
+  int64_t skipped_steps = 0;  // non-finite loss or gradient, total
   int64_t nonfinite_streak = 0;
-  double elapsed_seconds = 0;  // training wall time before this session
+  double elapsed_seconds = 0;                        // training wall time before this session
   nlohmann::json history = nlohmann::json::array();  // one object per validation
 
   nlohmann::json ToJson() const;
@@ -53,15 +53,16 @@ absl::StatusOr<CheckpointData> ReadCheckpoint(const std::string& path);
 // Loads weights, optimizer state and LibTorch's RNG state, and the averaged
 // weights into *averaged when given; a checkpoint without them leaves
 // *averaged unchanged.
-absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model, torch::optim::Optimizer& optimizer,
-                               AcousticModel* averaged = nullptr);
+absl::Status RestoreCheckpoint(const CheckpointData& ckpt, AcousticModel& model,
+                               torch::optim::Optimizer& optimizer, AcousticModel* averaged = nullptr);
 
 std::string CheckpointPath(const std::string& dir, int64_t step);
 // Checkpoint files in dir, newest (highest step) first.
 std::vector<std::string> ListCheckpoints(const std::string& dir);
 // The newest checkpoint that verifies; each rejected one is described in
 // *rejected. NotFound when there is none.
-absl::StatusOr<CheckpointData> ReadNewestValidCheckpoint(const std::string& dir, std::vector<std::string>* rejected);
+absl::StatusOr<CheckpointData> ReadNewestValidCheckpoint(const std::string& dir,
+                                                         std::vector<std::string>* rejected);
 // Deletes all but the newest keep_last checkpoints and the one at best_step.
 void ApplyRetention(const std::string& dir, int64_t keep_last, int64_t best_step);
 

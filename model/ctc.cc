@@ -68,7 +68,8 @@ int Lexicon::Child(int node, int64_t id) const {
 
 double CtcDecoder::Prefix::total() const { return LogAdd(p_blank, p_symbol); }
 
-CtcDecoder::CtcDecoder(const Vocabulary& vocab, const CtcDecoderOptions& options) : vocab_(vocab), opts_(options) {
+CtcDecoder::CtcDecoder(const Vocabulary& vocab, const CtcDecoderOptions& options)
+    : vocab_(vocab), opts_(options) {
   Reset();
 }
 
@@ -177,7 +178,8 @@ void CtcDecoder::AcceptBeam(const float* lp) {
   std::map<std::vector<int64_t>, Prefix> pruned;
   for (size_t i = 0; i < keep; ++i) pruned[*ranked[i].second] = std::move(next[*ranked[i].second]);
   beam_ = std::move(pruned);
-  has_speech_ = has_speech_ || std::any_of(beam_.begin(), beam_.end(), [](const auto& e) { return !e.first.empty(); });
+  has_speech_ =
+      has_speech_ || std::any_of(beam_.begin(), beam_.end(), [](const auto& e) { return !e.first.empty(); });
 }
 
 Transcript CtcDecoder::MakeTranscript(const std::vector<int64_t>& tokens, const std::vector<int64_t>& first,
@@ -267,7 +269,9 @@ std::vector<Transcript> CtcDecoder::NBest(int n) const {
         }
       }
     }
-    const auto head = [keep](const auto& v) { return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin(), v.begin() + keep); };
+    const auto head = [keep](const auto& v) {
+      return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin(), v.begin() + keep);
+    };
     const std::vector<int64_t> frames = head(p.frames);
     Transcript t = MakeTranscript(head(tokens), frames, frames, head(p.probs),
                                   static_cast<float>(std::exp(ranked[i].first - norm)));
@@ -278,7 +282,8 @@ std::vector<Transcript> CtcDecoder::NBest(int n) const {
   return out;
 }
 
-Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab, const CtcDecoderOptions& options) {
+Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab,
+                     const CtcDecoderOptions& options) {
   const torch::Tensor lp = log_probs.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   CtcDecoder d(vocab, options);
   d.Accept(lp.data_ptr<float>(), lp.size(0));

@@ -35,7 +35,7 @@ struct WordTiming {
   std::string word;
   double start_seconds = 0;  // from the stream (or file) start
   double end_seconds = 0;
-  float confidence = 0;      // mean posterior of the word's units (characters, or the word unit)
+  float confidence = 0;  // mean posterior of the word's units (characters, or the word unit)
 };
 
 struct Transcript {
@@ -71,8 +71,8 @@ struct CtcDecoderOptions {
   CtcDecoderOptions() = default;
   CtcDecoderOptions(int beam, double frame_s, std::shared_ptr<const Lexicon> lex = nullptr)
       : beam_width(beam), frame_seconds(frame_s), lexicon(std::move(lex)) {}
-  int beam_width = 1;          // 1 = greedy best path; > 1 = prefix beam search
-  double frame_seconds = 0.03; // duration of one output frame
+  int beam_width = 1;           // 1 = greedy best path; > 1 = prefix beam search
+  double frame_seconds = 0.03;  // duration of one output frame
   // With beam_width > 1: only words of this lexicon can be emitted, and the
   // best hypothesis ends on a whole word when any in the beam does.
   // nullptr = open vocabulary.
@@ -104,11 +104,11 @@ class CtcDecoder {
 
  private:
   struct Prefix {
-    double p_blank = -INFINITY;      // log P(prefix, path ends in blank)
-    double p_symbol = -INFINITY;     // log P(prefix, path ends in its last symbol)
-    std::vector<int64_t> frames;     // frame of each symbol's emission
-    std::vector<float> probs;        // posterior of each symbol at emission
-    int node = Lexicon::kRoot;       // lexicon trie node of the word in progress
+    double p_blank = -INFINITY;   // log P(prefix, path ends in blank)
+    double p_symbol = -INFINITY;  // log P(prefix, path ends in its last symbol)
+    std::vector<int64_t> frames;  // frame of each symbol's emission
+    std::vector<float> probs;     // posterior of each symbol at emission
+    int node = Lexicon::kRoot;    // lexicon trie node of the word in progress
     double total() const;
   };
   void AcceptGreedy(const float* lp);
@@ -136,6 +136,7 @@ class CtcDecoder {
 };
 
 // Offline decoding of one utterance: log_probs [T, V] float (any device).
-Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab, const CtcDecoderOptions& options);
+Transcript CtcDecode(const torch::Tensor& log_probs, const Vocabulary& vocab,
+                     const CtcDecoderOptions& options);
 
 }  // namespace asr

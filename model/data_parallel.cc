@@ -18,8 +18,8 @@ namespace {
 // `model`, with `terms` (TrainingLoss) added, back-propagated into its
 // gradients when the CTC loss is finite; padding beyond the rows' longest
 // input and target is cut off first. Returns the CTC loss of the outputs.
-double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin, int64_t end, int64_t burn_in,
-                         const TrainingLoss& terms) {
+double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin, int64_t end,
+                         int64_t burn_in, const TrainingLoss& terms) {
   const int64_t n = end - begin;
   const torch::Tensor lengths = batch.feat_lengths.narrow(0, begin, n);
   const torch::Tensor target_lengths = batch.target_lengths.narrow(0, begin, n);
@@ -49,7 +49,8 @@ double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin
 }  // namespace
 
 uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t shard) {
-  return SplitMix64Finalize(seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(step) * 0xbf58476d1ce4e5b9ULL +
+  return SplitMix64Finalize(seed * 0x9e3779b97f4a7c15ULL +
+                            static_cast<uint64_t>(step) * 0xbf58476d1ce4e5b9ULL +
                             static_cast<uint64_t>(shard) * 0x94d049bb133111ebULL);
 }
 
@@ -65,7 +66,8 @@ void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
                        int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
   const int64_t rows = batch.size();
-  const size_t shards = static_cast<size_t>(std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows));
+  const size_t shards =
+      static_cast<size_t>(std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows));
   auto model_of = [&](size_t k) -> AcousticModel& { return k == 0 ? model : replicas[k - 1]; };
   auto first_row = [&](size_t k) { return static_cast<int64_t>(k) * rows / static_cast<int64_t>(shards); };
   std::vector<double> losses(shards);

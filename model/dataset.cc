@@ -186,7 +186,8 @@ DataOptions DataOptions::Default() {
 absl::Status DataOptions::Validate() const {
   if (max_batch_frames < 100) return absl::InvalidArgumentError("data.max_batch_frames: must be >= 100");
   if (max_batch_utterances < 1) return absl::InvalidArgumentError("data.max_batch_utterances: must be >= 1");
-  if (!(max_utterance_seconds > 0)) return absl::InvalidArgumentError("data.max_utterance_seconds: must be > 0");
+  if (!(max_utterance_seconds > 0))
+    return absl::InvalidArgumentError("data.max_utterance_seconds: must be > 0");
   if (speed_factors.empty()) return absl::InvalidArgumentError("data.speed_factors: must not be empty");
   for (double f : speed_factors) {
     if (!(f >= 0.5 && f <= 2.0)) {
@@ -197,11 +198,13 @@ absl::Status DataOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("data.spec_augment_options.", st.message()));
   }
   if (!(vtlp_max_warp >= 0 && vtlp_max_warp <= 0.3)) {
-    return absl::InvalidArgumentError(absl::StrCat("data.vtlp_max_warp: ", vtlp_max_warp, " not in [0, 0.3]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data.vtlp_max_warp: ", vtlp_max_warp, " not in [0, 0.3]"));
   }
   if (absl::Status st = noise_augment.Validate(); !st.ok()) return st;
   if (cache_max_megabytes < 0) return absl::InvalidArgumentError("data.cache_max_megabytes: must be >= 0");
-  if (loader_threads < 0 || loader_threads > 64) return absl::InvalidArgumentError("data.loader_threads: not in [0, 64]");
+  if (loader_threads < 0 || loader_threads > 64)
+    return absl::InvalidArgumentError("data.loader_threads: not in [0, 64]");
   if (prefetch_batches < 1) return absl::InvalidArgumentError("data.prefetch_batches: must be >= 1");
   return absl::OkStatus();
 }
@@ -214,9 +217,12 @@ nlohmann::json DataOptions::ToJson() const {
           {"speed_factors", speed_factors},
           {"spec_augment", spec_augment},
           {"spec_augment_options",
-           {{"time_warp", s.time_warp}, {"freq_mask_width", s.freq_mask_width},
-            {"num_freq_masks", s.num_freq_masks}, {"time_mask_width", s.time_mask_width},
-            {"num_time_masks", s.num_time_masks}, {"max_time_fraction", s.max_time_fraction},
+           {{"time_warp", s.time_warp},
+            {"freq_mask_width", s.freq_mask_width},
+            {"num_freq_masks", s.num_freq_masks},
+            {"time_mask_width", s.time_mask_width},
+            {"num_time_masks", s.num_time_masks},
+            {"max_time_fraction", s.max_time_fraction},
             {"apply_probability", s.apply_probability}}},
           {"vtlp_max_warp", vtlp_max_warp},
           {"noise_augment", noise_augment.ToJson()},
@@ -233,17 +239,28 @@ absl::StatusOr<DataOptions> DataOptions::FromJson(const nlohmann::json& j) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
     try {
-      if (k == "max_batch_frames") o.max_batch_frames = it->get<int64_t>();
-      else if (k == "max_batch_utterances") o.max_batch_utterances = it->get<int64_t>();
-      else if (k == "max_utterance_seconds") o.max_utterance_seconds = it->get<double>();
-      else if (k == "speed_factors") o.speed_factors = it->get<std::vector<double>>();
-      else if (k == "spec_augment") o.spec_augment = it->get<bool>();
-      else if (k == "vtlp_max_warp") o.vtlp_max_warp = it->get<double>();
-      else if (k == "cache_features") o.cache_features = it->get<bool>();
-      else if (k == "cache_max_megabytes") o.cache_max_megabytes = it->get<int64_t>();
-      else if (k == "loader_threads") o.loader_threads = it->get<int>();
-      else if (k == "sortagrad") o.sortagrad = it->get<bool>();
-      else if (k == "prefetch_batches") o.prefetch_batches = it->get<int>();
+      if (k == "max_batch_frames")
+        o.max_batch_frames = it->get<int64_t>();
+      else if (k == "max_batch_utterances")
+        o.max_batch_utterances = it->get<int64_t>();
+      else if (k == "max_utterance_seconds")
+        o.max_utterance_seconds = it->get<double>();
+      else if (k == "speed_factors")
+        o.speed_factors = it->get<std::vector<double>>();
+      else if (k == "spec_augment")
+        o.spec_augment = it->get<bool>();
+      else if (k == "vtlp_max_warp")
+        o.vtlp_max_warp = it->get<double>();
+      else if (k == "cache_features")
+        o.cache_features = it->get<bool>();
+      else if (k == "cache_max_megabytes")
+        o.cache_max_megabytes = it->get<int64_t>();
+      else if (k == "loader_threads")
+        o.loader_threads = it->get<int>();
+      else if (k == "sortagrad")
+        o.sortagrad = it->get<bool>();
+      else if (k == "prefetch_batches")
+        o.prefetch_batches = it->get<int>();
       else if (k == "noise_augment") {
         auto n = NoiseAugmentOptions::FromJson(*it);
         if (!n.ok()) return n.status();
@@ -251,21 +268,32 @@ absl::StatusOr<DataOptions> DataOptions::FromJson(const nlohmann::json& j) {
       } else if (k == "spec_augment_options") {
         if (it->is_string()) {
           auto p = SpecAugmentOptions::Preset(it->get<std::string>());
-          if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("data.spec_augment_options: ", p.status().message()));
+          if (!p.ok())
+            return absl::InvalidArgumentError(
+                absl::StrCat("data.spec_augment_options: ", p.status().message()));
           o.spec_augment_options = *p;
           continue;
         }
         SpecAugmentOptions& s = o.spec_augment_options;
         for (auto f = it->begin(); f != it->end(); ++f) {
           const std::string& n = f.key();
-          if (n == "time_warp") s.time_warp = f->get<int>();
-          else if (n == "freq_mask_width") s.freq_mask_width = f->get<int>();
-          else if (n == "num_freq_masks") s.num_freq_masks = f->get<int>();
-          else if (n == "time_mask_width") s.time_mask_width = f->get<int>();
-          else if (n == "num_time_masks") s.num_time_masks = f->get<int>();
-          else if (n == "max_time_fraction") s.max_time_fraction = f->get<float>();
-          else if (n == "apply_probability") s.apply_probability = f->get<float>();
-          else return absl::InvalidArgumentError(absl::StrCat("data.spec_augment_options.", n, ": unknown field"));
+          if (n == "time_warp")
+            s.time_warp = f->get<int>();
+          else if (n == "freq_mask_width")
+            s.freq_mask_width = f->get<int>();
+          else if (n == "num_freq_masks")
+            s.num_freq_masks = f->get<int>();
+          else if (n == "time_mask_width")
+            s.time_mask_width = f->get<int>();
+          else if (n == "num_time_masks")
+            s.num_time_masks = f->get<int>();
+          else if (n == "max_time_fraction")
+            s.max_time_fraction = f->get<float>();
+          else if (n == "apply_probability")
+            s.apply_probability = f->get<float>();
+          else
+            return absl::InvalidArgumentError(
+                absl::StrCat("data.spec_augment_options.", n, ": unknown field"));
         }
       } else {
         return absl::InvalidArgumentError(absl::StrCat("data.", k, ": unknown field"));
@@ -281,11 +309,14 @@ absl::StatusOr<DataOptions> DataOptions::FromJson(const nlohmann::json& j) {
 Dataset::Dataset(std::vector<Utterance> utterances, const FeatureOptions& features, const Vocabulary& vocab,
                  const DataOptions& options, bool train, uint64_t seed, DataReport* report)
     : features_(features), vocab_(vocab), opts_(options), train_(train), seed_(seed) {
-  if (train_ && opts_.vtlp_max_warp > 0 && features_.type == FeatureType::kFbank) vtlp_.emplace(features_.fbank);
+  if (train_ && opts_.vtlp_max_warp > 0 && features_.type == FeatureType::kFbank)
+    vtlp_.emplace(features_.fbank);
   if (train_ && opts_.noise_augment.enabled() && features_.type == FeatureType::kFbank) {
     auto n = NoiseAugmenter::Create(features_.fbank, opts_.noise_augment);
-    if (n.ok()) noise_.emplace(std::move(*n));
-    else report->Add(absl::StrCat("noise augmentation off: ", n.status().message()));
+    if (n.ok())
+      noise_.emplace(std::move(*n));
+    else
+      report->Add(absl::StrCat("noise augmentation off: ", n.status().message()));
   }
   for (Utterance& u : utterances) {
     if (u.duration > opts_.max_utterance_seconds) {
@@ -343,7 +374,8 @@ absl::StatusOr<Matrix> Dataset::LoadFeatures(int64_t i, int64_t epoch) const {
     }
     auto f = ExtractFeatures(*audio, features_);
     if (!f.ok()) return f.status();
-    if (f->rows == 0) return absl::InvalidArgumentError(absl::StrCat("'", u.audio_path, "': too short for one frame"));
+    if (f->rows == 0)
+      return absl::InvalidArgumentError(absl::StrCat("'", u.audio_path, "': too short for one frame"));
     feats = std::move(*f);
     if (opts_.cache_features) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -360,7 +392,8 @@ absl::StatusOr<Matrix> Dataset::LoadFeatures(int64_t i, int64_t epoch) const {
     vtlp_->Apply(1.0 + opts_.vtlp_max_warp * (2 * u - 1), &feats);
   }
   if (noise_ && epoch >= 0) {
-    std::mt19937_64 rng(Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i) ^ 0x6e6f697365ULL));
+    std::mt19937_64 rng(
+        Seed3(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i) ^ 0x6e6f697365ULL));
     noise_->Apply(&rng, &feats);
   }
   if (train_ && opts_.spec_augment && epoch >= 0) {
@@ -385,7 +418,8 @@ std::vector<std::vector<int64_t>> Dataset::EpochBatches(int64_t epoch) const {
   std::vector<int64_t> cur;
   int64_t cur_max = 0;
   for (int64_t i : order) {
-    const int64_t frames = static_cast<int64_t>(std::ceil(utts_[static_cast<size_t>(i)].duration * slowest / shift_s)) + 1;
+    const int64_t frames =
+        static_cast<int64_t>(std::ceil(utts_[static_cast<size_t>(i)].duration * slowest / shift_s)) + 1;
     const int64_t new_max = std::max(cur_max, frames);
     if (!cur.empty() && (new_max * static_cast<int64_t>(cur.size() + 1) > opts_.max_batch_frames ||
                          static_cast<int64_t>(cur.size()) >= opts_.max_batch_utterances)) {
@@ -417,8 +451,8 @@ Batch Dataset::MakeBatch(const std::vector<int64_t>& indices, int64_t epoch, int
       if (!bad_[static_cast<size_t>(i)]) {
         bad_[static_cast<size_t>(i)] = true;
         failed_.fetch_add(1);
-        problems_.push_back(absl::StrCat("skipped ", utts_[static_cast<size_t>(i)].audio_path, ": ",
-                                         f.status().message()));
+        problems_.push_back(
+            absl::StrCat("skipped ", utts_[static_cast<size_t>(i)].audio_path, ": ", f.status().message()));
       }
       continue;
     }

@@ -38,8 +38,8 @@ struct Utterance {
 
 // Problems found while reading a manifest or loading its audio.
 struct DataReport {
-  int64_t entries = 0;  // lines / utterances seen
-  int64_t skipped = 0;  // entries rejected
+  int64_t entries = 0;                // lines / utterances seen
+  int64_t skipped = 0;                // entries rejected
   std::vector<std::string> problems;  // one line per skipped entry (first 100 kept)
   void Add(const std::string& problem);
 };
@@ -62,10 +62,10 @@ absl::StatusOr<std::vector<Utterance>> ReadDataset(const std::string& path, Data
 struct DataOptions {
   int64_t max_batch_frames = 24000;  // feature frames per batch, padding included
   int64_t max_batch_utterances = 64;
-  double max_utterance_seconds = 30;  // longer entries are skipped
+  double max_utterance_seconds = 30;                    // longer entries are skipped
   std::vector<double> speed_factors = {0.9, 1.0, 1.1};  // train only; {1} = off
-  bool spec_augment = true;           // train only
-  SpecAugmentOptions spec_augment_options;  // default: LD policy without time warp, see Default()
+  bool spec_augment = true;                             // train only
+  SpecAugmentOptions spec_augment_options;              // default: LD policy without time warp, see Default()
   // Train only, fbank only: vocal tract length perturbation with a warp
   // factor drawn per utterance and epoch uniformly from [1 - w, 1 + w]
   // (features/vtlp.h); 0 = off, 0.1 = Jaitly & Hinton's 0.9..1.1.
@@ -74,10 +74,10 @@ struct DataOptions {
   // the features, drawn per utterance and epoch (features/noise_augment.h);
   // off by default.
   NoiseAugmentOptions noise_augment;
-  bool cache_features = true;         // keep computed (pre-SpecAugment) features in memory
+  bool cache_features = true;  // keep computed (pre-SpecAugment) features in memory
   int64_t cache_max_megabytes = 4096;
-  bool sortagrad = true;              // first epoch in ascending length (Amodei et al. 2016), later shuffled
-  int loader_threads = 1;             // background threads preparing batches
+  bool sortagrad = true;   // first epoch in ascending length (Amodei et al. 2016), later shuffled
+  int loader_threads = 1;  // background threads preparing batches
   int prefetch_batches = 4;
 
   static DataOptions Default();
@@ -87,14 +87,14 @@ struct DataOptions {
 };
 
 struct Batch {
-  torch::Tensor feats;           // [B, T, F] float32 raw features (CMVN is in the model)
-  torch::Tensor feat_lengths;    // [B] int64
-  torch::Tensor targets;         // [B, S] int64, padded with 0
-  torch::Tensor target_lengths;  // [B] int64
+  torch::Tensor feats;              // [B, T, F] float32 raw features (CMVN is in the model)
+  torch::Tensor feat_lengths;       // [B] int64
+  torch::Tensor targets;            // [B, S] int64, padded with 0
+  torch::Tensor target_lengths;     // [B] int64
   std::vector<int64_t> utterances;  // dataset indices, in batch order
-  int64_t frames = 0;            // sum of feat_lengths
-  double audio_seconds = 0;      // sum of (perturbed) durations
-  int64_t index = 0;             // position in the epoch's batch order
+  int64_t frames = 0;               // sum of feat_lengths
+  double audio_seconds = 0;         // sum of (perturbed) durations
+  int64_t index = 0;                // position in the epoch's batch order
   int64_t size() const { return static_cast<int64_t>(utterances.size()); }
 };
 
@@ -139,7 +139,7 @@ class Dataset {
   std::vector<Utterance> utts_;
   std::vector<std::vector<int64_t>> targets_;
   FeatureOptions features_;
-  std::optional<VtlpWarper> vtlp_;  // set iff training with vtlp_max_warp > 0 on fbank features
+  std::optional<VtlpWarper> vtlp_;       // set iff training with vtlp_max_warp > 0 on fbank features
   std::optional<NoiseAugmenter> noise_;  // set iff training with noise_augment enabled on fbank features
   Vocabulary vocab_;
   DataOptions opts_;
@@ -147,10 +147,11 @@ class Dataset {
   uint64_t seed_;
   std::vector<float> mask_fill_;
   mutable std::mutex mu_;
-  mutable std::map<std::pair<int64_t, int>, Matrix> cache_;  // (index, speed * 100) -> features; guarded by mu_
-  mutable int64_t cache_bytes_ = 0;                          // guarded by mu_
-  mutable std::vector<bool> bad_;                            // guarded by mu_
-  mutable std::vector<std::string> problems_;                // guarded by mu_
+  mutable std::map<std::pair<int64_t, int>, Matrix>
+      cache_;                                  // (index, speed * 100) -> features; guarded by mu_
+  mutable int64_t cache_bytes_ = 0;            // guarded by mu_
+  mutable std::vector<bool> bad_;              // guarded by mu_
+  mutable std::vector<std::string> problems_;  // guarded by mu_
   mutable std::atomic<int64_t> failed_{0};
 };
 
@@ -174,10 +175,10 @@ class BatchLoader {
   const size_t prefetch_;
   std::mutex mu_;
   std::condition_variable cv_;
-  size_t next_to_claim_;               // guarded by mu_
-  size_t next_to_hand_out_;            // guarded by mu_
-  std::map<size_t, Batch> ready_;      // guarded by mu_
-  bool stop_ = false;                  // guarded by mu_
+  size_t next_to_claim_;           // guarded by mu_
+  size_t next_to_hand_out_;        // guarded by mu_
+  std::map<size_t, Batch> ready_;  // guarded by mu_
+  bool stop_ = false;              // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

@@ -26,9 +26,10 @@ struct DecodeCliOptions {
     app.add_option("--beam", beam, "beam width (1 = greedy; 8 when a lexicon is given)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
-    app.add_option("--lexicon", lexicon,
-                   "closed word list for beam search: 'model' (the words of the model's training transcripts), "
-                   "a file with one word per line, or 'none'")
+    app.add_option(
+           "--lexicon", lexicon,
+           "closed word list for beam search: 'model' (the words of the model's training transcripts), "
+           "a file with one word per line, or 'none'")
         ->capture_default_str();
     app.add_option("--threads", threads, "LibTorch + BLAS threads (0 = half the cores)");
   }

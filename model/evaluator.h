@@ -14,10 +14,10 @@
 namespace asr {
 
 struct EvalResult {
-  double loss = 0;           // mean CTC loss per batch (mean over target lengths)
-  double cer = 0, wer = 0;   // over all utterances
-  int64_t utterances = 0;    // decoded
-  int64_t failed = 0;        // could not be loaded
+  double loss = 0;          // mean CTC loss per batch (mean over target lengths)
+  double cer = 0, wer = 0;  // over all utterances
+  int64_t utterances = 0;   // decoded
+  int64_t failed = 0;       // could not be loaded
   double audio_seconds = 0;
   double compute_seconds = 0;  // wall time of features + model + decoding
   double rtf() const { return audio_seconds > 0 ? compute_seconds / audio_seconds : 0; }

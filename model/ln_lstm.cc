@@ -45,11 +45,13 @@ Tensor ReverseWithinLengths(const Tensor& x, const Tensor& idx) {
 }  // namespace
 
 absl::Status LayerNormLstmOptions::Validate() const {
-  if (input_size_ <= 0) return absl::InvalidArgumentError(absl::StrCat("input_size: ", input_size_, " must be > 0"));
+  if (input_size_ <= 0)
+    return absl::InvalidArgumentError(absl::StrCat("input_size: ", input_size_, " must be > 0"));
   if (hidden_size_ <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("hidden_size: ", hidden_size_, " must be > 0"));
   }
-  if (num_layers_ <= 0) return absl::InvalidArgumentError(absl::StrCat("num_layers: ", num_layers_, " must be > 0"));
+  if (num_layers_ <= 0)
+    return absl::InvalidArgumentError(absl::StrCat("num_layers: ", num_layers_, " must be > 0"));
   if (!(dropout_ >= 0.0 && dropout_ < 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat("dropout: ", dropout_, " not in [0, 1)"));
   }
@@ -59,7 +61,8 @@ absl::Status LayerNormLstmOptions::Validate() const {
           absl::StrCat("proj_size: ", proj_size_, " must be 0 or in [1, hidden_size=", hidden_size_, ")"));
     }
   }
-  if (!(eps_ > 0.0 && eps_ < 1.0)) return absl::InvalidArgumentError(absl::StrCat("eps: ", eps_, " not in (0, 1)"));
+  if (!(eps_ > 0.0 && eps_ < 1.0))
+    return absl::InvalidArgumentError(absl::StrCat("eps: ", eps_, " not in (0, 1)"));
   return absl::OkStatus();
 }
 
@@ -118,16 +121,17 @@ LstmState LayerNormLstmImpl::ZeroState(int64_t batch) const {
 }
 
 LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths, const LstmState& initial,
-                                     std::vector<Tensor>* layer_outputs) {
-  TORCH_CHECK(input.dim() == 3 && input.size(2) == options_.input_size(), "LayerNormLstm: input must be [T, B, ",
-              options_.input_size(), "], got ", input.sizes());
+                                      std::vector<Tensor>* layer_outputs) {
+  TORCH_CHECK(input.dim() == 3 && input.size(2) == options_.input_size(),
+              "LayerNormLstm: input must be [T, B, ", options_.input_size(), "], got ", input.sizes());
   const int64_t steps = input.size(0), batch = input.size(1);
   std::vector<int64_t> len(static_cast<size_t>(batch), steps);
   if (lengths.defined()) {
     const Tensor l = lengths.to(torch::kCPU, torch::kInt64).contiguous();
     TORCH_CHECK(l.numel() == batch, "LayerNormLstm: lengths has ", l.numel(), " entries for batch ", batch);
     std::copy(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + batch, len.begin());
-    for (int64_t v : len) TORCH_CHECK(v >= 0 && v <= steps, "LayerNormLstm: length ", v, " not in [0, ", steps, "]");
+    for (int64_t v : len)
+      TORCH_CHECK(v >= 0 && v <= steps, "LayerNormLstm: length ", v, " not in [0, ", steps, "]");
   }
   // Sort by length, longest first: each step then works on a prefix of rows.
   std::vector<int64_t> order(static_cast<size_t>(batch));
@@ -153,9 +157,8 @@ LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths
     for (int64_t d = 0; d < num_directions(); ++d) {
       const int64_t k = l * num_directions() + d;
       const Tensor x = d == 0 ? layer_input : ReverseWithinLengths(layer_input, rev_idx);
-      std::vector<Tensor> r =
-          LnLstmDirection(x, sorted_len, h0[k], c0[k], cells_[static_cast<size_t>(k)], options_.eps(),
-                          options_.fused());
+      std::vector<Tensor> r = LnLstmDirection(x, sorted_len, h0[k], c0[k], cells_[static_cast<size_t>(k)],
+                                              options_.eps(), options_.fused());
       outs.push_back(d == 0 ? r[0] : ReverseWithinLengths(r[0], rev_idx));
       hs.push_back(r[1]);
       cs.push_back(r[2]);
@@ -207,7 +210,8 @@ std::pair<Tensor, LstmState> LayerNormLstmImpl::Step(const Tensor& x, const Lstm
       LnLstmStepCuda(in, s.h[l], s.c[l], w, options_.eps(), &h, &c);
 #endif
     } else {
-      std::vector<Tensor> r = LnLstmDirectionReference(in.unsqueeze(0), ones, s.h[l], s.c[l], w, options_.eps());
+      std::vector<Tensor> r =
+          LnLstmDirectionReference(in.unsqueeze(0), ones, s.h[l], s.c[l], w, options_.eps());
       h = r[1];
       c = r[2];
     }
@@ -229,8 +233,9 @@ std::vector<Tensor> LnLstmDirection(const Tensor& x, const std::vector<int64_t>&
   return LnLstmDirectionReference(x, lengths, h0, c0, w, eps);
 }
 
-std::vector<Tensor> LnLstmDirectionReference(const Tensor& x, const std::vector<int64_t>& lengths, const Tensor& h0,
-                                             const Tensor& c0, const LstmCellWeights& w, double eps) {
+std::vector<Tensor> LnLstmDirectionReference(const Tensor& x, const std::vector<int64_t>& lengths,
+                                             const Tensor& h0, const Tensor& c0, const LstmCellWeights& w,
+                                             double eps) {
   const int64_t steps = x.size(0), g = w.w_x.size(0), h = g / 4;
   const Tensor xg = at::layer_norm(x.matmul(w.w_x.t()), {g}, {}, {}, eps) * w.g_x;
   Tensor mask = torch::empty({steps, static_cast<int64_t>(lengths.size()), 1}, torch::kBool);

@@ -121,7 +121,8 @@ std::vector<torch::Tensor> LnLstmDirection(const torch::Tensor& x, const std::ve
 
 // The reference composition of LibTorch ops (any device, autograd through
 // every op); same contract as LnLstmDirection.
-std::vector<torch::Tensor> LnLstmDirectionReference(const torch::Tensor& x, const std::vector<int64_t>& lengths,
+std::vector<torch::Tensor> LnLstmDirectionReference(const torch::Tensor& x,
+                                                    const std::vector<int64_t>& lengths,
                                                     const torch::Tensor& h0, const torch::Tensor& c0,
                                                     const LstmCellWeights& w, double eps);
 

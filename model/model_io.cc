@@ -20,7 +20,8 @@ std::string SerializeModule(torch::nn::Module& module) {
   return out.str();
 }
 
-absl::Status DeserializeModule(const std::string& bytes, torch::nn::Module& module, const std::string& source) {
+absl::Status DeserializeModule(const std::string& bytes, torch::nn::Module& module,
+                               const std::string& source) {
   try {
     torch::serialize::InputArchive archive;
     std::istringstream in(bytes);
@@ -31,7 +32,8 @@ absl::Status DeserializeModule(const std::string& bytes, torch::nn::Module& modu
       archive.read(p.key(), t);
       if (t.sizes() != p.value().sizes()) {
         return absl::DataLossError(absl::StrCat("'", source, "': parameter ", p.key(), " has shape ",
-                                                c10::str(t.sizes()), ", model expects ", c10::str(p.value().sizes())));
+                                                c10::str(t.sizes()), ", model expects ",
+                                                c10::str(p.value().sizes())));
       }
       p.value().copy_(t);
     }
@@ -41,7 +43,8 @@ absl::Status DeserializeModule(const std::string& bytes, torch::nn::Module& modu
       b.value().copy_(t);
     }
   } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat("'", source, "': cannot read weights: ", e.what_without_backtrace()));
+    return absl::DataLossError(
+        absl::StrCat("'", source, "': cannot read weights: ", e.what_without_backtrace()));
   }
   return absl::OkStatus();
 }
@@ -54,7 +57,8 @@ absl::Status SaveModel(const std::string& path, AcousticModel& model, const nloh
   return WriteBundleAtomically(path, Bundle{"model", meta.dump(), {{"model", SerializeModule(*model)}}});
 }
 
-absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string& spec, const AcousticModel& model) {
+absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string& spec,
+                                                              const AcousticModel& model) {
   if (spec == "none" || spec.empty()) return std::shared_ptr<const Lexicon>();
   std::vector<std::string> words;
   if (spec == "model") {
@@ -69,7 +73,8 @@ absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string&
     }
   }
   auto lex = Lexicon::Create(model->vocabulary(), words);
-  if (!lex.ok()) return absl::InvalidArgumentError(absl::StrCat("lexicon '", spec, "': ", lex.status().message()));
+  if (!lex.ok())
+    return absl::InvalidArgumentError(absl::StrCat("lexicon '", spec, "': ", lex.status().message()));
   return lex;
 }
 
@@ -94,7 +99,8 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
   // is what that run validated and exported, so it is what is served.
   auto weights = bundle->blobs.find("averaged");
   if (weights == bundle->blobs.end()) weights = bundle->blobs.find("model");
-  if (weights == bundle->blobs.end()) return absl::DataLossError(absl::StrCat("'", path, "': no model weights"));
+  if (weights == bundle->blobs.end())
+    return absl::DataLossError(absl::StrCat("'", path, "': no model weights"));
   if (absl::Status st = DeserializeModule(weights->second, *out.model, path); !st.ok()) return st;
   out.model->eval();
   out.metadata = meta.value("metadata", nlohmann::json::object());

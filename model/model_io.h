@@ -28,10 +28,12 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path);
 // The lexicon a decoder should use, from a command-line style spec: "none"
 // (open vocabulary: nullptr), "model" (the model's training words), or a
 // text file with one word per line.
-absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string& spec, const AcousticModel& model);
+absl::StatusOr<std::shared_ptr<const Lexicon>> ResolveLexicon(const std::string& spec,
+                                                              const AcousticModel& model);
 
 // The weights/buffers of `module` as LibTorch archive bytes, and back.
 std::string SerializeModule(torch::nn::Module& module);
-absl::Status DeserializeModule(const std::string& bytes, torch::nn::Module& module, const std::string& source);
+absl::Status DeserializeModule(const std::string& bytes, torch::nn::Module& module,
+                               const std::string& source);
 
 }  // namespace asr

@@ -22,20 +22,28 @@ namespace asr {
 
 nlohmann::json ProgressEvent::ToJson() const {
   static const char* kKinds[] = {"step", "validation", "checkpoint", "message", "done"};
-  nlohmann::json j = {{"kind", kKinds[static_cast<int>(kind)]}, {"step", step}, {"epoch", epoch},
+  nlohmann::json j = {{"kind", kKinds[static_cast<int>(kind)]},
+                      {"step", step},
+                      {"epoch", epoch},
                       {"elapsed_seconds", elapsed_seconds}};
   switch (kind) {
     case Kind::kStep:
-      j.update({{"total_steps", total_steps}, {"total_epochs", total_epochs}, {"loss", loss},
-                {"learning_rate", learning_rate}, {"frames_per_second", frames_per_second},
-                {"eta_seconds", eta_seconds}, {"skipped_steps", skipped_steps}});
+      j.update({{"total_steps", total_steps},
+                {"total_epochs", total_epochs},
+                {"loss", loss},
+                {"learning_rate", learning_rate},
+                {"frames_per_second", frames_per_second},
+                {"eta_seconds", eta_seconds},
+                {"skipped_steps", skipped_steps}});
       break;
     case Kind::kValidation:
       j.update({{"dev_loss", dev_loss}, {"dev_cer", dev_cer}, {"dev_wer", dev_wer}, {"is_best", is_best}});
       break;
     case Kind::kCheckpoint:
-      j.update({{"checkpoint_path", checkpoint_path}, {"checkpoint_seconds", checkpoint_seconds},
-                {"checkpoint_failed", checkpoint_failed}, {"message", message}});
+      j.update({{"checkpoint_path", checkpoint_path},
+                {"checkpoint_seconds", checkpoint_seconds},
+                {"checkpoint_failed", checkpoint_failed},
+                {"message", message}});
       break;
     default:
       j["message"] = message;
@@ -65,7 +73,6 @@ std::vector<std::string> TrainingWords(const Dataset& data, const Vocabulary& vo
 
 }  // namespace
 
-
 absl::StatusOr<Cmvn> ComputeCmvn(const Dataset& data, int64_t max_utterances) {
   const int64_t n = data.size();
   if (n == 0) return absl::InvalidArgumentError("no training utterances to compute CMVN statistics from");
@@ -83,15 +90,17 @@ absl::StatusOr<Cmvn> ComputeCmvn(const Dataset& data, int64_t max_utterances) {
 
 Trainer::~Trainer() = default;
 
-absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& config, const std::string& out_dir,
-                                                         bool resume, ProgressCallback progress) {
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& config,
+                                                         const std::string& out_dir, bool resume,
+                                                         ProgressCallback progress) {
   std::unique_ptr<Trainer> t(new Trainer());
   t->progress_ = std::move(progress);
   t->out_dir_ = out_dir;
   t->ckpt_dir_ = (std::filesystem::path(out_dir) / "checkpoints").string();
   std::error_code ec;
   std::filesystem::create_directories(t->ckpt_dir_, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create '", t->ckpt_dir_, "': ", ec.message()));
+  if (ec)
+    return absl::PermissionDeniedError(absl::StrCat("cannot create '", t->ckpt_dir_, "': ", ec.message()));
   t->log_ = std::make_unique<std::ofstream>((std::filesystem::path(out_dir) / "train_log.jsonl").string(),
                                             std::ios::app);
 
@@ -129,10 +138,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     auto ds = std::make_unique<Dataset>(std::move(*utts), cfg.model.features, vocab, cfg.data, train,
                                         cfg.train.seed, &report);
     for (const std::string& p : report.problems) t->Emit(MessageEvent("skipped " + p));
-    if (ds->size() == 0) return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no usable utterances"));
+    if (ds->size() == 0)
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no usable utterances"));
     t->Emit(MessageEvent(absl::StrCat(train ? "train" : "dev", ": ", ds->size(), " utterances, ",
-                                     static_cast<int64_t>(ds->total_seconds() / 60), " min of audio, ", report.skipped,
-                                     " skipped")));
+                                      static_cast<int64_t>(ds->total_seconds() / 60), " min of audio, ",
+                                      report.skipped, " skipped")));
     (train ? t->train_ : t->dev_) = std::move(ds);
   }
 
@@ -149,7 +159,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   t->model_ = AcousticModel(cfg.model, cmvn);
   if (cfg.train.device == "cuda") {
     if (!torch::cuda::is_available()) {
-      return absl::FailedPreconditionError("train.device: cuda requested, but this LibTorch sees no CUDA device");
+      return absl::FailedPreconditionError(
+          "train.device: cuda requested, but this LibTorch sees no CUDA device");
     }
     t->model_->to(torch::kCUDA);
     if (cfg.train.precision == "bf16") t->model_->set_lstm_dtype(torch::kBFloat16);
@@ -159,11 +170,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
       t->replicas_.back()->train();
     }
   }
-  t->optimizer_ = std::make_unique<torch::optim::AdamW>(
-      t->model_->parameters(), torch::optim::AdamWOptions(cfg.optimizer.lr)
-                                   .betas({cfg.optimizer.beta1, cfg.optimizer.beta2})
-                                   .eps(cfg.optimizer.eps)
-                                   .weight_decay(cfg.optimizer.weight_decay));
+  t->optimizer_ = std::make_unique<torch::optim::AdamW>(t->model_->parameters(),
+                                                        torch::optim::AdamWOptions(cfg.optimizer.lr)
+                                                            .betas({cfg.optimizer.beta1, cfg.optimizer.beta2})
+                                                            .eps(cfg.optimizer.eps)
+                                                            .weight_decay(cfg.optimizer.weight_decay));
   if (cfg.train.ema_decay > 0) {
     t->averaged_ = AcousticModel(cfg.model, cmvn);
     t->averaged_->to(t->model_->device());
@@ -171,7 +182,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   }
   std::vector<AcousticModel> copies = t->replicas_;
   if (ckpt) {
-    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, t->averaged_model()); !st.ok()) {
+    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, t->averaged_model());
+        !st.ok()) {
       return st;
     }
     t->state_ = ckpt->state;
@@ -257,8 +269,12 @@ absl::Status Trainer::Validate(int64_t epoch) {
                                  {"is_best_dev", best}, {"export_model", config_.train.export_model}};
     if (absl::Status st = SaveModel(ExportPath(), scored, meta); !st.ok()) return st;
   }
-  state_.history.push_back({{"step", state_.step}, {"epoch", epoch}, {"elapsed_seconds", Elapsed()},
-                            {"dev_loss", r.loss}, {"dev_cer", r.cer}, {"dev_wer", r.wer}});
+  state_.history.push_back({{"step", state_.step},
+                            {"epoch", epoch},
+                            {"elapsed_seconds", Elapsed()},
+                            {"dev_loss", r.loss},
+                            {"dev_cer", r.cer},
+                            {"dev_wer", r.wer}});
   ProgressEvent e;
   e.kind = ProgressEvent::Kind::kValidation;
   e.epoch = epoch;
@@ -317,15 +333,18 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       if (batch->size() == 0) continue;
       const double lr =
           LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget_spent);
-      for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      for (auto& group : optimizer_->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       model_->train();
       // Burn-in length per batch, from (seed, step): reproducible across resumes.
-      std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(state_.step));
-      const int64_t burn_in = 1 + static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(
-                                      std::max(1, 2 * config_.model.burn_in_frames)));
-      const double loss_value = ForwardBackward(model_, replicas_, *batch,
-                                                config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
-                                                state_.step, loss_terms);
+      std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL +
+                               static_cast<uint64_t>(state_.step));
+      const int64_t burn_in =
+          1 + static_cast<int64_t>(burn_rng() %
+                                   static_cast<uint64_t>(std::max(1, 2 * config_.model.burn_in_frames)));
+      const double loss_value =
+          ForwardBackward(model_, replicas_, *batch, config_.model.burn_in_frames > 0 ? burn_in : 0,
+                          config_.train.seed, state_.step, loss_terms);
       bool finite = std::isfinite(loss_value);
       if (finite) {
         const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;
@@ -334,12 +353,11 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
       if (!finite) {
         ++state_.skipped_steps;
         if (++state_.nonfinite_streak >= run.max_consecutive_nonfinite) {
-          return absl::InternalError(absl::StrCat(state_.nonfinite_streak,
-                                                  " consecutive steps with a non-finite loss or gradient at step ",
-                                                  state_.step, "; aborting (train.max_consecutive_nonfinite)"));
+          return absl::InternalError(absl::StrCat(
+              state_.nonfinite_streak, " consecutive steps with a non-finite loss or gradient at step ",
+              state_.step, "; aborting (train.max_consecutive_nonfinite)"));
         }
-        Emit(MessageEvent(absl::StrCat("skipped a non-finite step (",
-                                                                            state_.skipped_steps, " so far)")));
+        Emit(MessageEvent(absl::StrCat("skipped a non-finite step (", state_.skipped_steps, " so far)")));
         continue;
       }
       optimizer_->step();

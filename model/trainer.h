@@ -33,11 +33,11 @@ struct ProgressEvent {
   Kind kind = Kind::kMessage;
   int64_t step = -1, epoch = -1;  // -1: filled in with the trainer's current values
   int64_t total_steps = 0, total_epochs = 0;
-  double loss = 0;               // mean training loss since the previous step event
+  double loss = 0;  // mean training loss since the previous step event
   double learning_rate = 0;
   double frames_per_second = 0;  // feature frames (10 ms) trained per wall second
   double eta_seconds = 0;
-  double elapsed_seconds = 0;    // training wall time, across resumes
+  double elapsed_seconds = 0;                     // training wall time, across resumes
   double dev_loss = 0, dev_cer = 0, dev_wer = 0;  // kValidation
   bool is_best = false;                           // kValidation
   std::string checkpoint_path;                    // kCheckpoint
@@ -54,9 +54,9 @@ struct TrainingResult {
   int64_t epochs = 0;
   double best_dev_cer = 0, best_dev_wer = 0;
   int64_t best_step = -1;
-  std::string model_path;  // exported model (OUT/model.asrmodel)
+  std::string model_path;      // exported model (OUT/model.asrmodel)
   int64_t exported_step = -1;  // its step: best_step, or the last validated with train.export_model "last"
-  std::string stop_reason; // "completed", "max_steps", "time_budget", "early_stopping", "cancelled"
+  std::string stop_reason;     // "completed", "max_steps", "time_budget", "early_stopping", "cancelled"
   double elapsed_seconds = 0;
   int64_t skipped_steps = 0;
   int64_t failed_utterances = 0;
@@ -67,8 +67,9 @@ class Trainer {
   // Reads the data, prepares CMVN (or the checkpoint's) and the model.
   // With resume, continues from the newest valid checkpoint in
   // OUT/checkpoints (its stored config wins); without one, starts fresh.
-  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainingConfig& config, const std::string& out_dir,
-                                                         bool resume, ProgressCallback progress);
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainingConfig& config,
+                                                         const std::string& out_dir, bool resume,
+                                                         ProgressCallback progress);
   ~Trainer();
 
   // Trains until done, cancelled (*cancel set: stops within one step and
@@ -102,7 +103,7 @@ class Trainer {
   ProgressCallback progress_;
   std::unique_ptr<Dataset> train_, dev_;
   AcousticModel model_{nullptr};
-  AcousticModel averaged_{nullptr};       // set iff train.ema_decay > 0; same device as model_
+  AcousticModel averaged_{nullptr};      // set iff train.ema_decay > 0; same device as model_
   std::vector<AcousticModel> replicas_;  // data-parallel copies of model_ for shards 1..K-1 (CPU only)
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   TrainingState state_;

@@ -5,7 +5,8 @@
 //    "data": {...},         // DataOptions (dataset.h)
 //    "optimizer": {"lr": 0.002, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.01, "grad_clip": 5},
 //    "schedule": {"warmup_steps": 300, "decay": "cosine", "min_lr_ratio": 0.05},
-//    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0, "data_parallel": true,
+//    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0,
+//    "data_parallel": true,
 //              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
 //              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
 //              "log_every_steps": 10, "device": "cpu", "precision": "fp32", "ema_decay": 0,
@@ -25,7 +26,7 @@
 namespace asr {
 
 struct OptimizerOptions {
-  double lr = 2e-3;            // peak learning rate (AdamW)
+  double lr = 2e-3;  // peak learning rate (AdamW)
   double beta1 = 0.9, beta2 = 0.98;
   double eps = 1e-8;
   double weight_decay = 0.01;  // decoupled (AdamW)
@@ -42,13 +43,13 @@ struct ScheduleOptions {
 
 struct RunOptions {
   int64_t epochs = 20;
-  int64_t max_steps = 0;              // 0 = epochs decide
+  int64_t max_steps = 0;  // 0 = epochs decide
   // 0 = none; training stops (validated, checkpointed) when spent, and a
   // cosine decay follows the clock where it is ahead of the steps (see
   // LearningRate), so such a run's learning rates depend on the machine's speed.
   double time_budget_minutes = 0;
   uint64_t seed = 1;
-  int threads = 0;                    // LibTorch + BLAS threads; 0 = half the cores
+  int threads = 0;  // LibTorch + BLAS threads; 0 = half the cores
   // On CPU with threads > 1: split every batch into `threads` shards, each
   // run forward and backward by its own model replica on one thread, and
   // sum the gradients in a fixed order (deterministic for a fixed seed and
@@ -56,13 +57,13 @@ struct RunOptions {
   // false: one model, LibTorch and BLAS parallelize each operation instead.
   bool data_parallel = true;
   int64_t checkpoint_every_steps = 500;
-  int64_t keep_last_checkpoints = 3;  // plus the best by dev CER
-  int64_t early_stopping_patience = 0;  // epochs without dev CER improvement; 0 = off
+  int64_t keep_last_checkpoints = 3;       // plus the best by dev CER
+  int64_t early_stopping_patience = 0;     // epochs without dev CER improvement; 0 = off
   int64_t max_consecutive_nonfinite = 20;  // abort after this many skipped steps in a row
-  int eval_beam = 1;                  // dev decoding beam (1 = greedy)
-  int64_t cmvn_max_utterances = 2000; // train utterances used for CMVN statistics
-  int64_t log_every_steps = 10;       // step events
-  std::string device = "cpu";         // "cpu" or "cuda" (needs a CUDA LibTorch and a GPU)
+  int eval_beam = 1;                       // dev decoding beam (1 = greedy)
+  int64_t cmvn_max_utterances = 2000;      // train utterances used for CMVN statistics
+  int64_t log_every_steps = 10;            // step events
+  std::string device = "cpu";              // "cpu" or "cuda" (needs a CUDA LibTorch and a GPU)
   // LSTM activations: "fp32", or "bf16" (CUDA only; parameters,
   // optimizer state, layer-norm statistics, cell states and the CTC loss
   // stay fp32).

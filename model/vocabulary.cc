@@ -30,13 +30,17 @@ absl::StatusOr<Vocabulary> Vocabulary::Create(const std::string& symbols) {
   std::vector<std::string> units;
   for (char c : symbols) {
     const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 32 || u > 126) return absl::InvalidArgumentError(absl::StrCat("vocabulary: non-printable byte ", int{u}));
-    if (seen[u]) return absl::InvalidArgumentError(absl::StrCat("vocabulary: '", std::string(1, c), "' repeated"));
+    if (u < 32 || u > 126)
+      return absl::InvalidArgumentError(absl::StrCat("vocabulary: non-printable byte ", int{u}));
+    if (seen[u])
+      return absl::InvalidArgumentError(absl::StrCat("vocabulary: '", std::string(1, c), "' repeated"));
     seen[u] = true;
     units.emplace_back(1, c);
   }
-  if (!seen[static_cast<unsigned char>(' ')]) return absl::InvalidArgumentError("vocabulary: must contain ' '");
-  if (symbols.size() < 2) return absl::InvalidArgumentError("vocabulary: needs at least one symbol besides ' '");
+  if (!seen[static_cast<unsigned char>(' ')])
+    return absl::InvalidArgumentError("vocabulary: must contain ' '");
+  if (symbols.size() < 2)
+    return absl::InvalidArgumentError("vocabulary: needs at least one symbol besides ' '");
   return Vocabulary(std::move(units), /*word_units=*/false);
 }
 
@@ -77,7 +81,8 @@ std::string Vocabulary::Normalize(const std::string& text) const {
 
 absl::StatusOr<std::vector<int64_t>> Vocabulary::Encode(const std::string& text) const {
   const std::string norm = Normalize(text);
-  if (norm.empty()) return absl::InvalidArgumentError(absl::StrCat("transcript '", text, "' has no vocabulary symbols"));
+  if (norm.empty())
+    return absl::InvalidArgumentError(absl::StrCat("transcript '", text, "' has no vocabulary symbols"));
   std::vector<int64_t> ids;
   if (!word_units_) {
     ids.reserve(norm.size());
@@ -87,7 +92,8 @@ absl::StatusOr<std::vector<int64_t>> Vocabulary::Encode(const std::string& text)
   for (absl::string_view w : absl::StrSplit(norm, ' ')) {
     const auto it = word_id_.find(std::string(w));
     if (it == word_id_.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("transcript '", text, "': word '", w, "' is not a word unit"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("transcript '", text, "': word '", w, "' is not a word unit"));
     }
     ids.push_back(it->second);
   }

@@ -52,8 +52,8 @@ class Vocabulary {
   Vocabulary(std::vector<std::string> units, bool word_units);
   std::vector<std::string> units_;
   bool word_units_ = false;
-  bool kept_[256] = {};                          // characters Normalize() keeps
-  int64_t char_id_[256];                         // character units
+  bool kept_[256] = {};                               // characters Normalize() keeps
+  int64_t char_id_[256];                              // character units
   std::unordered_map<std::string, int64_t> word_id_;  // word units
 };
 

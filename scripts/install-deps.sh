@@ -30,7 +30,7 @@ BUILD=(
 BUILD_TORCH=(libtorch-dev)
 # Tests, fuzzing, the default corpus, golden data and plots.
 TOOLS=(
-  curl clang libclang-rt-14-dev
+  curl clang libclang-rt-14-dev clang-format
   espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all wamerican
   festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-machac festvox-czech-ph
   festvox-suopuhe-lj festvox-suopuhe-mv

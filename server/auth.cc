@@ -15,7 +15,8 @@ absl::StatusOr<Authenticator> Authenticator::FromFile(const std::string& path) {
   ss << in.rdbuf();
   std::string token = ss.str();
   const size_t a = token.find_first_not_of(" \t\r\n"), b = token.find_last_not_of(" \t\r\n");
-  if (a == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("auth_token_file: '", path, "' is empty"));
+  if (a == std::string::npos)
+    return absl::InvalidArgumentError(absl::StrCat("auth_token_file: '", path, "' is empty"));
   return Authenticator(token.substr(a, b - a + 1));
 }
 
@@ -28,7 +29,8 @@ grpc::Status Authenticator::Check(const grpc::CallbackServerContext* context) co
   const std::string want = "Bearer " + token_;
   // Constant-time comparison.
   unsigned char diff = got.size() == want.size() ? 0 : 1;
-  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(want[i] ^ (i < got.size() ? got[i] : 0));
+  for (size_t i = 0; i < want.size(); ++i)
+    diff |= static_cast<unsigned char>(want[i] ^ (i < got.size() ? got[i] : 0));
   if (diff != 0) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
   return grpc::Status::OK;
 }

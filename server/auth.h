@@ -1,6 +1,6 @@
 // Optional bearer-token authentication: with a token configured, every RPC
-// (except health and server reflection, which serves the schema only) must carry "authorization: Bearer <token>"
-// metadata, or it fails with UNAUTHENTICATED.
+// (except health and server reflection, which serves the schema only) must carry "authorization: Bearer
+// <token>" metadata, or it fails with UNAUTHENTICATED.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

@@ -35,8 +35,8 @@ absl::Status DatasetUpload::CloseFile() {
   }
   const std::string digest = sha_->HexDigest();
   if (digest != file_sha_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("file '", file_path_, "': sha256 mismatch (got ", digest, ", header said ", file_sha_, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("file '", file_path_, "': sha256 mismatch (got ", digest,
+                                                   ", header said ", file_sha_, ")"));
   }
   return absl::OkStatus();
 }
@@ -56,7 +56,8 @@ absl::Status DatasetUpload::Accept(const asr::v1::UploadDatasetRequest& part) {
       staging_ = (fs::path(data_root_) / "datasets" / (".incoming-" + id_)).string();
       std::error_code ec;
       fs::create_directories(staging_, ec);
-      if (ec) return absl::InternalError(absl::StrCat("upload: cannot create staging directory: ", ec.message()));
+      if (ec)
+        return absl::InternalError(absl::StrCat("upload: cannot create staging directory: ", ec.message()));
       return absl::OkStatus();
     }
     case R::kFile: {
@@ -66,16 +67,20 @@ absl::Status DatasetUpload::Accept(const asr::v1::UploadDatasetRequest& part) {
       if (++files_ > limits_.max_files) {
         return absl::ResourceExhaustedError(absl::StrCat("upload: more than ", limits_.max_files, " files"));
       }
-      if (h.size() < 0) return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': negative size"));
+      if (h.size() < 0)
+        return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': negative size"));
       if (bytes_ + h.size() > limits_.max_bytes) {
         return absl::ResourceExhaustedError(absl::StrCat("upload: more than ", limits_.max_bytes, " bytes"));
       }
-      if (h.sha256().size() != 64) return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': sha256 must be 64 hex digits"));
+      if (h.sha256().size() != 64)
+        return absl::InvalidArgumentError(
+            absl::StrCat("file '", h.path(), "': sha256 must be 64 hex digits"));
       auto path = ConfinedPath(staging_, h.path(), "file.path");
       if (!path.ok()) return path.status();
       std::error_code ec;
       fs::create_directories(fs::path(*path).parent_path(), ec);
-      if (fs::exists(*path)) return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': sent twice"));
+      if (fs::exists(*path))
+        return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': sent twice"));
       out_ = std::make_unique<std::ofstream>(*path, std::ios::binary);
       if (!*out_) return absl::InternalError(absl::StrCat("file '", h.path(), "': cannot create"));
       sha_ = std::make_unique<Sha256>();
@@ -91,7 +96,8 @@ absl::Status DatasetUpload::Accept(const asr::v1::UploadDatasetRequest& part) {
       file_received_ += static_cast<int64_t>(c.size());
       bytes_ += static_cast<int64_t>(c.size());
       if (file_received_ > file_size_) {
-        return absl::InvalidArgumentError(absl::StrCat("file '", file_path_, "': more bytes than its declared size ", file_size_));
+        return absl::InvalidArgumentError(
+            absl::StrCat("file '", file_path_, "': more bytes than its declared size ", file_size_));
       }
       sha_->Update(c.data(), c.size());
       out_->write(c.data(), static_cast<std::streamsize>(c.size()));
@@ -119,13 +125,14 @@ absl::StatusOr<asr::v1::Dataset> DatasetUpload::Finish() {
     auto utts = ReadNemoManifest(e.path().string(), &report);
     if (!utts.ok()) return utts.status();
     if (utts->empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("manifest '", e.path().filename().string(),
-                                                     "' has no usable entries",
-                                                     report.problems.empty() ? "" : ": " + report.problems[0]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("manifest '", e.path().filename().string(), "' has no usable entries",
+                       report.problems.empty() ? "" : ": " + report.problems[0]));
     }
     (*d.mutable_utterances())[e.path().filename().string()] = static_cast<int64_t>(utts->size());
   }
-  if (d.utterances().empty()) return absl::InvalidArgumentError("upload: no manifest (*.jsonl) at the top level");
+  if (d.utterances().empty())
+    return absl::InvalidArgumentError("upload: no manifest (*.jsonl) at the top level");
   std::error_code ec;
   const fs::path final_dir = fs::path(data_root_) / "datasets" / id_;
   fs::rename(staging_, final_dir, ec);

@@ -7,7 +7,8 @@
 
 namespace asr::server {
 
-InfoService::InfoService(const Authenticator* auth) : auth_(auth), started_(std::chrono::steady_clock::now()) {}
+InfoService::InfoService(const Authenticator* auth)
+    : auth_(auth), started_(std::chrono::steady_clock::now()) {}
 
 grpc::ServerUnaryReactor* InfoService::GetServerInfo(grpc::CallbackServerContext* context,
                                                      const asr::v1::GetServerInfoRequest* /*request*/,

@@ -88,7 +88,8 @@ bool IsTerminal(asr::v1::JobState s) {
   return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
 }
 
-JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, JobManagerOptions options)
+JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics,
+                       JobManagerOptions options)
     : store_(store), models_(models), metrics_(metrics), opts_(std::move(options)) {}
 
 JobManager::~JobManager() { Stop(); }
@@ -168,7 +169,8 @@ void JobManager::RemoveListener(int64_t token) {
 }
 
 void JobManager::UpdateJobCounts() {
-  for (auto s : {asr::v1::QUEUED, asr::v1::RUNNING, asr::v1::SUCCEEDED, asr::v1::FAILED, asr::v1::CANCELLED}) {
+  for (auto s :
+       {asr::v1::QUEUED, asr::v1::RUNNING, asr::v1::SUCCEEDED, asr::v1::FAILED, asr::v1::CANCELLED}) {
     if (auto n = store_->CountJobs(s); n.ok()) metrics_->SetJobCount(s, static_cast<double>(*n));
   }
 }
@@ -181,19 +183,22 @@ absl::StatusOr<TrainingConfig> JobManager::Resolve(const asr::v1::TrainingConfig
   std::string train = ds.train_manifest(), dev = ds.dev_manifest();
   if (!ds.dataset_id().empty()) {
     auto d = store_->GetDataset(ds.dataset_id());
-    if (!d.ok()) return absl::NotFoundError(absl::StrCat("dataset.dataset_id: '", ds.dataset_id(), "' not found"));
+    if (!d.ok())
+      return absl::NotFoundError(absl::StrCat("dataset.dataset_id: '", ds.dataset_id(), "' not found"));
     root = (fs::path(opts_.data_root) / "datasets" / ds.dataset_id()).string();
     if (train.empty()) train = "train.jsonl";
     if (dev.empty()) dev = "dev.jsonl";
   } else {
-    if (train.empty()) return absl::InvalidArgumentError("dataset.train_manifest: required without a dataset_id");
+    if (train.empty())
+      return absl::InvalidArgumentError("dataset.train_manifest: required without a dataset_id");
     if (dev.empty()) return absl::InvalidArgumentError("dataset.dev_manifest: required without a dataset_id");
   }
   auto train_path = ConfinedPath(root, train, "dataset.train_manifest");
   if (!train_path.ok()) return train_path.status();
   auto dev_path = ConfinedPath(root, dev, "dataset.dev_manifest");
   if (!dev_path.ok()) return dev_path.status();
-  for (const auto& [field, p] : {std::pair{"dataset.train_manifest", *train_path}, std::pair{"dataset.dev_manifest", *dev_path}}) {
+  for (const auto& [field, p] :
+       {std::pair{"dataset.train_manifest", *train_path}, std::pair{"dataset.dev_manifest", *dev_path}}) {
     std::error_code ec;
     if (!fs::is_regular_file(p, ec) && !fs::is_directory(p, ec)) {
       return absl::NotFoundError(absl::StrCat(field, ": '", p, "' does not exist"));
@@ -267,8 +272,8 @@ absl::Status JobManager::Delete(const std::string& id) {
   auto job = store_->GetJob(id);
   if (!job.ok()) return job.status();
   if (!IsTerminal(job->state())) {
-    return absl::FailedPreconditionError(absl::StrCat("job '", id, "' is ", asr::v1::JobState_Name(job->state()),
-                                                      "; cancel it first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job '", id, "' is ", asr::v1::JobState_Name(job->state()), "; cancel it first"));
   }
   if (absl::Status st = store_->DeleteJob(id); !st.ok()) return st;
   std::error_code ec;
@@ -318,7 +323,8 @@ absl::StatusOr<asr::v1::ModelVersion> JobManager::Publish(const std::string& id,
   } else {
     source = CheckpointPath(JobDir(id) + "/checkpoints", step);
     auto c = ReadCheckpoint(source);
-    if (!c.ok()) return absl::NotFoundError(absl::StrCat("job '", id, "' has no valid checkpoint at step ", step));
+    if (!c.ok())
+      return absl::NotFoundError(absl::StrCat("job '", id, "' has no valid checkpoint at step ", step));
     info.set_step(step);
     info.set_dev_cer(c->state.best_dev_cer <= 1 ? c->state.best_dev_cer : -1);
   }

@@ -34,10 +34,10 @@ namespace asr::server {
 bool IsTerminal(asr::v1::JobState s);
 
 struct JobManagerOptions {
-  std::string state_dir;        // jobs under state_dir/jobs/<id>
-  std::string data_root;        // datasets and manifests
+  std::string state_dir;  // jobs under state_dir/jobs/<id>
+  std::string data_root;  // datasets and manifests
   int max_concurrent_jobs = 1;
-  int compute_threads = 1;      // LibTorch + BLAS threads for every job
+  int compute_threads = 1;  // LibTorch + BLAS threads for every job
 };
 
 class JobManager {
@@ -51,10 +51,12 @@ class JobManager {
 
   // Validates config and dataset (INVALID_ARGUMENT naming the field,
   // NOT_FOUND for an unknown dataset or missing manifest), queues the job.
-  absl::StatusOr<asr::v1::Job> Create(const asr::v1::TrainingConfig& config, const asr::v1::DatasetSpec& dataset);
+  absl::StatusOr<asr::v1::Job> Create(const asr::v1::TrainingConfig& config,
+                                      const asr::v1::DatasetSpec& dataset);
   absl::StatusOr<asr::v1::Job> Get(const std::string& id);
   // page_token is the offset of the next page; "" when there is none.
-  absl::StatusOr<std::pair<std::vector<asr::v1::Job>, std::string>> List(asr::v1::JobState state, int page_size,
+  absl::StatusOr<std::pair<std::vector<asr::v1::Job>, std::string>> List(asr::v1::JobState state,
+                                                                         int page_size,
                                                                          const std::string& page_token);
   // QUEUED -> CANCELLED at once; RUNNING -> stops within one step.
   absl::StatusOr<asr::v1::Job> Cancel(const std::string& id);
@@ -79,7 +81,8 @@ class JobManager {
 
   void Work();
   void RunJob(const std::string& id);
-  absl::StatusOr<TrainingConfig> Resolve(const asr::v1::TrainingConfig& config, const asr::v1::DatasetSpec& dataset);
+  absl::StatusOr<TrainingConfig> Resolve(const asr::v1::TrainingConfig& config,
+                                         const asr::v1::DatasetSpec& dataset);
   absl::Status Record(asr::v1::Job& job, asr::v1::JobEvent event);
   void Notify(const std::string& job_id);
   void UpdateJobCounts();
@@ -97,8 +100,8 @@ class JobManager {
   std::vector<std::thread> workers_;
 
   std::mutex listeners_mu_;
-  int64_t next_listener_ = 1;                                                      // guarded by listeners_mu_
-  std::map<int64_t, std::pair<std::string, std::function<void()>>> listeners_;     // guarded by listeners_mu_
+  int64_t next_listener_ = 1;                                                   // guarded by listeners_mu_
+  std::map<int64_t, std::pair<std::string, std::function<void()>>> listeners_;  // guarded by listeners_mu_
 };
 
 }  // namespace asr::server

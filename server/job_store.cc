@@ -8,7 +8,8 @@ namespace {
 template <class Proto>
 absl::StatusOr<Proto> Parse(const SqlValue& v, const char* what) {
   Proto p;
-  if (!p.ParseFromString(AsString(v))) return absl::DataLossError(absl::StrCat("job store: corrupt ", what, " record"));
+  if (!p.ParseFromString(AsString(v)))
+    return absl::DataLossError(absl::StrCat("job store: corrupt ", what, " record"));
   return p;
 }
 
@@ -59,14 +60,16 @@ absl::StatusOr<asr::v1::Job> JobStore::GetJob(const std::string& id) {
   return Parse<asr::v1::Job>((*rows)[0][0], "job");
 }
 
-absl::StatusOr<std::vector<asr::v1::Job>> JobStore::ListJobs(asr::v1::JobState state, int64_t limit, int64_t offset) {
+absl::StatusOr<std::vector<asr::v1::Job>> JobStore::ListJobs(asr::v1::JobState state, int64_t limit,
+                                                             int64_t offset) {
   std::lock_guard<std::mutex> lock(mu_);
   auto rows = state == asr::v1::JOB_STATE_UNSPECIFIED
                   ? db_->Query("SELECT data FROM jobs ORDER BY create_time DESC, id DESC LIMIT ?1 OFFSET ?2",
                                {limit, offset})
-                  : db_->Query("SELECT data FROM jobs WHERE state = ?3 ORDER BY create_time DESC, id DESC "
-                               "LIMIT ?1 OFFSET ?2",
-                               {limit, offset, static_cast<int64_t>(state)});
+                  : db_->Query(
+                        "SELECT data FROM jobs WHERE state = ?3 ORDER BY create_time DESC, id DESC "
+                        "LIMIT ?1 OFFSET ?2",
+                        {limit, offset, static_cast<int64_t>(state)});
   if (!rows.ok()) return rows.status();
   return ParseAll<asr::v1::Job>(*rows, "job");
 }
@@ -88,7 +91,8 @@ absl::StatusOr<int64_t> JobStore::CountJobs(asr::v1::JobState state) {
 
 absl::Status JobStore::DeleteJob(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status st = db_->Query("DELETE FROM events WHERE job_id = ?1", {id}).status(); !st.ok()) return st;
+  if (absl::Status st = db_->Query("DELETE FROM events WHERE job_id = ?1", {id}).status(); !st.ok())
+    return st;
   return db_->Query("DELETE FROM jobs WHERE id = ?1", {id}).status();
 }
 
@@ -112,7 +116,7 @@ absl::StatusOr<asr::v1::JobEvent> JobStore::AppendEvent(const std::string& job_i
 }
 
 absl::StatusOr<std::vector<asr::v1::JobEvent>> JobStore::EventsAfter(const std::string& job_id,
-                                                                    int64_t after_sequence, int64_t limit) {
+                                                                     int64_t after_sequence, int64_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
   auto rows = db_->Query("SELECT data FROM events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                          {job_id, after_sequence, limit});
@@ -123,8 +127,9 @@ absl::StatusOr<std::vector<asr::v1::JobEvent>> JobStore::EventsAfter(const std::
 absl::Status JobStore::PutDataset(const asr::v1::Dataset& d) {
   std::lock_guard<std::mutex> lock(mu_);
   const double created = static_cast<double>(d.create_time().seconds());
-  return db_->Query("INSERT OR REPLACE INTO datasets (id, create_time, data) VALUES (?1, ?2, ?3)",
-                    {d.id(), created, d.SerializeAsString()})
+  return db_
+      ->Query("INSERT OR REPLACE INTO datasets (id, create_time, data) VALUES (?1, ?2, ?3)",
+              {d.id(), created, d.SerializeAsString()})
       .status();
 }
 

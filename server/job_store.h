@@ -31,8 +31,8 @@ class JobStore {
   // Appends an event, assigning the job's next sequence number (1, 2, ...);
   // returns the stored event.
   absl::StatusOr<asr::v1::JobEvent> AppendEvent(const std::string& job_id, asr::v1::JobEvent event);
-  absl::StatusOr<std::vector<asr::v1::JobEvent>> EventsAfter(const std::string& job_id, int64_t after_sequence,
-                                                            int64_t limit);
+  absl::StatusOr<std::vector<asr::v1::JobEvent>> EventsAfter(const std::string& job_id,
+                                                             int64_t after_sequence, int64_t limit);
 
   absl::Status PutDataset(const asr::v1::Dataset& dataset);
   absl::StatusOr<asr::v1::Dataset> GetDataset(const std::string& id);

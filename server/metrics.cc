@@ -1,6 +1,5 @@
 #include "server/metrics.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
 #include "prometheus/gauge.h"
@@ -22,8 +21,8 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const st
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("metrics_listen: cannot listen on '", address,
-                                               "' (address in use?): ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("metrics_listen: cannot listen on '", address, "' (address in use?): ", e.what()));
   }
   m->exposer_->RegisterCollectable(m->registry_);
   m->exposer_->RegisterCollectable(m->process_);

@@ -8,13 +8,16 @@
 namespace asr::server {
 
 absl::Status ModelRegistry::ValidateName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 && (std::islower(static_cast<unsigned char>(name[0])) ||
-                                                   std::isdigit(static_cast<unsigned char>(name[0])));
+  bool ok = !name.empty() && name.size() <= 64 &&
+            (std::islower(static_cast<unsigned char>(name[0])) ||
+             std::isdigit(static_cast<unsigned char>(name[0])));
   for (char c : name) {
     ok = ok && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
                 c == '.' || c == '_' || c == '-');
   }
-  if (!ok) return absl::InvalidArgumentError(absl::StrCat("name: '", name, "' must match [a-z0-9][a-z0-9._-]{0,63}"));
+  if (!ok)
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: '", name, "' must match [a-z0-9][a-z0-9._-]{0,63}"));
   return absl::OkStatus();
 }
 
@@ -22,7 +25,8 @@ std::string ModelRegistry::PathOf(const std::string& name, int version) const {
   return (std::filesystem::path(dir_) / name / absl::StrCat(version, ".asrmodel")).string();
 }
 
-absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& name, const std::string& source,
+absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& name,
+                                                             const std::string& source,
                                                              asr::v1::ModelVersion info) {
   if (absl::Status st = ValidateName(name); !st.ok()) return st;
   auto loaded = LoadModel(source);
@@ -61,7 +65,8 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelRegistry::Get(const std
     for (const auto& v : *versions) {
       if (v.version() == version) chosen = &v;
     }
-    if (chosen == nullptr) return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
+    if (chosen == nullptr)
+      return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
   }
   const auto key = std::make_pair(name, chosen->version());
   std::lock_guard<std::mutex> lock(mu_);

@@ -15,7 +15,8 @@ absl::StatusOr<std::string> ConfinedPath(const std::string& root, const std::str
   if (relative.empty()) return bad("is empty");
   if (relative.size() > 1024) return bad("is too long");
   for (char c : relative) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '/' || c == '-' || c == ' ';
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '/' ||
+                    c == '-' || c == ' ';
     if (!ok) return bad("has characters outside [A-Za-z0-9._/ -]");
   }
   const fs::path rel(relative);

@@ -89,22 +89,21 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   if (ReadProcStat(&s)) {
     out.push_back(Family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
                          MetricType::Counter, s.cpu_seconds));
-    out.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.",
-                         MetricType::Gauge, s.resident_bytes));
-    out.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                         MetricType::Gauge, s.virtual_bytes));
+    out.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
+                         s.resident_bytes));
+    out.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
+                         s.virtual_bytes));
     out.push_back(Family("process_start_time_seconds",
                          "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
                          s.start_time_seconds));
-    out.push_back(Family("process_threads", "Number of OS threads in the process.", MetricType::Gauge,
-                         s.threads));
+    out.push_back(
+        Family("process_threads", "Number of OS threads in the process.", MetricType::Gauge, s.threads));
   }
-  out.push_back(Family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
-                       OpenFds()));
+  out.push_back(Family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, OpenFds()));
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    out.push_back(Family("process_max_fds", "Maximum number of open file descriptors.",
-                         MetricType::Gauge, static_cast<double>(lim.rlim_cur)));
+    out.push_back(Family("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
+                         static_cast<double>(lim.rlim_cur)));
   }
   return out;
 }

@@ -14,10 +14,13 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 RecognitionMetrics::RecognitionMetrics(prometheus::Registry& r)
     : active_(Gauge(r, "asr_streams_active", "Streaming recognitions in progress.")),
       streams_(CounterFamily(r, "asr_streams_total", "Finished streaming recognitions by gRPC status code.")),
-      requests_(CounterFamily(r, "asr_recognize_requests_total", "Unary Recognize calls by gRPC status code.")),
-      audio_(Counter(r, "asr_audio_processed_seconds_total", "Seconds of audio run through recognition models.")),
+      requests_(
+          CounterFamily(r, "asr_recognize_requests_total", "Unary Recognize calls by gRPC status code.")),
+      audio_(Counter(r, "asr_audio_processed_seconds_total",
+                     "Seconds of audio run through recognition models.")),
       chunk_latency_(Histogram(r, "asr_stream_chunk_latency_seconds",
-                               "From an audio chunk's arrival to the decoding of its last frame.", LatencyBuckets())),
+                               "From an audio chunk's arrival to the decoding of its last frame.",
+                               LatencyBuckets())),
       final_latency_(Histogram(r, "asr_stream_final_latency_seconds",
                                "From the arrival of the audio that ends an utterance to its final result.",
                                {0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5})),
@@ -33,7 +36,9 @@ void RecognitionMetrics::StreamFinished(const std::string& code) {
   streams_.Add({{"code", code}}).Increment();
 }
 
-void RecognitionMetrics::RecognizeFinished(const std::string& code) { requests_.Add({{"code", code}}).Increment(); }
+void RecognitionMetrics::RecognizeFinished(const std::string& code) {
+  requests_.Add({{"code", code}}).Increment();
+}
 
 void RecognitionMetrics::AudioProcessed(double seconds) { audio_.Increment(seconds); }
 

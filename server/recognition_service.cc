@@ -62,8 +62,9 @@ class StreamReactor : public grpc::ServerBidiReactor<Req, Resp> {
       return;
     }
     if (!svc_->Admit(this)) {
-      FinishOnce(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                              absl::StrCat("too many concurrent streams (max ", svc_->options().max_streams, ")")));
+      FinishOnce(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("too many concurrent streams (max ", svc_->options().max_streams, ")")));
       return;
     }
     admitted_ = true;
@@ -80,17 +81,20 @@ class StreamReactor : public grpc::ServerBidiReactor<Req, Resp> {
     }
     if (!session_) {
       if (!req_.has_config()) {
-        return Fail(absl::InvalidArgumentError("the first message must carry the config (got audio before config)"));
+        return Fail(
+            absl::InvalidArgumentError("the first message must carry the config (got audio before config)"));
       }
       auto s = RecognitionSession::Create(
           req_.config(), svc_->models(), svc_->scheduler(), svc_->options().limits,
-          [this](Resp r) { Enqueue(std::move(r)); }, [this](absl::Status st) { SessionDone(st); }, svc_->metrics());
+          [this](Resp r) { Enqueue(std::move(r)); }, [this](absl::Status st) { SessionDone(st); },
+          svc_->metrics());
       if (!s.ok()) return Fail(s.status());
       session_ = std::move(*s);
       std::lock_guard<std::mutex> lock(mu_);
       session_raw_ = session_.get();
     } else {
-      if (req_.has_config()) return Fail(absl::InvalidArgumentError("a second config message; only audio may follow"));
+      if (req_.has_config())
+        return Fail(absl::InvalidArgumentError("a second config message; only audio may follow"));
       if (absl::Status st = session_->AcceptAudio(req_.audio()); !st.ok()) return Fail(st);
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,8 +117,10 @@ class StreamReactor : public grpc::ServerBidiReactor<Req, Resp> {
     CancelSession();  // frees the stream's scheduler slot now
     std::lock_guard<std::mutex> lock(mu_);
     queue_.clear();
-    if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
-    else pending_finish_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+    if (!writing_)
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+    else
+      pending_finish_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
   }
 
   void OnDone() override {
@@ -140,10 +146,11 @@ class StreamReactor : public grpc::ServerBidiReactor<Req, Resp> {
 
  private:
   static std::string CodeName(grpc::StatusCode c) {
-    static const char* const kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-                                         "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                         "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-                                         "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    static const char* const kNames[] = {
+        "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+        "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+        "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+        "DATA_LOSS", "UNAUTHENTICATED"};
     const int i = static_cast<int>(c);
     return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
   }
@@ -218,18 +225,19 @@ class StreamReactor : public grpc::ServerBidiReactor<Req, Resp> {
   RecognitionService* svc_;
   Req req_;
   std::unique_ptr<RecognitionSession> session_;  // set on the read path only
-  RecognitionSession* session_raw_ = nullptr;     // guarded by mu_; for other threads
+  RecognitionSession* session_raw_ = nullptr;    // guarded by mu_; for other threads
   bool admitted_ = false;
   std::mutex mu_;
-  std::deque<Resp> queue_;                        // guarded by mu_
-  bool writing_ = false, finished_ = false;       // guarded by mu_
-  std::optional<grpc::Status> pending_finish_;    // guarded by mu_
+  std::deque<Resp> queue_;                      // guarded by mu_
+  bool writing_ = false, finished_ = false;     // guarded by mu_
+  std::optional<grpc::Status> pending_finish_;  // guarded by mu_
   grpc::StatusCode final_code_ = grpc::StatusCode::OK;
   std::chrono::steady_clock::time_point last_activity_;  // guarded by mu_
 };
 
-RecognitionService::RecognitionService(ModelRegistry* models, StreamScheduler* scheduler, RecognitionMetrics* metrics,
-                                       const Authenticator* auth, RecognitionOptions options)
+RecognitionService::RecognitionService(ModelRegistry* models, StreamScheduler* scheduler,
+                                       RecognitionMetrics* metrics, const Authenticator* auth,
+                                       RecognitionOptions options)
     : models_(models),
       scheduler_(scheduler),
       metrics_(metrics),
@@ -265,7 +273,8 @@ void RecognitionService::Reap() {
     reaper_cv_.wait_for(lock, std::chrono::milliseconds(500));
     const auto now = std::chrono::steady_clock::now();
     for (StreamReactor* r : streams_) {
-      if (std::chrono::duration<double>(now - r->last_activity()).count() > opts_.idle_timeout_seconds) r->Expire();
+      if (std::chrono::duration<double>(now - r->last_activity()).count() > opts_.idle_timeout_seconds)
+        r->Expire();
     }
   }
 }
@@ -276,12 +285,14 @@ grpc::ServerBidiReactor<Req, Resp>* RecognitionService::StreamingRecognize(grpc:
 
 namespace {
 
-absl::StatusOr<asr::v1::RecognizeResponse> RunRecognize(const asr::v1::RecognizeRequest& req, ModelRegistry* models,
+absl::StatusOr<asr::v1::RecognizeResponse> RunRecognize(const asr::v1::RecognizeRequest& req,
+                                                        ModelRegistry* models,
                                                         const RecognitionOptions& opts) {
   const asr::v1::RecognitionConfig& c = req.config();
   if (c.model().empty()) return absl::InvalidArgumentError("config.model: required");
   auto model = models->Get(c.model(), c.model_version());
-  if (!model.ok()) return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
+  if (!model.ok())
+    return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
   if (c.max_alternatives() < 0 || c.max_alternatives() > 10) {
     return absl::InvalidArgumentError("config.max_alternatives: not in [0, 10]");
   }
@@ -323,8 +334,8 @@ absl::StatusOr<asr::v1::RecognizeResponse> RunRecognize(const asr::v1::Recognize
     for (const WordTiming& w : t.words) {
       asr::v1::WordInfo* wi = alt->add_words();
       wi->set_word(w.word);
-      *wi->mutable_start_time() =
-          google::protobuf::util::TimeUtil::NanosecondsToDuration(static_cast<int64_t>(w.start_seconds * 1e9));
+      *wi->mutable_start_time() = google::protobuf::util::TimeUtil::NanosecondsToDuration(
+          static_cast<int64_t>(w.start_seconds * 1e9));
       *wi->mutable_end_time() =
           google::protobuf::util::TimeUtil::NanosecondsToDuration(static_cast<int64_t>(w.end_seconds * 1e9));
       wi->set_confidence(w.confidence);

@@ -24,11 +24,11 @@
 namespace asr::server {
 
 struct RecognitionOptions {
-  int max_streams = 200;              // concurrent streams; more get RESOURCE_EXHAUSTED
-  double idle_timeout_seconds = 30;   // a stream without messages this long ends with DEADLINE_EXCEEDED
+  int max_streams = 200;             // concurrent streams; more get RESOURCE_EXHAUSTED
+  double idle_timeout_seconds = 30;  // a stream without messages this long ends with DEADLINE_EXCEEDED
   SessionLimits limits;
-  int recognize_workers = 2;          // threads serving unary Recognize
-  double max_recognize_seconds = 600; // audio per Recognize call
+  int recognize_workers = 2;           // threads serving unary Recognize
+  double max_recognize_seconds = 600;  // audio per Recognize call
 };
 
 // A fixed pool of threads running queued tasks in order.
@@ -58,7 +58,8 @@ class RecognitionService final : public asr::v1::RecognitionService::CallbackSer
   StreamingRecognize(grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* Recognize(grpc::CallbackServerContext* ctx, const asr::v1::RecognizeRequest* req,
                                       asr::v1::RecognizeResponse* resp) override;
-  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx, const asr::v1::ListModelsRequest* req,
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
+                                       const asr::v1::ListModelsRequest* req,
                                        asr::v1::ListModelsResponse* resp) override;
 
   // Stream bookkeeping, used by StreamReactor.

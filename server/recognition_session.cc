@@ -50,12 +50,14 @@ void FillAlternative(const Transcript& t, bool words, asr::v1::SpeechRecognition
 absl::StatusOr<CtcDecoderOptions> DecoderOptionsFor(const asr::v1::RecognitionConfig& config,
                                                     const ServingModel& model) {
   if (config.lexicon_constrained() && !model.lexicon) {
-    return absl::FailedPreconditionError(absl::StrCat("config.lexicon_constrained: model ", model.version.name(), ":",
-                                                      model.version.version(), " records no lexicon"));
+    return absl::FailedPreconditionError(absl::StrCat("config.lexicon_constrained: model ",
+                                                      model.version.name(), ":", model.version.version(),
+                                                      " records no lexicon"));
   }
   CtcDecoderOptions o;
-  o.beam_width = config.max_alternatives() > 1 || config.lexicon_constrained() ? std::max(8, config.max_alternatives())
-                                                                                : 1;
+  o.beam_width = config.max_alternatives() > 1 || config.lexicon_constrained()
+                     ? std::max(8, config.max_alternatives())
+                     : 1;
   o.frame_seconds = model.model->config().output_frame_seconds();
   if (config.lexicon_constrained()) o.lexicon = model.lexicon;
   return o;
@@ -70,17 +72,20 @@ absl::StatusOr<std::unique_ptr<RecognitionSession>> RecognitionSession::Create(
     return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
   }
   if ((*model)->model->config().bidirectional) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config.model: '", config.model(), "' is bidirectional and cannot stream; use Recognize"));
+    return absl::InvalidArgumentError(absl::StrCat("config.model: '", config.model(),
+                                                   "' is bidirectional and cannot stream; use Recognize"));
   }
   using E = asr::v1::AudioEncoding;
   const E enc = config.encoding();
   if (enc == asr::v1::ENCODING_UNSPECIFIED) return absl::InvalidArgumentError("config.encoding: required");
-  if (enc != asr::v1::LINEAR16 && enc != asr::v1::FLOAT32 && enc != asr::v1::FLAC && enc != asr::v1::OGG_OPUS) {
-    return absl::InvalidArgumentError(absl::StrCat("config.encoding: unsupported value ", static_cast<int>(enc)));
+  if (enc != asr::v1::LINEAR16 && enc != asr::v1::FLOAT32 && enc != asr::v1::FLAC &&
+      enc != asr::v1::OGG_OPUS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.encoding: unsupported value ", static_cast<int>(enc)));
   }
   if (enc == asr::v1::OGG_OPUS && !LibsndfileSupportsOpus()) {
-    return absl::InvalidArgumentError("config.encoding: OGG_OPUS is not supported by this server's libsndfile");
+    return absl::InvalidArgumentError(
+        "config.encoding: OGG_OPUS is not supported by this server's libsndfile");
   }
   const bool raw = enc == asr::v1::LINEAR16 || enc == asr::v1::FLOAT32;
   if (raw && (config.sample_rate_hertz() < 1000 || config.sample_rate_hertz() > 384000)) {
@@ -114,8 +119,8 @@ absl::StatusOr<std::unique_ptr<RecognitionSession>> RecognitionSession::Create(
   if (!decoding.ok()) return decoding.status();
   s->decoder_ = std::make_unique<CtcDecoder>((*model)->model->vocabulary(), *decoding);
   if (raw) {
-    auto p = StreamingFeaturePipeline::Create(config.sample_rate_hertz(), mc.features, &(*model)->model->cmvn(),
-                                              mc.online_cmn);
+    auto p = StreamingFeaturePipeline::Create(config.sample_rate_hertz(), mc.features,
+                                              &(*model)->model->cmvn(), mc.online_cmn);
     if (!p.ok()) return p.status();
     s->pipeline_ = std::move(*p);
     s->input_rate_ = config.sample_rate_hertz();
@@ -147,7 +152,8 @@ double RecognitionSession::ProcessedSecondsLocked() const {
   // the last few tens of ms wait for following samples (analysis window,
   // frame stacking), which no amount of compute can hurry.
   if (inputs_done_ == inputs_pushed_) return audio_seconds_;
-  return std::min(audio_seconds_, static_cast<double>(inputs_done_) * model_->model->config().output_frame_seconds());
+  return std::min(audio_seconds_,
+                  static_cast<double>(inputs_done_) * model_->model->config().output_frame_seconds());
 }
 
 absl::Status RecognitionSession::FeedSamples(const std::vector<float>& mono, int rate) {
@@ -160,8 +166,8 @@ absl::Status RecognitionSession::FeedSamples(const std::vector<float>& mono, int
   }
   audio_seconds_ += static_cast<double>(mono.size()) / rate;
   if (audio_seconds_ > limits_.max_stream_seconds) {
-    return absl::OutOfRangeError(absl::StrCat("stream longer than the server's maximum of ",
-                                              limits_.max_stream_seconds, " s"));
+    return absl::OutOfRangeError(
+        absl::StrCat("stream longer than the server's maximum of ", limits_.max_stream_seconds, " s"));
   }
   if (absl::Status st = pipeline_->AcceptAudio(mono.data(), mono.size()); !st.ok()) return st;
   return DrainFeatures(false);
@@ -212,7 +218,8 @@ absl::Status RecognitionSession::AcceptAudio(const std::string& bytes) {
   DecodeOptions dec;
   dec.max_seconds = limits_.max_stream_seconds;
   auto audio = DecodeAudioBuffer(container_bytes_.data(), container_bytes_.size(), "audio stream", dec);
-  if (!audio.ok() || audio->samples.size() <= container_decoded_) return absl::OkStatus();  // incomplete so far
+  if (!audio.ok() || audio->samples.size() <= container_decoded_)
+    return absl::OkStatus();  // incomplete so far
   if (input_rate_ != 0 && audio->sample_rate != input_rate_) {
     return absl::InvalidArgumentError("audio stream changed its sample rate");
   }
@@ -292,7 +299,8 @@ void RecognitionSession::OnLogProbs(const float* log_probs, int64_t vocab) {
   bool chunk_done = false;
   while (!chunk_marks_.empty() && chunk_marks_.front().first <= inputs_done_) {
     chunk_done = true;
-    if (metrics_) metrics_->ChunkLatency(std::chrono::duration<double>(now - chunk_marks_.front().second).count());
+    if (metrics_)
+      metrics_->ChunkLatency(std::chrono::duration<double>(now - chunk_marks_.front().second).count());
     chunk_marks_.pop_front();
   }
   if (metrics_) metrics_->AudioProcessed(frame_s);

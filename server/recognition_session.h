@@ -25,8 +25,8 @@
 namespace asr::server {
 
 struct SessionLimits {
-  double max_stream_seconds = 3600;  // audio per stream
-  int64_t max_chunk_bytes = 1 << 20; // per audio message
+  double max_stream_seconds = 3600;   // audio per stream
+  int64_t max_chunk_bytes = 1 << 20;  // per audio message
 };
 
 // Decoder settings for a stream or request on `model`: greedy, or beam
@@ -83,19 +83,19 @@ class RecognitionSession : public StreamScheduler::Client {
   std::mutex mu_;
   std::unique_ptr<StreamingFeaturePipeline> pipeline_;  // guarded by mu_ (audio side)
   std::unique_ptr<FrameStacker> stacker_;
-  std::string container_bytes_;      // FLAC/Ogg bytes so far
-  size_t container_decoded_ = 0;     // samples already fed from the container
-  size_t container_tried_at_ = 0;    // bytes at the last decode attempt
+  std::string container_bytes_;    // FLAC/Ogg bytes so far
+  size_t container_decoded_ = 0;   // samples already fed from the container
+  size_t container_tried_at_ = 0;  // bytes at the last decode attempt
   int input_rate_ = 0;
-  int64_t next_frame_ = 0;           // next feature frame to stack
-  int64_t inputs_pushed_ = 0;        // model inputs queued in total
-  double audio_seconds_ = 0;         // audio received
+  int64_t next_frame_ = 0;     // next feature frame to stack
+  int64_t inputs_pushed_ = 0;  // model inputs queued in total
+  double audio_seconds_ = 0;   // audio received
   bool input_done_ = false;
 
   using Clock = std::chrono::steady_clock;
   // (model inputs queued after a chunk, the chunk's arrival), oldest first.
   std::deque<std::pair<int64_t, Clock::time_point>> chunk_marks_;
-  Clock::time_point speech_arrival_;     // arrival of the audio of the latest non-blank frame
+  Clock::time_point speech_arrival_;  // arrival of the audio of the latest non-blank frame
   RecognitionMetrics* metrics_ = nullptr;
 
   std::unique_ptr<CtcDecoder> decoder_;  // touched on the inference thread, under mu_

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "model/compute_threads.h"
 #include "server/auth.h"
 #include "server/info_service.h"
 #include "server/job_manager.h"
@@ -20,7 +21,6 @@
 #include "server/stream_scheduler.h"
 #include "server/training_metrics.h"
 #include "server/training_service.h"
-#include "model/compute_threads.h"
 
 namespace asr::server {
 namespace {
@@ -84,21 +84,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   limits.max_files = options.max_upload_files;
   s->recognition_metrics_ = std::make_unique<RecognitionMetrics>(s->metrics_->registry());
   RecognitionMetrics* rm = s->recognition_metrics_.get();
-  s->scheduler_ = std::make_unique<StreamScheduler>(
-      SchedulerOptions{options.max_batch, options.max_batch_wait_ms},
-      [rm](int batch, double seconds) { rm->Batch(batch, seconds, 0); });
+  s->scheduler_ =
+      std::make_unique<StreamScheduler>(SchedulerOptions{options.max_batch, options.max_batch_wait_ms},
+                                        [rm](int batch, double seconds) { rm->Batch(batch, seconds, 0); });
   RecognitionOptions ro;
   ro.max_streams = options.max_streams;
   ro.idle_timeout_seconds = options.stream_idle_timeout_seconds;
   ro.limits.max_stream_seconds = options.max_stream_seconds;
   ro.limits.max_chunk_bytes = static_cast<int64_t>(options.max_message_mb) << 20;
   ro.recognize_workers = options.recognize_workers;
-  s->recognition_service_ = std::make_unique<RecognitionService>(s->models_.get(), s->scheduler_.get(), rm,
-                                                                 s->auth_.get(), ro);
+  s->recognition_service_ =
+      std::make_unique<RecognitionService>(s->models_.get(), s->scheduler_.get(), rm, s->auth_.get(), ro);
   s->info_service_ = std::make_unique<InfoService>(s->auth_.get());
-  s->training_service_ = std::make_unique<TrainingService>(s->jobs_.get(), s->models_.get(),
-                                                           s->training_metrics_.get(), s->auth_.get(),
-                                                           jm.data_root, limits);
+  s->training_service_ = std::make_unique<TrainingService>(
+      s->jobs_.get(), s->models_.get(), s->training_metrics_.get(), s->auth_.get(), jm.data_root, limits);
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection serves the schema only. It stays open with auth on: gRPC's
   // plugin registers itself at static initialization and cannot check tokens.
@@ -115,8 +114,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(s->recognition_service_.get());
   s->grpc_server_ = builder.BuildAndStart();
   if (s->grpc_server_ == nullptr || s->grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("listen: cannot serve gRPC on '", options.listen,
-                                               "' (address in use or not local?)"));
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot serve gRPC on '", options.listen, "' (address in use or not local?)"));
   }
   for (const std::string& m : options.import_models) {
     const std::string name = m.substr(0, m.find('=')), path = m.substr(m.find('=') + 1);

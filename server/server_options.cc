@@ -38,20 +38,21 @@ absl::Status ServerOptions::Validate() const {
   if (threads < 0 || threads > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("threads: ", threads, " not in [0, 1024]"));
   }
-  static constexpr std::array<const char*, 7> kLevels = {"trace", "debug", "info", "warn",
+  static constexpr std::array<const char*, 7> kLevels = {"trace", "debug",    "info", "warn",
                                                          "error", "critical", "off"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= (log_level == l);
   if (!level_ok) {
-    return absl::InvalidArgumentError(absl::StrCat("log_level: '", log_level,
-                                                   "' is not one of trace|debug|info|warn|error|critical|off"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_level: '", log_level, "' is not one of trace|debug|info|warn|error|critical|off"));
   }
   if (!(shutdown_grace_seconds >= 0 && shutdown_grace_seconds <= 3600)) {
     return absl::InvalidArgumentError(
         absl::StrCat("shutdown_grace_seconds: ", shutdown_grace_seconds, " not in [0, 3600]"));
   }
   if (max_concurrent_jobs < 1 || max_concurrent_jobs > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("max_concurrent_jobs: ", max_concurrent_jobs, " not in [1, 64]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_concurrent_jobs: ", max_concurrent_jobs, " not in [1, 64]"));
   }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("tls_cert: TLS needs both tls_cert and tls_key");
@@ -61,14 +62,17 @@ absl::Status ServerOptions::Validate() const {
   }
   if (max_upload_mb < 1) return absl::InvalidArgumentError("max_upload_mb: must be >= 1");
   if (max_upload_files < 1) return absl::InvalidArgumentError("max_upload_files: must be >= 1");
-  if (max_streams < 1 || max_streams > 100000) return absl::InvalidArgumentError("max_streams: not in [1, 100000]");
+  if (max_streams < 1 || max_streams > 100000)
+    return absl::InvalidArgumentError("max_streams: not in [1, 100000]");
   if (!(max_stream_seconds > 0)) return absl::InvalidArgumentError("max_stream_seconds: must be > 0");
-  if (!(stream_idle_timeout_seconds > 0)) return absl::InvalidArgumentError("stream_idle_timeout_seconds: must be > 0");
+  if (!(stream_idle_timeout_seconds > 0))
+    return absl::InvalidArgumentError("stream_idle_timeout_seconds: must be > 0");
   if (max_batch < 1 || max_batch > 4096) return absl::InvalidArgumentError("max_batch: not in [1, 4096]");
   if (!(max_batch_wait_ms >= 0 && max_batch_wait_ms <= 1000)) {
     return absl::InvalidArgumentError("max_batch_wait_ms: not in [0, 1000]");
   }
-  if (recognize_workers < 1 || recognize_workers > 64) return absl::InvalidArgumentError("recognize_workers: not in [1, 64]");
+  if (recognize_workers < 1 || recognize_workers > 64)
+    return absl::InvalidArgumentError("recognize_workers: not in [1, 64]");
   for (const std::string& m : import_models) {
     const size_t eq = m.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
@@ -79,17 +83,17 @@ absl::Status ServerOptions::Validate() const {
 }
 
 std::string ServerOptions::ToString() const {
-  return absl::StrCat("listen=", listen, "\nmetrics_listen=", metrics_listen,
-                      "\nstate_dir=", state_dir, "\ndata_root=", data_root,
-                      "\nthreads=", threads, "\nlog_level=", log_level,
-                      "\nshutdown_grace_seconds=", shutdown_grace_seconds,
-                      "\nready_file=", ready_file, "\nmax_concurrent_jobs=", max_concurrent_jobs,
-                      "\nauth_token_file=", auth_token_file, "\ntls_cert=", tls_cert, "\ntls_key=", tls_key,
-                      "\nmax_message_mb=", max_message_mb, "\nmax_upload_mb=", max_upload_mb,
-                      "\nmax_upload_files=", max_upload_files, "\nmax_streams=", max_streams,
-                      "\nmax_stream_seconds=", max_stream_seconds,
-                      "\nstream_idle_timeout_seconds=", stream_idle_timeout_seconds, "\nmax_batch=", max_batch,
-                      "\nmax_batch_wait_ms=", max_batch_wait_ms, "\nrecognize_workers=", recognize_workers, "\nimport_models=", absl::StrJoin(import_models, ","), "\n");
+  return absl::StrCat("listen=", listen, "\nmetrics_listen=", metrics_listen, "\nstate_dir=", state_dir,
+                      "\ndata_root=", data_root, "\nthreads=", threads, "\nlog_level=", log_level,
+                      "\nshutdown_grace_seconds=", shutdown_grace_seconds, "\nready_file=", ready_file,
+                      "\nmax_concurrent_jobs=", max_concurrent_jobs, "\nauth_token_file=", auth_token_file,
+                      "\ntls_cert=", tls_cert, "\ntls_key=", tls_key, "\nmax_message_mb=", max_message_mb,
+                      "\nmax_upload_mb=", max_upload_mb, "\nmax_upload_files=", max_upload_files,
+                      "\nmax_streams=", max_streams, "\nmax_stream_seconds=", max_stream_seconds,
+                      "\nstream_idle_timeout_seconds=", stream_idle_timeout_seconds,
+                      "\nmax_batch=", max_batch, "\nmax_batch_wait_ms=", max_batch_wait_ms,
+                      "\nrecognize_workers=", recognize_workers,
+                      "\nimport_models=", absl::StrJoin(import_models, ","), "\n");
 }
 
 }  // namespace asr::server

@@ -14,7 +14,8 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   }
   std::unique_ptr<SqliteDb> out(new SqliteDb(db));
   sqlite3_busy_timeout(db, 5000);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     if (auto st = out->Query(pragma); !st.ok()) return st.status();
   }
   return out;
@@ -36,7 +37,8 @@ absl::Status SqliteDb::Exec(const std::string& sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<SqlRow>> SqliteDb::Query(const std::string& sql, const std::vector<SqlValue>& params) {
+absl::StatusOr<std::vector<SqlRow>> SqliteDb::Query(const std::string& sql,
+                                                    const std::vector<SqlValue>& params) {
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return Error("prepare " + sql);
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
@@ -63,12 +65,19 @@ absl::StatusOr<std::vector<SqlRow>> SqliteDb::Query(const std::string& sql, cons
     SqlRow row;
     for (int c = 0; c < sqlite3_column_count(raw); ++c) {
       switch (sqlite3_column_type(raw, c)) {
-        case SQLITE_INTEGER: row.emplace_back(static_cast<int64_t>(sqlite3_column_int64(raw, c))); break;
-        case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(raw, c)); break;
-        case SQLITE_NULL: row.emplace_back(nullptr); break;
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<int64_t>(sqlite3_column_int64(raw, c)));
+          break;
+        case SQLITE_FLOAT:
+          row.emplace_back(sqlite3_column_double(raw, c));
+          break;
+        case SQLITE_NULL:
+          row.emplace_back(nullptr);
+          break;
         default: {
           const void* p = sqlite3_column_blob(raw, c);
-          row.emplace_back(std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(raw, c))));
+          row.emplace_back(
+              std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(raw, c))));
         }
       }
     }

@@ -66,7 +66,8 @@ std::vector<int64_t> StreamScheduler::NextBatchLocked(std::chrono::steady_clock:
   // The stream whose input has waited longest decides the model.
   const Stream* oldest = nullptr;
   for (const auto& [id, s] : streams_) {
-    if (!s.inputs.empty() && (oldest == nullptr || s.arrivals.front() < oldest->arrivals.front())) oldest = &s;
+    if (!s.inputs.empty() && (oldest == nullptr || s.arrivals.front() < oldest->arrivals.front()))
+      oldest = &s;
   }
   std::vector<int64_t> ids;
   if (oldest == nullptr) return ids;
@@ -80,7 +81,8 @@ std::vector<int64_t> StreamScheduler::NextBatchLocked(std::chrono::steady_clock:
   std::partial_sort(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(take), ready.end());
   for (size_t i = 0; i < take; ++i) ids.push_back(ready[i].second);
   // Wait briefly for more company unless the batch is full or we waited enough.
-  const auto deadline = oldest->arrivals.front() + std::chrono::microseconds(static_cast<int64_t>(opts_.max_wait_ms * 1000));
+  const auto deadline =
+      oldest->arrivals.front() + std::chrono::microseconds(static_cast<int64_t>(opts_.max_wait_ms * 1000));
   size_t streams_with_model = 0;
   for (const auto& [id, s] : streams_) streams_with_model += s.model == oldest->model;
   if (static_cast<int>(ids.size()) < opts_.max_batch && ids.size() < streams_with_model &&
@@ -171,7 +173,8 @@ void StreamScheduler::Run(const std::vector<int64_t>& ids, std::vector<std::vect
     streams[i]->state = {state.h.narrow(1, i, 1).clone(), state.c.narrow(1, i, 1).clone()};
   }
   if (observer_) {
-    observer_(static_cast<int>(n), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    observer_(static_cast<int>(n),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   for (int64_t i = 0; i < n; ++i) streams[i]->client->OnLogProbs(logp.data_ptr<float>() + i * vocab, vocab);
 }

@@ -25,8 +25,8 @@
 namespace asr::server {
 
 struct SchedulerOptions {
-  int max_batch = 64;         // streams per batched step; 1 = no cross-stream batching
-  double max_wait_ms = 5;     // how long a ready input may wait for company
+  int max_batch = 64;      // streams per batched step; 1 = no cross-stream batching
+  double max_wait_ms = 5;  // how long a ready input may wait for company
 };
 
 // Observes every batched step (for metrics).
@@ -63,7 +63,7 @@ class StreamScheduler {
     // Arrival time of each input (parallel to `inputs`): the frames of one
     // chunk share it, so only a chunk's first frame waits for company.
     std::deque<std::chrono::steady_clock::time_point> arrivals;
-    LstmState state;                               // [L, 1, *]; undefined before the first step
+    LstmState state;  // [L, 1, *]; undefined before the first step
     bool in_flight = false;
   };
   void Loop();

@@ -7,12 +7,18 @@ namespace {
 
 const char* StateLabel(asr::v1::JobState s) {
   switch (s) {
-    case asr::v1::QUEUED: return "queued";
-    case asr::v1::RUNNING: return "running";
-    case asr::v1::SUCCEEDED: return "succeeded";
-    case asr::v1::FAILED: return "failed";
-    case asr::v1::CANCELLED: return "cancelled";
-    default: return "unspecified";
+    case asr::v1::QUEUED:
+      return "queued";
+    case asr::v1::RUNNING:
+      return "running";
+    case asr::v1::SUCCEEDED:
+      return "succeeded";
+    case asr::v1::FAILED:
+      return "failed";
+    case asr::v1::CANCELLED:
+      return "cancelled";
+    default:
+      return "unspecified";
   }
 }
 
@@ -26,13 +32,19 @@ TrainingMetrics::TrainingMetrics(prometheus::Registry& r)
       loss_(GaugeFamily(r, "asr_training_loss", "Latest logged training loss (CTC per target character).")),
       lr_(GaugeFamily(r, "asr_training_learning_rate", "Current learning rate.")),
       fps_(GaugeFamily(r, "asr_training_frames_per_second", "Feature frames (10 ms) trained per second.")),
-      cer_(GaugeFamily(r, "asr_training_dev_cer_ratio", "Character error rate on the dev set at the latest validation.")),
-      wer_(GaugeFamily(r, "asr_training_dev_wer_ratio", "Word error rate on the dev set at the latest validation.")),
-      checkpoint_seconds_(Histogram(r, "asr_checkpoint_write_duration_seconds", "Time to write a checkpoint atomically.",
+      cer_(GaugeFamily(r, "asr_training_dev_cer_ratio",
+                       "Character error rate on the dev set at the latest validation.")),
+      wer_(GaugeFamily(r, "asr_training_dev_wer_ratio",
+                       "Word error rate on the dev set at the latest validation.")),
+      checkpoint_seconds_(Histogram(r, "asr_checkpoint_write_duration_seconds",
+                                    "Time to write a checkpoint atomically.",
                                     {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
-      checkpoint_failures_(Counter(r, "asr_checkpoint_write_failures_total", "Checkpoint writes that failed.")),
-      upload_bytes_(Counter(r, "asr_dataset_upload_bytes_total", "Bytes of dataset files received by UploadDataset.")) {
-  for (auto s : {asr::v1::QUEUED, asr::v1::RUNNING, asr::v1::SUCCEEDED, asr::v1::FAILED, asr::v1::CANCELLED}) {
+      checkpoint_failures_(
+          Counter(r, "asr_checkpoint_write_failures_total", "Checkpoint writes that failed.")),
+      upload_bytes_(
+          Counter(r, "asr_dataset_upload_bytes_total", "Bytes of dataset files received by UploadDataset.")) {
+  for (auto s :
+       {asr::v1::QUEUED, asr::v1::RUNNING, asr::v1::SUCCEEDED, asr::v1::FAILED, asr::v1::CANCELLED}) {
     jobs_.Add({{"state", StateLabel(s)}}).Set(0);
   }
 }

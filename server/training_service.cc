@@ -57,8 +57,8 @@ class UploadReactor : public grpc::ServerReadReactor<asr::v1::UploadDatasetReque
 
 class WatchReactor : public grpc::ServerWriteReactor<asr::v1::JobEvent> {
  public:
-  WatchReactor(grpc::CallbackServerContext* ctx, const Authenticator* auth, JobManager* jobs, std::string job_id,
-               int64_t after)
+  WatchReactor(grpc::CallbackServerContext* ctx, const Authenticator* auth, JobManager* jobs,
+               std::string job_id, int64_t after)
       : jobs_(jobs), job_id_(std::move(job_id)), last_(after) {
     if (grpc::Status st = auth->Check(ctx); !st.ok()) {
       Finish(st);
@@ -166,8 +166,8 @@ grpc::ServerUnaryReactor* TrainingService::CreateTrainingJob(grpc::CallbackServe
   });
 }
 
-grpc::ServerUnaryReactor* TrainingService::GetJob(grpc::CallbackServerContext* ctx, const asr::v1::GetJobRequest* req,
-                                                  asr::v1::Job* resp) {
+grpc::ServerUnaryReactor* TrainingService::GetJob(grpc::CallbackServerContext* ctx,
+                                                  const asr::v1::GetJobRequest* req, asr::v1::Job* resp) {
   return Unary(ctx, auth_, [&]() -> absl::Status {
     auto job = jobs_->Get(req->job_id());
     if (!job.ok()) return job.status();
@@ -189,7 +189,8 @@ grpc::ServerUnaryReactor* TrainingService::ListJobs(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* TrainingService::CancelJob(grpc::CallbackServerContext* ctx,
-                                                     const asr::v1::CancelJobRequest* req, asr::v1::Job* resp) {
+                                                     const asr::v1::CancelJobRequest* req,
+                                                     asr::v1::Job* resp) {
   return Unary(ctx, auth_, [&]() -> absl::Status {
     auto job = jobs_->Cancel(req->job_id());
     if (!job.ok()) return job.status();

@@ -15,16 +15,23 @@ namespace asr::server {
 
 class TrainingService final : public asr::v1::TrainingService::CallbackService {
  public:
-  TrainingService(JobManager* jobs, ModelRegistry* models, TrainingMetrics* metrics, const Authenticator* auth,
-                  std::string data_root, UploadLimits limits)
-      : jobs_(jobs), models_(models), metrics_(metrics), auth_(auth), data_root_(std::move(data_root)), limits_(limits) {}
+  TrainingService(JobManager* jobs, ModelRegistry* models, TrainingMetrics* metrics,
+                  const Authenticator* auth, std::string data_root, UploadLimits limits)
+      : jobs_(jobs),
+        models_(models),
+        metrics_(metrics),
+        auth_(auth),
+        data_root_(std::move(data_root)),
+        limits_(limits) {}
 
   grpc::ServerReadReactor<asr::v1::UploadDatasetRequest>* UploadDataset(grpc::CallbackServerContext* ctx,
                                                                         asr::v1::Dataset* response) override;
-  grpc::ServerUnaryReactor* ListDatasets(grpc::CallbackServerContext* ctx, const asr::v1::ListDatasetsRequest* req,
+  grpc::ServerUnaryReactor* ListDatasets(grpc::CallbackServerContext* ctx,
+                                         const asr::v1::ListDatasetsRequest* req,
                                          asr::v1::ListDatasetsResponse* resp) override;
   grpc::ServerUnaryReactor* CreateTrainingJob(grpc::CallbackServerContext* ctx,
-                                              const asr::v1::CreateTrainingJobRequest* req, asr::v1::Job* resp) override;
+                                              const asr::v1::CreateTrainingJobRequest* req,
+                                              asr::v1::Job* resp) override;
   grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* ctx, const asr::v1::GetJobRequest* req,
                                    asr::v1::Job* resp) override;
   grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* ctx, const asr::v1::ListJobsRequest* req,
@@ -38,9 +45,11 @@ class TrainingService final : public asr::v1::TrainingService::CallbackService {
                                             asr::v1::ListCheckpointsResponse* resp) override;
   grpc::ServerWriteReactor<asr::v1::JobEvent>* WatchJob(grpc::CallbackServerContext* ctx,
                                                         const asr::v1::WatchJobRequest* req) override;
-  grpc::ServerUnaryReactor* PublishModel(grpc::CallbackServerContext* ctx, const asr::v1::PublishModelRequest* req,
+  grpc::ServerUnaryReactor* PublishModel(grpc::CallbackServerContext* ctx,
+                                         const asr::v1::PublishModelRequest* req,
                                          asr::v1::ModelVersion* resp) override;
-  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx, const asr::v1::ListModelsRequest* req,
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
+                                       const asr::v1::ListModelsRequest* req,
                                        asr::v1::ListModelsResponse* resp) override;
 
  private:

@@ -31,25 +31,30 @@ std::atomic<bool> g_graphs{[] {
 
 cuda::DType KernelType(torch::ScalarType t) {
   switch (t) {
-    case torch::kBFloat16: return cuda::DType::kBFloat16;
-    case torch::kHalf: return cuda::DType::kFloat16;
-    default: return cuda::DType::kFloat32;
+    case torch::kBFloat16:
+      return cuda::DType::kBFloat16;
+    case torch::kHalf:
+      return cuda::DType::kFloat16;
+    default:
+      return cuda::DType::kFloat32;
   }
 }
 
-void Check(cudaError_t e, const char* what) { TORCH_CHECK(e == cudaSuccess, what, ": ", cudaGetErrorString(e)); }
+void Check(cudaError_t e, const char* what) {
+  TORCH_CHECK(e == cudaSuccess, what, ": ", cudaGetErrorString(e));
+}
 
 const float* F(const Tensor& t) { return t.data_ptr<float>(); }
 
 // Buffers of one direction's forward pass; index t = step.
 struct Activations {
-  Tensor xn, rstd_x;          // [T*B, G], [T*B]
-  Tensor h_all, c_all;        // [T+1, B, H] (h: dtype, c: fp32)
-  Tensor hn, act;             // [T, B, G]
-  Tensor cn, tc;              // [T, B, H]
-  Tensor rstd_h, rstd_c;      // [T, B]
-  Tensor y;                   // [T, B, H]
-  Tensor ah;                  // [B, G] scratch
+  Tensor xn, rstd_x;      // [T*B, G], [T*B]
+  Tensor h_all, c_all;    // [T+1, B, H] (h: dtype, c: fp32)
+  Tensor hn, act;         // [T, B, G]
+  Tensor cn, tc;          // [T, B, H]
+  Tensor rstd_h, rstd_c;  // [T, B]
+  Tensor y;               // [T, B, H]
+  Tensor ah;              // [B, G] scratch
 };
 
 // Step loops captured as CUDA graphs, keyed by (steps, batch, hidden,
@@ -105,7 +110,8 @@ void RunLoop(const std::tuple<int64_t, int64_t, int64_t, int, bool, int>& key,
   std::lock_guard<std::mutex> lock(g_cache_mu);  // one replay of a graph at a time
   bind(loop->buffers);
   loop->graph->replay();
-  for (const std::string& name : outputs) (*out)[name] = loop->buffers.at(name).clone();  // outlive later replays
+  for (const std::string& name : outputs)
+    (*out)[name] = loop->buffers.at(name).clone();  // outlive later replays
 }
 
 int DeviceIndex(const Tensor& t) { return t.device().index(); }
@@ -192,8 +198,8 @@ Activations Forward(const Tensor& x, const Tensor& lengths_dev, const Tensor& h0
       Check(cuda::CellForward(p, s.stream()), "CellForward");
     }
   };
-  RunLoop({steps, batch, hidden, static_cast<int>(dtype), true, DeviceIndex(x) * 2 + (save ? 1 : 0)}, make, bind,
-          body, {"h_all", "c_all", "hn", "act", "cn", "tc", "rstd_h", "rstd_c", "y"}, &buf);
+  RunLoop({steps, batch, hidden, static_cast<int>(dtype), true, DeviceIndex(x) * 2 + (save ? 1 : 0)}, make,
+          bind, body, {"h_all", "c_all", "hn", "act", "cn", "tc", "rstd_h", "rstd_c", "y"}, &buf);
   a.h_all = buf["h_all"];
   a.c_all = buf["c_all"];
   a.hn = buf["hn"];
@@ -208,19 +214,25 @@ Activations Forward(const Tensor& x, const Tensor& lengths_dev, const Tensor& h0
 
 class LnLstmCudaFunction : public torch::autograd::Function<LnLstmCudaFunction> {
  public:
-  static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& lengths_dev, const Tensor& h0,
-                               const Tensor& c0, const Tensor& w_x, const Tensor& w_h, const Tensor& g_x,
-                               const Tensor& g_h, const Tensor& bias, const Tensor& g_c, const Tensor& b_c,
-                               double eps) {
+  static variable_list forward(AutogradContext* ctx, const Tensor& x, const Tensor& lengths_dev,
+                               const Tensor& h0, const Tensor& c0, const Tensor& w_x, const Tensor& w_h,
+                               const Tensor& g_x, const Tensor& g_h, const Tensor& bias, const Tensor& g_c,
+                               const Tensor& b_c, double eps) {
     const LstmCellWeights w{w_x, w_h, g_x, g_h, bias, g_c, b_c, Tensor()};
     Activations a = Forward(x, lengths_dev, h0.to(x.scalar_type()), c0.to(torch::kFloat32), w, eps, true);
     const int64_t steps = x.size(0);
     Tensor h_t = a.h_all[steps].to(h0.scalar_type()), c_t = a.c_all[steps].to(c0.scalar_type());
     ctx->save_for_backward({x, lengths_dev, w_x, w_h, g_x, g_h, bias, g_c, b_c});
     ctx->saved_data["eps"] = eps;
-    for (auto& [k, v] : std::map<std::string, Tensor>{{"xn", a.xn}, {"rstd_x", a.rstd_x}, {"h_all", a.h_all},
-                                                      {"c_all", a.c_all}, {"hn", a.hn}, {"act", a.act},
-                                                      {"cn", a.cn}, {"tc", a.tc}, {"rstd_h", a.rstd_h},
+    for (auto& [k, v] : std::map<std::string, Tensor>{{"xn", a.xn},
+                                                      {"rstd_x", a.rstd_x},
+                                                      {"h_all", a.h_all},
+                                                      {"c_all", a.c_all},
+                                                      {"hn", a.hn},
+                                                      {"act", a.act},
+                                                      {"cn", a.cn},
+                                                      {"tc", a.tc},
+                                                      {"rstd_h", a.rstd_h},
                                                       {"rstd_c", a.rstd_c}}) {
       ctx->saved_data[k] = v;
     }
@@ -229,10 +241,12 @@ class LnLstmCudaFunction : public torch::autograd::Function<LnLstmCudaFunction> 
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list s = ctx->get_saved_variables();
-    const Tensor &x = s[0], &lengths_dev = s[1], &w_x = s[2], &w_h = s[3], &g_x = s[4], &g_h = s[5], &g_c = s[7];
+    const Tensor &x = s[0], &lengths_dev = s[1], &w_x = s[2], &w_h = s[3], &g_x = s[4], &g_h = s[5],
+                 &g_c = s[7];
     auto sd = [&](const char* k) { return ctx->saved_data[k].toTensor(); };
-    const Tensor xn = sd("xn"), rstd_x = sd("rstd_x"), h_all = sd("h_all"), c_all = sd("c_all"), hn = sd("hn"),
-                 act = sd("act"), cn = sd("cn"), tc = sd("tc"), rstd_h = sd("rstd_h"), rstd_c = sd("rstd_c");
+    const Tensor xn = sd("xn"), rstd_x = sd("rstd_x"), h_all = sd("h_all"), c_all = sd("c_all"),
+                 hn = sd("hn"), act = sd("act"), cn = sd("cn"), tc = sd("tc"), rstd_h = sd("rstd_h"),
+                 rstd_c = sd("rstd_c");
     const int64_t steps = x.size(0), batch = x.size(1), in = x.size(2), hidden = g_c.size(0), g = 4 * hidden;
     const auto dtype = x.scalar_type();
     const auto opts = x.options();
@@ -240,7 +254,8 @@ class LnLstmCudaFunction : public torch::autograd::Function<LnLstmCudaFunction> 
     const Tensor wh = w_h.to(dtype);
     const Tensor gx = g_x.to(torch::kFloat32).contiguous(), gh = g_h.to(torch::kFloat32).contiguous(),
                  gc = g_c.to(torch::kFloat32).contiguous();
-    Tensor dy = grads[0].defined() ? grads[0].to(dtype).contiguous() : at::zeros({steps, batch, hidden}, opts);
+    Tensor dy =
+        grads[0].defined() ? grads[0].to(dtype).contiguous() : at::zeros({steps, batch, hidden}, opts);
     Tensor dh = grads[1].defined() ? grads[1].to(dtype).clone() : at::zeros({batch, hidden}, opts);
     Tensor dc = grads[2].defined() ? grads[2].to(torch::kFloat32).clone() : at::zeros({batch, hidden}, fopts);
     Tensor dah = at::empty({steps, batch, g}, opts), dax = at::empty({steps, batch, g}, opts);
@@ -275,14 +290,16 @@ class LnLstmCudaFunction : public torch::autograd::Function<LnLstmCudaFunction> 
       p.acc_c = acc_c.data_ptr<float>();
       Check(cuda::CellBackward(p, stream.stream()), "CellBackward");
       at::mm_out(dh_new, dah[t], wh);
-      Check(cuda::SelectActiveRows(KernelType(dtype), dh_new.data_ptr(), dh.data_ptr(), dh.data_ptr(), batch, hidden,
-                                   t, lengths_dev.data_ptr<int64_t>(), stream.stream()),
+      Check(cuda::SelectActiveRows(KernelType(dtype), dh_new.data_ptr(), dh.data_ptr(), dh.data_ptr(), batch,
+                                   hidden, t, lengths_dev.data_ptr<int64_t>(), stream.stream()),
             "SelectActiveRows");
     }
     const Tensor dax_flat = dax.view({steps * batch, g});
     const Tensor dwx = dax_flat.t().mm(x.reshape({steps * batch, in})).to(w_x.scalar_type());
     const Tensor dx = dax_flat.mm(w_x.to(dtype)).view({steps, batch, in});
-    const Tensor dwh = dah.view({steps * batch, g}).t().mm(h_all.narrow(0, 0, steps).reshape({steps * batch, hidden}))
+    const Tensor dwh = dah.view({steps * batch, g})
+                           .t()
+                           .mm(h_all.narrow(0, 0, steps).reshape({steps * batch, hidden}))
                            .to(w_h.scalar_type());
     const Tensor sg = acc_g.sum(0), sc = acc_c.sum(0);
     return {dx,
@@ -320,11 +337,12 @@ std::vector<torch::Tensor> LnLstmDirectionCuda(const torch::Tensor& x, const std
     Activations a = Forward(xc, lengths_dev, h0.to(x.scalar_type()), c0.to(torch::kFloat32), w, eps, false);
     return {a.y, a.h_all[x.size(0)].to(h0.scalar_type()), a.c_all[x.size(0)].to(c0.scalar_type())};
   }
-  return LnLstmCudaFunction::apply(xc, lengths_dev, h0, c0, w.w_x, w.w_h, w.g_x, w.g_h, w.bias, w.g_c, w.b_c, eps);
+  return LnLstmCudaFunction::apply(xc, lengths_dev, h0, c0, w.w_x, w.w_h, w.g_x, w.g_h, w.bias, w.g_c, w.b_c,
+                                   eps);
 }
 
-void LnLstmStepCuda(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c, const LstmCellWeights& w,
-                    double eps, torch::Tensor* h_out, torch::Tensor* c_out) {
+void LnLstmStepCuda(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c,
+                    const LstmCellWeights& w, double eps, torch::Tensor* h_out, torch::Tensor* c_out) {
   torch::NoGradGuard no_grad;
   const std::vector<int64_t> ones(static_cast<size_t>(x.size(0)), 1);
   std::vector<Tensor> r = LnLstmDirectionCuda(x.unsqueeze(0), ones, h, c, w, eps);

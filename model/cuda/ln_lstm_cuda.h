@@ -22,8 +22,8 @@ std::vector<torch::Tensor> LnLstmDirectionCuda(const torch::Tensor& x, const std
                                                const torch::Tensor& h0, const torch::Tensor& c0,
                                                const LstmCellWeights& w, double eps);
 
-void LnLstmStepCuda(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c, const LstmCellWeights& w,
-                    double eps, torch::Tensor* h_out, torch::Tensor* c_out);
+void LnLstmStepCuda(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& c,
+                    const LstmCellWeights& w, double eps, torch::Tensor* h_out, torch::Tensor* c_out);
 
 // Disables/enables CUDA graph capture (on by default; off for debugging).
 void SetLnLstmCudaGraphs(bool enabled);

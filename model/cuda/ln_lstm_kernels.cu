@@ -12,20 +12,32 @@ constexpr int kThreads = 256;
 template <typename T>
 __device__ __forceinline__ float Load(const T* p, int64_t i);
 template <>
-__device__ __forceinline__ float Load<float>(const float* p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float Load<float>(const float* p, int64_t i) {
+  return p[i];
+}
 template <>
-__device__ __forceinline__ float Load<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ float Load<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) {
+  return __bfloat162float(p[i]);
+}
 template <>
-__device__ __forceinline__ float Load<__half>(const __half* p, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ float Load<__half>(const __half* p, int64_t i) {
+  return __half2float(p[i]);
+}
 
 template <typename T>
 __device__ __forceinline__ void Store(T* p, int64_t i, float v);
 template <>
-__device__ __forceinline__ void Store<float>(float* p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void Store<float>(float* p, int64_t i, float v) {
+  p[i] = v;
+}
 template <>
-__device__ __forceinline__ void Store<__nv_bfloat16>(__nv_bfloat16* p, int64_t i, float v) { p[i] = __float2bfloat16(v); }
+__device__ __forceinline__ void Store<__nv_bfloat16>(__nv_bfloat16* p, int64_t i, float v) {
+  p[i] = __float2bfloat16(v);
+}
 template <>
-__device__ __forceinline__ void Store<__half>(__half* p, int64_t i, float v) { p[i] = __float2half(v); }
+__device__ __forceinline__ void Store<__half>(__half* p, int64_t i, float v) {
+  p[i] = __float2half(v);
+}
 
 __device__ __forceinline__ float Sigmoid(float x) { return 1.f / (1.f + __expf(-x)); }
 
@@ -222,19 +234,23 @@ __global__ void SelectActiveRowsKernel(const T* src, const T* keep, T* dst, int6
 template <template <typename> class Launch, typename... Args>
 cudaError_t Dispatch(DType dtype, Args&&... args) {
   switch (dtype) {
-    case DType::kFloat32: return Launch<float>::Run(args...);
-    case DType::kBFloat16: return Launch<__nv_bfloat16>::Run(args...);
-    case DType::kFloat16: return Launch<__half>::Run(args...);
+    case DType::kFloat32:
+      return Launch<float>::Run(args...);
+    case DType::kBFloat16:
+      return Launch<__nv_bfloat16>::Run(args...);
+    case DType::kFloat16:
+      return Launch<__half>::Run(args...);
   }
   return cudaErrorInvalidValue;
 }
 
 template <typename T>
 struct LaunchLayerNorm {
-  static cudaError_t Run(const void* x, void* y, float* rstd, int64_t rows, int64_t n, float eps, cudaStream_t s) {
+  static cudaError_t Run(const void* x, void* y, float* rstd, int64_t rows, int64_t n, float eps,
+                         cudaStream_t s) {
     if (rows == 0) return cudaSuccess;
     LayerNormRowsKernel<T><<<static_cast<unsigned>(rows), kThreads, 0, s>>>(static_cast<const T*>(x),
-                                                                             static_cast<T*>(y), rstd, n, eps);
+                                                                            static_cast<T*>(y), rstd, n, eps);
     return cudaGetLastError();
   }
 };
@@ -272,8 +288,8 @@ struct LaunchSelect {
 
 }  // namespace
 
-cudaError_t LayerNormRows(DType dtype, const void* x, void* y, float* rstd, int64_t rows, int64_t n, float eps,
-                          cudaStream_t stream) {
+cudaError_t LayerNormRows(DType dtype, const void* x, void* y, float* rstd, int64_t rows, int64_t n,
+                          float eps, cudaStream_t stream) {
   return Dispatch<LaunchLayerNorm>(dtype, x, y, rstd, rows, n, eps, stream);
 }
 

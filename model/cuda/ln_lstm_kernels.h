@@ -23,34 +23,34 @@ enum class DType { kFloat32 = 0, kBFloat16 = 1, kFloat16 = 2 };
 
 // rows x n values `x` -> y = (x - mean) / sqrt(var + eps) (biased variance,
 // two-pass in fp32), rstd[row] = 1 / sqrt(var + eps). y may alias x.
-cudaError_t LayerNormRows(DType dtype, const void* x, void* y, float* rstd, int64_t rows, int64_t n, float eps,
-                          cudaStream_t stream);
+cudaError_t LayerNormRows(DType dtype, const void* x, void* y, float* rstd, int64_t rows, int64_t n,
+                          float eps, cudaStream_t stream);
 
 struct CellForwardParams {
   DType dtype = DType::kFloat32;
   int64_t batch = 0, hidden = 0;
-  int64_t t = 0;                 // step index, compared with lengths
+  int64_t t = 0;                     // step index, compared with lengths
   const int64_t* lengths = nullptr;  // [batch] device
   float eps = 1e-5f;
-  const void* ah = nullptr;      // [batch, G] W_h h_{t-1} (GEMM output)
-  const void* xn = nullptr;      // [batch, G] normalized W_x x_t (no gain)
-  const float* g_x = nullptr;    // [G] parameters, fp32
-  const float* g_h = nullptr;    // [G]
-  const float* bias = nullptr;   // [G]
-  const float* g_c = nullptr;    // [H]
-  const float* b_c = nullptr;    // [H]
-  const float* c_prev = nullptr; // [batch, H]
-  const void* h_prev = nullptr;  // [batch, H]
-  float* c_next = nullptr;       // [batch, H]
-  void* h_next = nullptr;        // [batch, H] new state (h_prev where inactive)
-  void* y = nullptr;             // [batch, H] output (zero where inactive)
+  const void* ah = nullptr;       // [batch, G] W_h h_{t-1} (GEMM output)
+  const void* xn = nullptr;       // [batch, G] normalized W_x x_t (no gain)
+  const float* g_x = nullptr;     // [G] parameters, fp32
+  const float* g_h = nullptr;     // [G]
+  const float* bias = nullptr;    // [G]
+  const float* g_c = nullptr;     // [H]
+  const float* b_c = nullptr;     // [H]
+  const float* c_prev = nullptr;  // [batch, H]
+  const void* h_prev = nullptr;   // [batch, H]
+  float* c_next = nullptr;        // [batch, H]
+  void* h_next = nullptr;         // [batch, H] new state (h_prev where inactive)
+  void* y = nullptr;              // [batch, H] output (zero where inactive)
   // Saved for backward (may be null for inference):
-  void* hn = nullptr;            // [batch, G] normalized W_h h
-  float* rstd_h = nullptr;       // [batch]
-  void* act = nullptr;           // [batch, G] sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-  void* cn = nullptr;            // [batch, H] normalized c
-  float* rstd_c = nullptr;       // [batch]
-  void* tc = nullptr;            // [batch, H] tanh(LN(c))
+  void* hn = nullptr;       // [batch, G] normalized W_h h
+  float* rstd_h = nullptr;  // [batch]
+  void* act = nullptr;      // [batch, G] sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+  void* cn = nullptr;       // [batch, H] normalized c
+  float* rstd_c = nullptr;  // [batch]
+  void* tc = nullptr;       // [batch, H] tanh(LN(c))
 };
 
 // Both layer norms, gates, cell update, LN(c) and output for one step:
@@ -62,24 +62,24 @@ struct CellBackwardParams {
   int64_t batch = 0, hidden = 0;
   int64_t t = 0;
   const int64_t* lengths = nullptr;
-  const void* dh = nullptr;      // [batch, H] dL/dh_t (output grad + recurrent grad)
-  float* dc = nullptr;           // [batch, H] in: dL/dc_t from later steps; out: dL/dc_{t-1}
-  const void* act = nullptr;     // saved at step t
+  const void* dh = nullptr;   // [batch, H] dL/dh_t (output grad + recurrent grad)
+  float* dc = nullptr;        // [batch, H] in: dL/dc_t from later steps; out: dL/dc_{t-1}
+  const void* act = nullptr;  // saved at step t
   const void* tc = nullptr;
   const void* cn = nullptr;
   const float* rstd_c = nullptr;
-  const float* c_prev = nullptr; // c_{t-1}
+  const float* c_prev = nullptr;  // c_{t-1}
   const void* hn = nullptr;
   const float* rstd_h = nullptr;
-  const void* xn = nullptr;      // normalized W_x x_t
-  const float* rstd_x = nullptr; // [batch] at step t
+  const void* xn = nullptr;       // normalized W_x x_t
+  const float* rstd_x = nullptr;  // [batch] at step t
   const float* g_x = nullptr;
   const float* g_h = nullptr;
   const float* g_c = nullptr;
-  void* dah = nullptr;           // [batch, G] out: dL/d(W_h h_{t-1}) (zero where inactive)
-  void* dax = nullptr;           // [batch, G] out: dL/d(W_x x_t)
-  float* acc_g = nullptr;        // [batch, 3G] += dL/dg_x | dL/dg_h | dL/dbias per row
-  float* acc_c = nullptr;        // [batch, 2H] += dL/dg_c | dL/db_c per row
+  void* dah = nullptr;     // [batch, G] out: dL/d(W_h h_{t-1}) (zero where inactive)
+  void* dax = nullptr;     // [batch, G] out: dL/d(W_x x_t)
+  float* acc_g = nullptr;  // [batch, 3G] += dL/dg_x | dL/dg_h | dL/dbias per row
+  float* acc_c = nullptr;  // [batch, 2H] += dL/dg_c | dL/db_c per row
 };
 
 // One backward step: one block per row.

@@ -103,20 +103,43 @@ void BM_RowKernels(benchmark::State& state) {
   torch::Tensor hn = torch::empty({b * g}), act = torch::empty({b * g}), c_next = torch::empty({b * h}),
                 cn = torch::empty({b * h}), tc = torch::empty({b * h}), out = torch::empty({b * h}),
                 rstd = torch::ones({3 * b}), dc = randn(b * h), dah = torch::empty({b * g}),
-                dax = torch::empty({b * g}), acc_g = torch::zeros({b * 3 * g}), acc_c = torch::zeros({b * 2 * h}),
-                scratch = torch::empty({g + 2 * h});
+                dax = torch::empty({b * g}), acc_g = torch::zeros({b * 3 * g}),
+                acc_c = torch::zeros({b * 2 * h}), scratch = torch::empty({g + 2 * h});
   float* r = rstd.data_ptr<float>();
   const asr::ForwardRowsArgs<float> fwd{
       asr::CellParams<float>{gx.data_ptr<float>(), gh.data_ptr<float>(), bias.data_ptr<float>(),
                              gc.data_ptr<float>(), bc.data_ptr<float>(), h, 1e-5},
-      xn.data_ptr<float>(), ah.data_ptr<float>(), hn.data_ptr<float>(), r, c_prev.data_ptr<float>(),
-      act.data_ptr<float>(), c_next.data_ptr<float>(), cn.data_ptr<float>(), r + b, tc.data_ptr<float>(),
-      out.data_ptr<float>(), h};
-  const asr::BackwardRowsArgs<float> bwd{
-      h, gx.data_ptr<float>(), gh.data_ptr<float>(), gc.data_ptr<float>(), act.data_ptr<float>(),
-      tc.data_ptr<float>(), cn.data_ptr<float>(), r + b, hn.data_ptr<float>(), r, xn.data_ptr<float>(), r + 2 * b,
-      c_prev.data_ptr<float>(), dm.data_ptr<float>(), dc.data_ptr<float>(), dah.data_ptr<float>(),
-      dax.data_ptr<float>(), acc_g.data_ptr<float>(), acc_c.data_ptr<float>()};
+      xn.data_ptr<float>(),
+      ah.data_ptr<float>(),
+      hn.data_ptr<float>(),
+      r,
+      c_prev.data_ptr<float>(),
+      act.data_ptr<float>(),
+      c_next.data_ptr<float>(),
+      cn.data_ptr<float>(),
+      r + b,
+      tc.data_ptr<float>(),
+      out.data_ptr<float>(),
+      h};
+  const asr::BackwardRowsArgs<float> bwd{h,
+                                         gx.data_ptr<float>(),
+                                         gh.data_ptr<float>(),
+                                         gc.data_ptr<float>(),
+                                         act.data_ptr<float>(),
+                                         tc.data_ptr<float>(),
+                                         cn.data_ptr<float>(),
+                                         r + b,
+                                         hn.data_ptr<float>(),
+                                         r,
+                                         xn.data_ptr<float>(),
+                                         r + 2 * b,
+                                         c_prev.data_ptr<float>(),
+                                         dm.data_ptr<float>(),
+                                         dc.data_ptr<float>(),
+                                         dah.data_ptr<float>(),
+                                         dax.data_ptr<float>(),
+                                         acc_g.data_ptr<float>(),
+                                         acc_c.data_ptr<float>()};
   for (auto _ : state) {
     k.forward_rows(fwd, 0, b);
     k.backward_rows(bwd, 0, b, scratch.data_ptr<float>());
@@ -213,16 +236,17 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (ref == times_.end()) continue;
       int batch = 0, hidden = 0, dtype = 0;
       std::sscanf(args.c_str(), "%d/%d/%d", &batch, &hidden, &dtype);
-      std::printf("{\"device\": \"cuda\", \"batch\": %d, \"hidden\": %d, \"dtype\": \"%s\", \"ln_lstm_ms\": %.2f, "
-                  "\"cudnn_lstm_ms\": %.2f, \"ratio\": %.3f}\n",
-                  batch, hidden, dtype == 1 ? "bf16" : "fp32", ms, ref->second, ms / ref->second);
+      std::printf(
+          "{\"device\": \"cuda\", \"batch\": %d, \"hidden\": %d, \"dtype\": \"%s\", \"ln_lstm_ms\": %.2f, "
+          "\"cudnn_lstm_ms\": %.2f, \"ratio\": %.3f}\n",
+          batch, hidden, dtype == 1 ? "bf16" : "fp32", ms, ref->second, ms / ref->second);
     }
     for (const char* threads : {"1", "2"}) {
       const auto ln = times_.find(std::string("BM_LnLstmFwdBwd/") + threads + "/real_time");
       const auto ref = times_.find(std::string("BM_TorchLstmFwdBwd/") + threads + "/real_time");
       if (ln != times_.end() && ref != times_.end()) {
-        std::printf("{\"threads\": %s, \"ln_lstm_ms\": %.1f, \"torch_lstm_ms\": %.1f, \"ratio\": %.3f}\n", threads,
-                    ln->second, ref->second, ln->second / ref->second);
+        std::printf("{\"threads\": %s, \"ln_lstm_ms\": %.1f, \"torch_lstm_ms\": %.1f, \"ratio\": %.3f}\n",
+                    threads, ln->second, ref->second, ln->second / ref->second);
       }
     }
   }

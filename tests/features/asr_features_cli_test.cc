@@ -20,10 +20,11 @@ const std::string kWav = std::string(ASR_SOURCE_DIR) + "/tests/golden/features/s
 
 TEST(AsrFeaturesCliTest, BatchAndStreamingOutputsEqualTheLibrary) {
   const std::string dir = testing::MakeTempDir();
-  auto r = testing::RunProcess({testing::BinPath("asr-features"), "--input", kWav, "--output", dir + "/b.npy"});
+  auto r =
+      testing::RunProcess({testing::BinPath("asr-features"), "--input", kWav, "--output", dir + "/b.npy"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = testing::RunProcess(
-      {testing::BinPath("asr-features"), "--input", kWav, "--output", dir + "/s.npy", "--stream-chunk", "37"});
+  r = testing::RunProcess({testing::BinPath("asr-features"), "--input", kWav, "--output", dir + "/s.npy",
+                           "--stream-chunk", "37"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto b = ReadNpy(dir + "/b.npy"), s = ReadNpy(dir + "/s.npy");
   ASSERT_TRUE(b.ok() && s.ok());
@@ -61,13 +62,13 @@ TEST(AsrFeaturesCliTest, PrintOptionsShowsEffectiveOptions) {
 TEST(AsrFeaturesCliTest, BadInputExitsOneWithOneLineNamingTheFile) {
   const std::string dir = testing::MakeTempDir();
   std::ofstream(dir + "/bad.wav") << "RIFF....WAVEjunk";
-  auto r = testing::RunProcess({testing::BinPath("asr-features"), "--input", dir + "/bad.wav", "--output",
-                                dir + "/x.npy"});
+  auto r = testing::RunProcess(
+      {testing::BinPath("asr-features"), "--input", dir + "/bad.wav", "--output", dir + "/x.npy"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(dir + "/bad.wav"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  r = testing::RunProcess({testing::BinPath("asr-features"), "--input", kWav, "--output", dir + "/x.npy",
-                           "--num-mel-bins", "1"});
+  r = testing::RunProcess(
+      {testing::BinPath("asr-features"), "--input", kWav, "--output", dir + "/x.npy", "--num-mel-bins", "1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("num_mel_bins"), std::string::npos) << r.err;
   r = testing::RunProcess({testing::BinPath("asr-features"), "--input", kWav, "--window-type", "kaiser",

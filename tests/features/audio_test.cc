@@ -84,7 +84,8 @@ TEST(AudioTest, EveryFormatRoundTripsFromFileAndFromMemory) {
     if (c.max_error >= 0) {
       ASSERT_EQ(from_file->samples.size(), src.size()) << c.name;
       double worst = 0;
-      for (size_t i = 0; i < src.size(); ++i) worst = std::max(worst, double(std::fabs(from_file->samples[i] - src[i])));
+      for (size_t i = 0; i < src.size(); ++i)
+        worst = std::max(worst, double(std::fabs(from_file->samples[i] - src[i])));
       EXPECT_LE(worst, c.max_error) << c.name;
     } else {
       EXPECT_NEAR(from_file->duration_seconds(), 1.0, 0.05) << c.name;
@@ -142,8 +143,13 @@ TEST(AudioTest, DecodesRawPcm) {
 // A canonical 44-byte WAV header for 16-bit PCM.
 std::string WavHeader(int channels, int rate, uint32_t data_bytes) {
   std::string h = "RIFF";
-  auto u32 = [&h](uint32_t v) { for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>(v >> (8 * i))); };
-  auto u16 = [&h](uint16_t v) { h.push_back(static_cast<char>(v)); h.push_back(static_cast<char>(v >> 8)); };
+  auto u32 = [&h](uint32_t v) {
+    for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  auto u16 = [&h](uint16_t v) {
+    h.push_back(static_cast<char>(v));
+    h.push_back(static_cast<char>(v >> 8));
+  };
   u32(36 + data_bytes);
   h += "WAVEfmt ";
   u32(16);

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <random>
 
 #include "features/pipeline.h"
@@ -100,7 +100,9 @@ TEST(CmvnTest, BatchAndStreamingApplyIdentically) {
   auto stream = StreamingFeaturePipeline::Create(16000, opts, &*cmvn);
   ASSERT_TRUE(stream.ok());
   for (size_t i = 0; i < audio.samples.size(); i += 333) {
-    ASSERT_TRUE((*stream)->AcceptAudio(audio.samples.data() + i, std::min<size_t>(333, audio.samples.size() - i)).ok());
+    ASSERT_TRUE((*stream)
+                    ->AcceptAudio(audio.samples.data() + i, std::min<size_t>(333, audio.samples.size() - i))
+                    .ok());
   }
   ASSERT_TRUE((*stream)->InputFinished().ok());
   ASSERT_EQ((*stream)->NumFramesReady(), batch->rows);
@@ -120,7 +122,8 @@ std::vector<double> DirectOnlineMean(const Matrix& m, int64_t t, int window, int
     double s = 0;
     for (int64_t r = first; r <= t; ++r) s += m.at(r, c);
     const double top_up = std::max<double>(0, prior - n);
-    mean[static_cast<size_t>(c)] = (s + top_up * global.mean()[static_cast<size_t>(c)]) / std::max<double>(n, prior);
+    mean[static_cast<size_t>(c)] =
+        (s + top_up * global.mean()[static_cast<size_t>(c)]) / std::max<double>(n, prior);
   }
   return mean;
 }
@@ -130,14 +133,16 @@ TEST(OnlineCmnTest, MatchesKaldisDefinitionFrameByFrame) {
   CmvnStats stats(6);
   ASSERT_TRUE(stats.Accumulate(RandomFeats(1000, 6, 8)).ok());
   const Cmvn global = *Cmvn::FromStats(stats);
-  for (const auto& [window, prior] : std::vector<std::pair<int, int>>{{50, 20}, {50, 80}, {600, 200}, {1, 0}}) {
+  for (const auto& [window, prior] :
+       std::vector<std::pair<int, int>>{{50, 20}, {50, 80}, {600, 200}, {1, 0}}) {
     OnlineCmn cmn(global, {window, prior});
     for (int64_t t = 0; t < m.rows; ++t) {
       std::vector<float> frame(m.row(t), m.row(t) + m.cols);
       cmn.Apply(frame.data());
       const std::vector<double> mean = DirectOnlineMean(m, t, window, prior, global);
       for (int64_t c = 0; c < m.cols; ++c) {
-        const double want = (m.at(t, c) - mean[static_cast<size_t>(c)]) * global.inv_std()[static_cast<size_t>(c)];
+        const double want =
+            (m.at(t, c) - mean[static_cast<size_t>(c)]) * global.inv_std()[static_cast<size_t>(c)];
         ASSERT_NEAR(frame[static_cast<size_t>(c)], want, 1e-5 * (1 + std::abs(want)))
             << "W=" << window << " P=" << prior << " t=" << t << " c=" << c;
       }
@@ -166,7 +171,8 @@ TEST(OnlineCmnTest, RemovesAConstantChannelOffsetOnceThePriorIsOutweighed) {
       if (t + 1 >= prior) {
         EXPECT_NEAR(x[static_cast<size_t>(c)], y[static_cast<size_t>(c)], 1e-4) << "t=" << t;
       } else if (t == 0) {
-        EXPECT_GT(std::abs(x[static_cast<size_t>(c)] - y[static_cast<size_t>(c)]), 0.1) << "prior ignored at t=0";
+        EXPECT_GT(std::abs(x[static_cast<size_t>(c)] - y[static_cast<size_t>(c)]), 0.1)
+            << "prior ignored at t=0";
       }
     }
   }

@@ -111,7 +111,8 @@ TEST(NoiseAugmentTest, NoiseFluctuatesLikeRealNoise) {
       const double lb = std::log(bank.at(t, b));
       sb += lb, sb2 += lb * lb;
     }
-    const double sd_real = std::sqrt(sr2 / 190 - sr * sr / 190 / 190), sd_bank = std::sqrt(sb2 / 190 - sb * sb / 190 / 190);
+    const double sd_real = std::sqrt(sr2 / 190 - sr * sr / 190 / 190),
+                 sd_bank = std::sqrt(sb2 / 190 - sb * sb / 190 / 190);
     EXPECT_NEAR(sd_bank, sd_real, 0.35 * sd_real + 0.02) << "bin " << b;
     EXPECT_GT(sd_bank, 0.05) << "bin " << b;
   }
@@ -125,7 +126,8 @@ TEST(NoiseAugmentTest, BankColorsHaveTheirPowerDensitySlopes) {
   const auto to_mel = [](double hz) { return 1127.0 * std::log(1.0 + hz / 700.0); };
   const auto to_hz = [](double m) { return 700.0 * (std::exp(m / 1127.0) - 1.0); };
   const double lo = to_mel(mel.low_freq), step = (to_mel(kRate / 2.0) - lo) / (mel.num_bins + 1);
-  const std::pair<NoiseColor, double> cases[] = {{NoiseColor::kWhite, 0}, {NoiseColor::kPink, -1}, {NoiseColor::kBrown, -2}};
+  const std::pair<NoiseColor, double> cases[] = {
+      {NoiseColor::kWhite, 0}, {NoiseColor::kPink, -1}, {NoiseColor::kBrown, -2}};
   for (const auto& [color, slope] : cases) {
     const Matrix& bank = aug.noise_power(color);
     std::vector<double> x, y;
@@ -139,7 +141,8 @@ TEST(NoiseAugmentTest, BankColorsHaveTheirPowerDensitySlopes) {
       x.push_back(std::log(centre));
       y.push_back(std::log(p / emphasis / (to_hz(lo + (b + 2) * step) - to_hz(lo + b * step))));
     }
-    const double mx = std::accumulate(x.begin(), x.end(), 0.0) / x.size(), my = std::accumulate(y.begin(), y.end(), 0.0) / y.size();
+    const double mx = std::accumulate(x.begin(), x.end(), 0.0) / x.size(),
+                 my = std::accumulate(y.begin(), y.end(), 0.0) / y.size();
     double sxy = 0, sxx = 0;
     for (size_t i = 0; i < x.size(); ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
     EXPECT_NEAR(sxy / sxx, slope, 0.15) << "color " << static_cast<int>(color);
@@ -187,7 +190,8 @@ TEST(NoiseAugmentTest, ReverbOnFeaturesMatchesARoomImpulseResponseOnTheWaveform)
   rir[0] = 1.0;
   std::vector<float> wet(burst.size(), 0.f);
   for (size_t i = 1600; i < 3200; ++i) {
-    for (size_t k = 0; k < rir_len && i + k < wet.size(); ++k) wet[i + k] += static_cast<float>(burst[i] * rir[k]);
+    for (size_t k = 0; k < rir_len && i + k < wet.size(); ++k)
+      wet[i + k] += static_cast<float>(burst[i] * rir[k]);
   }
   const Matrix want = Fbank(wet);
   Matrix got = Fbank(burst);
@@ -204,7 +208,7 @@ TEST(NoiseAugmentTest, ReverbOnFeaturesMatchesARoomImpulseResponseOnTheWaveform)
     worst = std::max(worst, std::abs(total_log(got, t) - total_log(want, t)));
     tail_rise = std::max(tail_rise, total_log(got, t) - total_log(dry, t));
   }
-  EXPECT_LT(worst, 1.0);  // nats; the waveform tail is one random draw
+  EXPECT_LT(worst, 1.0);       // nats; the waveform tail is one random draw
   EXPECT_GT(tail_rise, 10.0);  // the dry frames are digital silence
 }
 
@@ -227,7 +231,9 @@ TEST(NoiseAugmentTest, ApplyIsDeterministicAndOffMeansOff) {
 }
 
 TEST(NoiseAugmentTest, BadOptionsAreRejectedByName) {
-  const auto parse = [](const char* text) { return NoiseAugmentOptions::FromJson(nlohmann::json::parse(text)); };
+  const auto parse = [](const char* text) {
+    return NoiseAugmentOptions::FromJson(nlohmann::json::parse(text));
+  };
   EXPECT_TRUE(parse(R"({"noise_probability": 0.5, "snr_db": [0, 20]})").ok());
   for (const auto& [text, name] : std::vector<std::pair<const char*, const char*>>{
            {R"({"noise_probability": 1.5})", "noise_probability"},

@@ -22,7 +22,8 @@ std::vector<float> Wave(size_t n, uint32_t seed) {
 
 // Feeds `w` in chunks drawn by `next_chunk`, reading frames as they become
 // ready and discarding them, like a server stream does.
-Matrix Streamed(const FeatureOptions& o, const std::vector<float>& w, const std::function<size_t()>& next_chunk) {
+Matrix Streamed(const FeatureOptions& o, const std::vector<float>& w,
+                const std::function<size_t()>& next_chunk) {
   auto ex = OnlineFeatureExtractor::Create(o);
   EXPECT_TRUE(ex.ok());
   OnlineFeatureExtractor& e = **ex;
@@ -88,7 +89,7 @@ TEST(OnlineFeaturesTest, FrameCountsFollowKaldi) {
   const std::vector<float> w = Wave(16000, 1);
   EXPECT_EQ(ComputeFeatures(o, w.data(), 16000)->rows, 100);  // (16000 + 80) / 160
   o.fbank.frame_opts.snip_edges = true;
-  EXPECT_EQ(ComputeFeatures(o, w.data(), 16000)->rows, 98);   // 1 + (16000 - 400) / 160
+  EXPECT_EQ(ComputeFeatures(o, w.data(), 16000)->rows, 98);  // 1 + (16000 - 400) / 160
   EXPECT_EQ(ComputeFeatures(o, w.data(), 399)->rows, 0);
 }
 

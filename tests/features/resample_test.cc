@@ -12,7 +12,8 @@ namespace {
 
 std::vector<float> Tone(double freq, int rate, double seconds) {
   std::vector<float> s(static_cast<size_t>(rate * seconds));
-  for (size_t i = 0; i < s.size(); ++i) s[i] = 0.5f * static_cast<float>(std::sin(2 * M_PI * freq * i / rate));
+  for (size_t i = 0; i < s.size(); ++i)
+    s[i] = 0.5f * static_cast<float>(std::sin(2 * M_PI * freq * i / rate));
   return s;
 }
 
@@ -26,7 +27,8 @@ TEST(ResampleTest, ProducesTheSameToneAtTheNewRate) {
     // Delay is compensated by soxr (linear phase), so compare directly.
     const std::vector<float> ideal = Tone(440, 16000, 1.0);
     double err = 0;
-    for (size_t i = 1000; i + 1000 < out->size(); ++i) err = std::max(err, double(std::fabs((*out)[i] - ideal[i])));
+    for (size_t i = 1000; i + 1000 < out->size(); ++i)
+      err = std::max(err, double(std::fabs((*out)[i] - ideal[i])));
     EXPECT_LT(err, 1e-3) << in_rate;
   }
 }

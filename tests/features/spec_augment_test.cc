@@ -5,7 +5,9 @@
 namespace asr {
 namespace {
 
-Matrix Ones(int64_t t, int64_t d) { return Matrix(t, d, std::vector<float>(static_cast<size_t>(t * d), 1.f)); }
+Matrix Ones(int64_t t, int64_t d) {
+  return Matrix(t, d, std::vector<float>(static_cast<size_t>(t * d), 1.f));
+}
 
 // Columns/rows that are entirely zero after masking a matrix of ones.
 int ZeroCols(const Matrix& m) {

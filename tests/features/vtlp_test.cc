@@ -17,7 +17,8 @@ namespace {
 Matrix ToneFbank(double hz, bool use_energy = false) {
   Audio a;
   a.sample_rate = 16000;
-  for (int i = 0; i < 16000; ++i) a.samples.push_back(static_cast<float>(0.5 * std::sin(2 * M_PI * hz * i / 16000.0)));
+  for (int i = 0; i < 16000; ++i)
+    a.samples.push_back(static_cast<float>(0.5 * std::sin(2 * M_PI * hz * i / 16000.0)));
   FeatureOptions o;
   o.fbank.use_energy = use_energy;
   auto f = ExtractFeatures(a, o);

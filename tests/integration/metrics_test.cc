@@ -2,11 +2,10 @@
 // prometheus package) accepts it, and a real Prometheus server started by
 // this test scrapes it.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -72,13 +71,14 @@ TEST(MetricsTest, ARealPrometheusServerScrapesIt) {
   ASSERT_NE(server, nullptr) << why;
   const std::string dir = MakeTempDir();
   const int port = FreePort();
-  std::ofstream(dir + "/prometheus.yml") << "global:\n  scrape_interval: 1s\nscrape_configs:\n"
-                                            "  - job_name: asr\n    static_configs:\n      - targets: ['127.0.0.1:"
-                                         << server->metrics_port << "']\n";
-  auto prom = ChildProcess::Start({"/usr/bin/prometheus", "--config.file=" + dir + "/prometheus.yml",
-                                   "--storage.tsdb.path=" + dir + "/data",
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                                  dir + "/prometheus.log");
+  std::ofstream(dir + "/prometheus.yml")
+      << "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+         "  - job_name: asr\n    static_configs:\n      - targets: ['127.0.0.1:"
+      << server->metrics_port << "']\n";
+  auto prom = ChildProcess::Start(
+      {"/usr/bin/prometheus", "--config.file=" + dir + "/prometheus.yml",
+       "--storage.tsdb.path=" + dir + "/data", "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+      dir + "/prometheus.log");
   nlohmann::json result;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {

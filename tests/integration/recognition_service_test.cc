@@ -1,8 +1,8 @@
 // Streaming and unary recognition end to end: the real asr-server (with a
 // tiny model trained by asr-train on the tiny corpus and imported at
 // start-up) and real clients over loopback.
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -39,7 +39,8 @@ const std::string& TinyModel() {
     cfg["model"]["hidden_size"] = 96;
     cfg["model"]["online_cmn"] = {{"window", 600}, {"prior_frames", 200}};
     cfg["train"]["checkpoint_every_steps"] = 0;
-    const auto r = RunProcess({BinPath("asr-train"), "--config", WriteJson(cfg), "--out", out, "--threads", "1"}, 900);
+    const auto r =
+        RunProcess({BinPath("asr-train"), "--config", WriteJson(cfg), "--out", out, "--threads", "1"}, 900);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out + "/model.asrmodel";
   }();
@@ -217,8 +218,8 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
   // Lexicon-constrained decoding emits only the model's training words, and
   // equals asr-transcribe --lexicon model offline.
   req.mutable_config()->set_lexicon_constrained(true);
-  const std::set<std::string> digits = {"zero", "one", "two", "three", "four", "five",
-                                        "six",  "seven", "eight", "nine", "oh"};
+  const std::set<std::string> digits = {"zero", "one",   "two",   "three", "four", "five",
+                                        "six",  "seven", "eight", "nine",  "oh"};
   for (const std::string& f : files) {
     std::ifstream fin(f, std::ios::binary);
     req.set_audio(std::string(std::istreambuf_iterator<char>(fin), {}));
@@ -229,7 +230,8 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
     const ProcessResult off =
         RunProcess({BinPath("asr-transcribe"), "--model", TinyModel(), "--lexicon", "model", "--json", f});
     ASSERT_EQ(off.exit_code, 0) << off.err;
-    EXPECT_EQ(resp.alternatives(0).transcript(), nlohmann::json::parse(off.out)["text"].get<std::string>()) << f;
+    EXPECT_EQ(resp.alternatives(0).transcript(), nlohmann::json::parse(off.out)["text"].get<std::string>())
+        << f;
   }
 }
 
@@ -243,7 +245,8 @@ TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone
   std::thread good_thread([&] { good = RunStream(*server, Chunks(Config(rate), pcm, 3200), 20); });
   auto expect_invalid = [&](const std::vector<Req>& msgs, const std::string& needle) {
     const StreamResult r = RunStream(*server, msgs);
-    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << needle << ": " << r.status.error_message();
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << needle << ": " << r.status.error_message();
     EXPECT_NE(r.status.error_message().find(needle), std::string::npos) << r.status.error_message();
   };
   Req audio;
@@ -282,7 +285,8 @@ TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone
 std::string Metric(const ServerProcess& s, const std::string& name) {
   const std::string text = HttpGet("127.0.0.1", s.metrics_port, "/metrics");
   for (size_t pos = 0; (pos = text.find(name, pos)) != std::string::npos; pos += name.size()) {
-    if (pos == 0 || text[pos - 1] == '\n') return text.substr(pos + name.size() + 1, text.find('\n', pos) - pos - name.size() - 1);
+    if (pos == 0 || text[pos - 1] == '\n')
+      return text.substr(pos + name.size() + 1, text.find('\n', pos) - pos - name.size() - 1);
   }
   return "";
 }
@@ -405,8 +409,8 @@ TEST(RecognitionServiceTest, MemoryStaysFlatOverThousandsOfStreams) {
 #else
   const double allowance = 0;
 #endif
-  EXPECT_LT(after - before, 16.0 * 1048576 + allowance) << "RSS grew from " << before / 1048576 << " MiB to "
-                                            << after / 1048576 << " MiB over 3000 streams";
+  EXPECT_LT(after - before, 16.0 * 1048576 + allowance)
+      << "RSS grew from " << before / 1048576 << " MiB to " << after / 1048576 << " MiB over 3000 streams";
   EXPECT_EQ(Metric(*server, "asr_streams_active"), "0");
 }
 

@@ -1,13 +1,11 @@
 // The real asr-server and asr-client over loopback: start, health, metrics,
 // SIGTERM, bad flags, server reflection.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-
 #include <set>
 
 #include "tests/support/reflection_list.grpc.pb.h"
@@ -120,7 +118,8 @@ TEST(ServerLifecycleTest, BusyPortIsAClearErrorNotACrash) {
 }
 
 TEST(ServerLifecycleTest, ClientReportsUnreachableServer) {
-  ProcessResult r = RunProcess({BinPath("asr-client"), "--server", "127.0.0.1:1", "--timeout", "2", "health"});
+  ProcessResult r =
+      RunProcess({BinPath("asr-client"), "--server", "127.0.0.1:1", "--timeout", "2", "health"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("health check of 127.0.0.1:1 failed"), std::string::npos) << r.err;
 }

@@ -3,10 +3,9 @@
 // -> watch -> checkpoints -> publish; cancel; kill -9 and resume; a corrupt
 // newest checkpoint; bad configs and paths; authentication; WatchJob resume
 // by sequence number.
-#include <signal.h>
-
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -43,8 +42,8 @@ asr::v1::Job GetJob(const ServerProcess& s, const std::string& id) {
 }
 
 // Waits until `pred(job)` holds (polling GetJob) or `seconds` pass.
-bool WaitFor(const ServerProcess& s, const std::string& id, const std::function<bool(const asr::v1::Job&)>& pred,
-             double seconds) {
+bool WaitFor(const ServerProcess& s, const std::string& id,
+             const std::function<bool(const asr::v1::Job&)>& pred, double seconds) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred(GetJob(s, id))) return true;
@@ -79,7 +78,8 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   ASSERT_EQ(up.exit_code, 0) << up.err;
   const auto dataset = nlohmann::json::parse(up.out);
   EXPECT_EQ(dataset["utterances"]["train.jsonl"], "240");  // int64 as JSON string
-  ProcessResult train = server->Client({"train", "--config", config, "--dataset", dataset["id"], "--watch"}, 600);
+  ProcessResult train =
+      server->Client({"train", "--config", config, "--dataset", dataset["id"], "--watch"}, 600);
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::string job = FirstLine(train.out);
   EXPECT_NE(train.err.find("state SUCCEEDED"), std::string::npos) << train.err;
@@ -118,9 +118,11 @@ TEST(TrainingServiceTest, CancelStopsWithinAStepAndLeavesACheckpoint) {
   ProcessResult train = server->Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl"});
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::string job = FirstLine(train.out);
-  ASSERT_TRUE(WaitFor(*server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 3; }, 120));
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 3; }, 120));
   ASSERT_EQ(server->Client({"cancel", job}).exit_code, 0);
-  ASSERT_TRUE(WaitFor(*server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 60));
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 60));
   EXPECT_EQ(server->Client({"watch", job}).exit_code, 3);
   ProcessResult ckpts = server->Client({"--json", "checkpoints", job});
   EXPECT_EQ(nlohmann::json::parse(ckpts.out)["checkpoints"].size(), 1u) << ckpts.out;
@@ -139,7 +141,8 @@ void KillAndResume(bool corrupt_newest) {
   ProcessResult train = server->Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl"});
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::string job = FirstLine(train.out);
-  ASSERT_TRUE(WaitFor(*server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 12; }, 300));
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 12; }, 300));
   server->process->Signal(SIGKILL);
   server->process->WaitFor(30);
   const std::string ckpt_dir = server->state_dir + "/jobs/" + job + "/checkpoints";
@@ -156,7 +159,8 @@ void KillAndResume(bool corrupt_newest) {
   }
   auto restarted = ServerProcess::Start({}, &why, server->dir);
   ASSERT_NE(restarted, nullptr) << why;
-  ASSERT_TRUE(WaitFor(*restarted, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::SUCCEEDED; }, 600))
+  ASSERT_TRUE(WaitFor(
+      *restarted, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::SUCCEEDED; }, 600))
       << GetJob(*restarted, job).DebugString();
   const asr::v1::Job done = GetJob(*restarted, job);
   EXPECT_EQ(done.attempts(), 2);
@@ -169,7 +173,8 @@ void KillAndResume(bool corrupt_newest) {
     if (e.message().find("server restarted") != std::string::npos) restarted_seen = true;
     if (e.message().find("rejected checkpoint") != std::string::npos) rejected_seen = true;
     if (e.message().find("resuming from") != std::string::npos) {
-      EXPECT_NE(e.message().find("at step " + std::to_string(expected_resume)), std::string::npos) << e.message();
+      EXPECT_NE(e.message().find("at step " + std::to_string(expected_resume)), std::string::npos)
+          << e.message();
     }
     if (restarted_seen && first_step_after < 0 && e.has_progress()) first_step_after = e.progress().step();
   }
@@ -216,13 +221,16 @@ TEST(TrainingServiceTest, BadConfigsAndPathsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
   // A manifest whose audio points outside the data root: entries skipped, job fails clearly.
   std::ofstream(server->data_root + "/evil.jsonl")
-      << R"({"audio_filepath": "/etc/hostname", "duration": 1, "text": "one"})" << "\n";
-  ProcessResult r = server->Client({"train", "--config", WriteJson(TinyTrainingConfig(5)), "--manifest", "evil.jsonl",
-                                    "--dev-manifest", "c/dev.jsonl", "--watch"}, 120);
+      << R"({"audio_filepath": "/etc/hostname", "duration": 1, "text": "one"})"
+      << "\n";
+  ProcessResult r = server->Client({"train", "--config", WriteJson(TinyTrainingConfig(5)), "--manifest",
+                                    "evil.jsonl", "--dev-manifest", "c/dev.jsonl", "--watch"},
+                                   120);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("outside the data root"), std::string::npos) << r.err;
   // The client names the problem too.
-  r = server->Client({"train", "--config", WriteJson({{"optimizer", {{"lr", -1}}}}), "--manifest", "c/train.jsonl"});
+  r = server->Client(
+      {"train", "--config", WriteJson({{"optimizer", {{"lr", -1}}}}), "--manifest", "c/train.jsonl"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("INVALID_ARGUMENT: config.optimizer.lr"), std::string::npos) << r.err;
   r = server->Client({"train", "--config", WriteJson({{"optimiser", {}}}), "--manifest", "c/train.jsonl"});
@@ -273,7 +281,8 @@ TEST(TrainingServiceTest, BearerTokenIsRequiredExceptForHealth) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
   std::ofstream(dir + "/wrong") << "guess";
-  EXPECT_NE(server->Client({"--token-file", dir + "/wrong", "jobs"}).err.find("UNAUTHENTICATED"), std::string::npos);
+  EXPECT_NE(server->Client({"--token-file", dir + "/wrong", "jobs"}).err.find("UNAUTHENTICATED"),
+            std::string::npos);
   EXPECT_EQ(server->Client({"--token-file", dir + "/token", "jobs"}).exit_code, 0);
   EXPECT_NE(server->Client({"info"}).err.find("UNAUTHENTICATED"), std::string::npos);
   grpc::ClientContext ctx;
@@ -291,8 +300,8 @@ TEST(TrainingServiceTest, WatchResumesBySequenceWithoutMissingEvents) {
   auto server = ServerProcess::Start({}, &why);
   ASSERT_NE(server, nullptr) << why;
   PlaceCorpus(*server, "c");
-  ProcessResult train = server->Client({"train", "--config", WriteJson(TinyTrainingConfig(25)), "--manifest",
-                                        "c/train.jsonl"});
+  ProcessResult train =
+      server->Client({"train", "--config", WriteJson(TinyTrainingConfig(25)), "--manifest", "c/train.jsonl"});
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::string job = FirstLine(train.out);
   // Read a few events live, then drop the stream.

@@ -113,7 +113,8 @@ TEST(AcousticModelTest, SaveAndLoadGiveIdenticalOutputs) {
   const torch::Tensor feats = torch::randn({2, 15, 20});
   const torch::Tensor lengths = torch::tensor({15, 9});
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::equal(model->forward(feats, lengths).log_probs, loaded->model->forward(feats, lengths).log_probs));
+  EXPECT_TRUE(torch::equal(model->forward(feats, lengths).log_probs,
+                           loaded->model->forward(feats, lengths).log_probs));
 }
 
 TEST(AcousticModelTest, CorruptOrTruncatedFilesAreRejectedByName) {
@@ -156,7 +157,8 @@ TEST(AcousticModelTest, ConfigJsonRoundTripsAndNamesBadFields) {
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("frame_stacking"), std::string::npos);
   j = c.ToJson();
   j["word_units"] = {"one", "One"};
-  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.word_units: 'One'"), std::string::npos);
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.word_units: 'One'"),
+            std::string::npos);
   j["vocabulary"] = " abc";
   j["word_units"] = {"one", "two"};
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("either word_units or vocabulary"),
@@ -166,10 +168,12 @@ TEST(AcousticModelTest, ConfigJsonRoundTripsAndNamesBadFields) {
   EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("num_mel_bins"), std::string::npos);
   j = c.ToJson();
   j["online_cmn"]["window"] = -1;
-  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.online_cmn.window"), std::string::npos);
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.online_cmn.window"),
+            std::string::npos);
   j = c.ToJson();
   j["online_cmn"]["prior"] = 5;
-  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.online_cmn.prior"), std::string::npos);
+  EXPECT_NE(AcousticModelConfig::FromJson(j).status().message().find("model.online_cmn.prior"),
+            std::string::npos);
 }
 
 // Synthetic task: each label a..d is a burst of 3-5 frames of its own
@@ -194,7 +198,8 @@ Synthetic MakeBatch(int n, std::mt19937* rng) {
     for (int l = 0; l < labels; ++l) {
       const int c = static_cast<int>((*rng)() % 4);
       text.push_back(static_cast<char>('a' + c));
-      for (int k = 0, sil = 1 + static_cast<int>((*rng)() % 3); k < sil; ++k) frames.push_back(torch::randn({dim}) * 0.3);
+      for (int k = 0, sil = 1 + static_cast<int>((*rng)() % 3); k < sil; ++k)
+        frames.push_back(torch::randn({dim}) * 0.3);
       for (int k = 0, len = 3 + static_cast<int>((*rng)() % 3); k < len; ++k) {
         torch::Tensor f = torch::randn({dim}) * 0.3;
         f.narrow(0, c * 5, 5) += 2.0;

@@ -46,7 +46,7 @@ TEST(CtcTest, GreedyCollapsesRepeatsAndBlanksWithWordTimes) {
   EXPECT_NEAR(t.words[0].end_seconds, 6 * 0.04, 1e-9);    // 'i' at frame 5
   EXPECT_EQ(t.words[1].word, "you");
   EXPECT_NEAR(t.words[1].start_seconds, 13 * 0.04, 1e-9);
-  EXPECT_NEAR(t.words[1].end_seconds, 17 * 0.04, 1e-9);   // 'u' at frame 16
+  EXPECT_NEAR(t.words[1].end_seconds, 17 * 0.04, 1e-9);  // 'u' at frame 16
   EXPECT_NEAR(t.confidence, 0.9, 1e-5);
   EXPECT_NEAR(t.words[0].confidence, 0.9, 1e-5);
   // A blank between repeats keeps both.
@@ -78,7 +78,8 @@ TEST(CtcTest, IncrementalDecodingEqualsOffline) {
     const Transcript inc = d.Best();
     EXPECT_EQ(inc.text, offline.text) << beam;
     ASSERT_EQ(inc.words.size(), offline.words.size());
-    for (size_t i = 0; i < inc.words.size(); ++i) EXPECT_EQ(inc.words[i].start_seconds, offline.words[i].start_seconds);
+    for (size_t i = 0; i < inc.words.size(); ++i)
+      EXPECT_EQ(inc.words[i].start_seconds, offline.words[i].start_seconds);
   }
 }
 
@@ -108,8 +109,8 @@ TEST(VocabularyTest, NormalizesEncodesAndDecodes) {
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(v.Decode(*ids), "hi there");
   EXPECT_FALSE(v.Encode("123 !!").ok());
-  EXPECT_FALSE(Vocabulary::Create("abc").ok());   // no space
-  EXPECT_FALSE(Vocabulary::Create(" aa").ok());   // repeated
+  EXPECT_FALSE(Vocabulary::Create("abc").ok());  // no space
+  EXPECT_FALSE(Vocabulary::Create(" aa").ok());  // repeated
   EXPECT_TRUE(Vocabulary::Create(" 0123456789").ok());
 }
 
@@ -140,7 +141,8 @@ TEST(VocabularyTest, WordUnitsEncodeWholeWordsAndNameUnknownOnes) {
 // ('_' = blank), the rest spread evenly.
 torch::Tensor UnitFrames(const Vocabulary& v, const std::string& ids) {
   torch::Tensor lp = torch::full({static_cast<int64_t>(ids.size()), v.size()}, 0.1f / (v.size() - 1));
-  for (size_t t = 0; t < ids.size(); ++t) lp[static_cast<int64_t>(t)][ids[t] == '_' ? 0 : ids[t] - '0'] = 0.9f;
+  for (size_t t = 0; t < ids.size(); ++t)
+    lp[static_cast<int64_t>(t)][ids[t] == '_' ? 0 : ids[t] - '0'] = 0.9f;
   return lp.log();
 }
 

@@ -44,7 +44,8 @@ Models MakeModels(double dropout, int replicas, uint64_t init_seed = 3) {
   torch::manual_seed(init_seed);
   Models m;
   m.main = AcousticModel(SmallConfig(dropout), Cmvn::Identity(20));
-  for (int k = 0; k < replicas; ++k) m.replicas.push_back(AcousticModel(SmallConfig(dropout), Cmvn::Identity(20)));
+  for (int k = 0; k < replicas; ++k)
+    m.replicas.push_back(AcousticModel(SmallConfig(dropout), Cmvn::Identity(20)));
   CopyParameters(m.main, m.replicas);
   m.main->train();
   for (AcousticModel& r : m.replicas) r->train();
@@ -71,8 +72,8 @@ TEST(DataParallelTest, ShardGradientsSumToTheWholeBatchGradient) {
     for (size_t i = 0; i < got.size(); ++i) {
       const double err = (got[i] - expected[i]).abs().max().item<double>();
       const double scale = expected[i].abs().max().item<double>();
-      EXPECT_LE(err, 1e-4 * scale + 1e-7) << replicas << " replicas, parameter " << i << ": " << err << " of "
-                                          << scale;
+      EXPECT_LE(err, 1e-4 * scale + 1e-7)
+          << replicas << " replicas, parameter " << i << ": " << err << " of " << scale;
     }
   }
 }
@@ -152,7 +153,8 @@ TEST(DataParallelTest, ConfidencePenaltySubtractsTheFrameEntropy) {
     const double err = (got[i] - want[i]).abs().max().item<double>();
     const double scale = want[i].abs().max().item<double>();
     EXPECT_LE(err, 1e-4 * scale + 1e-7) << "parameter " << i << ": " << err << " of " << scale;
-    penalty_effect = std::max(penalty_effect, (got[i] - without[i]).abs().max().item<double>() / (scale + 1e-12));
+    penalty_effect =
+        std::max(penalty_effect, (got[i] - without[i]).abs().max().item<double>() / (scale + 1e-12));
   }
   EXPECT_GT(penalty_effect, 1e-2);  // the penalty changes the gradient
 }
@@ -203,9 +205,9 @@ TEST(DataParallelTest, IntermediateCtcAddsTheTruncatedModelsLoss) {
     const double err = (got[p.key()].grad() - want).abs().max().item<double>();
     const double scale = want.abs().max().item<double>();
     EXPECT_LE(err, 1e-4 * scale + 1e-7) << p.key() << ": " << err << " of " << scale;
-    intermediate_effect =
-        std::max(intermediate_effect, (got[p.key()].grad() - without[p.key()].grad()).abs().max().item<double>() /
-                                          (scale + 1e-12));
+    intermediate_effect = std::max(
+        intermediate_effect,
+        (got[p.key()].grad() - without[p.key()].grad()).abs().max().item<double>() / (scale + 1e-12));
   }
   EXPECT_EQ(shared, static_cast<int>(trunk_params.size()));
   EXPECT_GT(intermediate_effect, 1e-2);  // the intermediate loss changes the gradient

@@ -37,10 +37,12 @@ class DatasetTest : public ::testing::Test {
     for (int i = 0; i < 20; ++i) {
       const std::string rel = "audio/" + std::to_string(i) + ".wav";
       WriteTone(dir_ + "/" + rel, 0.5 + 0.1 * i);
-      m << nlohmann::json{{"audio_filepath", rel}, {"duration", 0.5 + 0.1 * i}, {"text", "one two"}}.dump() << "\n";
+      m << nlohmann::json{{"audio_filepath", rel}, {"duration", 0.5 + 0.1 * i}, {"text", "one two"}}.dump()
+        << "\n";
     }
     m << "{not json\n";
-    m << nlohmann::json{{"audio_filepath", "audio/missing.wav"}, {"duration", 1.0}, {"text", "x"}}.dump() << "\n";
+    m << nlohmann::json{{"audio_filepath", "audio/missing.wav"}, {"duration", 1.0}, {"text", "x"}}.dump()
+      << "\n";
     m << nlohmann::json{{"audio_filepath", "audio/0.wav"}, {"text", 7}}.dump() << "\n";
   }
   std::string dir_;
@@ -63,7 +65,8 @@ TEST_F(DatasetTest, ReadsNemoManifestResolvingRelativePathsAndReportingBadLines)
 TEST_F(DatasetTest, ReadsKaldiDirectoriesWithHeaderDurations) {
   const std::string k = dir_ + "/kaldi";
   std::filesystem::create_directories(k);
-  std::ofstream(k + "/wav.scp") << "u1 " << dir_ << "/audio/2.wav\nu2 ../audio/5.wav\nu3 sox a.wav -t wav - |\n";
+  std::ofstream(k + "/wav.scp") << "u1 " << dir_
+                                << "/audio/2.wav\nu2 ../audio/5.wav\nu3 sox a.wav -t wav - |\n";
   std::ofstream(k + "/text") << "u1 hello world\nu2 zero\n";
   DataReport report;
   auto utts = ReadDataset(k, &report);
@@ -84,7 +87,7 @@ TEST_F(DatasetTest, BatchesRespectCapsAndAreDeterministic) {
   Dataset ds(*utts, FeatureOptions(), Vocabulary(), o, /*train=*/true, 5, &report);
   const auto a = ds.EpochBatches(1), b = ds.EpochBatches(1), c = ds.EpochBatches(2);
   EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);  // reshuffled per epoch
+  EXPECT_NE(a, c);                        // reshuffled per epoch
   const auto first = ds.EpochBatches(0);  // sortagrad: shortest first
   for (size_t k = 1; k < first.size(); ++k) {
     EXPECT_LE(ds.utterance(first[k - 1].back()).duration, ds.utterance(first[k].front()).duration);
@@ -285,7 +288,8 @@ TEST(CorpusTest, RandomSpeakersJoinTrainOnlyAndSpeak) {
   int espeak_rows = 0;
   const int random_rows = CountSpeakingRows(
       mixed, [](const std::string& v) { return StartsWith(v, "espeak:"); },
-      [](const std::string& v) { return v.size() >= 7 && v.substr(v.size() - 7) == "+random"; }, &espeak_rows);
+      [](const std::string& v) { return v.size() >= 7 && v.substr(v.size() - 7) == "+random"; },
+      &espeak_rows);
   EXPECT_GT(random_rows, espeak_rows / 4) << random_rows << " of " << espeak_rows;
   EXPECT_LT(random_rows, espeak_rows * 3 / 4) << random_rows << " of " << espeak_rows;
 }

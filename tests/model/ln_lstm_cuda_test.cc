@@ -13,13 +13,14 @@
 //   scale): over 50 steps and 3 layers its fp32 gradients reach 1e5 and
 //   rounding differences grow until bf16 and fp32 trajectories part, so a
 //   longer comparison would test the network's conditioning, not the kernels.
+#include "model/cuda/ln_lstm_cuda.h"
+
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
 #include <algorithm>
 #include <cstdio>
 
-#include "model/cuda/ln_lstm_cuda.h"
 #include "model/ln_lstm.h"
 #include "tests/support/npy_tensor.h"
 
@@ -61,7 +62,8 @@ void ExpectClose(const Result& a, const Result& b, double rtol, const std::strin
   EXPECT_TRUE(AllCloseRelative(a.c, b.c, rtol, &why)) << what << " c_T: " << why;
   ASSERT_EQ(a.grads.size(), b.grads.size());
   for (size_t i = 0; i < a.grads.size(); ++i) {
-    EXPECT_TRUE(AllCloseRelative(a.grads[i], b.grads[i], rtol, &why)) << what << " grad #" << i << ": " << why;
+    EXPECT_TRUE(AllCloseRelative(a.grads[i], b.grads[i], rtol, &why))
+        << what << " grad #" << i << ": " << why;
   }
 }
 
@@ -97,7 +99,8 @@ TEST_F(LnLstmCudaTest, Float32FusedEqualsReferenceRaggedUniAndBidirectional) {
     const torch::Tensor lengths = torch::tensor({37, 30, 30, 12, 5, 1});
     const LstmState init{torch::randn({2 * d, 6, 64}), torch::randn({2 * d, 6, 64})};
     ExpectClose(ForwardBackward(fused, x, lengths, init, torch::kFloat32),
-                ForwardBackward(ref, x, lengths, init, torch::kFloat32), 1e-4, bi ? "bidirectional" : "unidirectional");
+                ForwardBackward(ref, x, lengths, init, torch::kFloat32), 1e-4,
+                bi ? "bidirectional" : "unidirectional");
   }
 }
 
@@ -126,8 +129,8 @@ TEST_F(LnLstmCudaTest, ReducedPrecisionTracksFloat32Reference) {
         for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i].cpu());
       }
       low->to(torch::kCUDA);  // parameters stay fp32, activations in `dtype`
-      const std::string what = std::string(dtype == torch::kBFloat16 ? "bf16" : "fp16") + ", " +
-                               std::to_string(steps) + " steps";
+      const std::string what =
+          std::string(dtype == torch::kBFloat16 ? "bf16" : "fp16") + ", " + std::to_string(steps) + " steps";
       const Result got = ForwardBackward(low, x, lengths, init, dtype);
       std::printf("%s: worst error / max|ref| %.2e\n", what.c_str(), WorstRelativeError(got, want));
       ExpectClose(got, want, rtol, what);

@@ -54,7 +54,8 @@ TEST_F(LnLstmTest, LayerNormIsPerExampleWhateverTheBatch) {
       const LstmOutput out = lstm->forward(batch, lengths);
       EXPECT_LT(MaxDiff(out.output.narrow(0, 0, 10).select(1, pos), ref.output.select(1, 0)), 1e-5) << pos;
       EXPECT_LT(MaxDiff(out.state.h.select(1, pos), ref.state.h.select(1, 0)), 1e-5) << pos;
-      EXPECT_EQ(out.output.narrow(0, 10, 5).select(1, pos).abs().max().item<float>(), 0.f) << "padding output";
+      EXPECT_EQ(out.output.narrow(0, 10, 5).select(1, pos).abs().max().item<float>(), 0.f)
+          << "padding output";
     }
   }
 }
@@ -78,7 +79,8 @@ TEST_F(LnLstmTest, PaddingValuesNeverChangeResultsOrGradients) {
 
 TEST_F(LnLstmTest, FusedAndReferencePathsAgreeOnRandomRaggedBatches) {
   for (int trial = 0; trial < 3; ++trial) {
-    LayerNormLstmOptions o = LayerNormLstmOptions(3 + trial, 5 + trial).num_layers(2).bidirectional(trial != 1);
+    LayerNormLstmOptions o =
+        LayerNormLstmOptions(3 + trial, 5 + trial).num_layers(2).bidirectional(trial != 1);
     LayerNormLstm fused(o), ref(LayerNormLstmOptions(o).fused(false));
     {
       torch::NoGradGuard g;
@@ -112,7 +114,8 @@ TEST_F(LnLstmTest, InitializationFollowsThePaper) {
   for (int64_t g = 0; g < 4; ++g) {
     const torch::Tensor block = w.w_h.narrow(0, g * 16, 16);  // [16, 8]: orthonormal columns
     EXPECT_LT(MaxDiff(block.t().mm(block), torch::eye(8)), 1e-5) << "gate " << g;
-    const double bound = std::sqrt(6.0 / (16 + 8));  // Xavier for a [16, 8] gate block (layer 1 input = proj 8)
+    const double bound =
+        std::sqrt(6.0 / (16 + 8));  // Xavier for a [16, 8] gate block (layer 1 input = proj 8)
     EXPECT_LE(w.w_x.narrow(0, g * 16, 16).abs().max().item<double>(), bound + 1e-6);
     EXPECT_GT(w.w_x.narrow(0, g * 16, 16).abs().max().item<double>(), 0.8 * bound);
   }
@@ -120,10 +123,12 @@ TEST_F(LnLstmTest, InitializationFollowsThePaper) {
 
 TEST_F(LnLstmTest, OptionsValidateAndPrintEveryField) {
   EXPECT_NE(LayerNormLstmOptions(0, 4).Validate().message().find("input_size"), std::string::npos);
-  EXPECT_NE(LayerNormLstmOptions(4, 4).proj_size(4).Validate().message().find("proj_size"), std::string::npos);
+  EXPECT_NE(LayerNormLstmOptions(4, 4).proj_size(4).Validate().message().find("proj_size"),
+            std::string::npos);
   EXPECT_NE(LayerNormLstmOptions(4, 4).dropout(1.5).Validate().message().find("dropout"), std::string::npos);
   EXPECT_NE(LayerNormLstmOptions(4, 4).eps(0).Validate().message().find("eps"), std::string::npos);
-  const std::string s = LayerNormLstmOptions(3, 4).num_layers(2).bidirectional(true).dropout(0.25).proj_size(2).ToString();
+  const std::string s =
+      LayerNormLstmOptions(3, 4).num_layers(2).bidirectional(true).dropout(0.25).proj_size(2).ToString();
   for (const char* f : {"input_size=3", "hidden_size=4", "num_layers=2", "bidirectional=1", "dropout=0.25",
                         "proj_size=2", "eps=1e-05", "fused=1"}) {
     EXPECT_NE(s.find(f), std::string::npos) << f << " in " << s;

@@ -26,7 +26,8 @@ class TrainerTest : public ::testing::Test {
     if (!g_corpus.empty()) return;
     g_corpus = testing::MakeTempDir("asr-corpus");
     const auto r = testing::RunProcess(
-        {std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh", "--size", "tiny", "--seed", "3", g_corpus}, 600);
+        {std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh", "--size", "tiny", "--seed", "3", g_corpus},
+        600);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -77,18 +78,21 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   ASSERT_TRUE(best.ok()) << best.status();
   EXPECT_NEAR(Evaluate(best->model, dev, 1).cer, result->best_dev_cer, 1e-9);
   // The model records its lexicon: exactly the words of the training transcripts.
-  const std::set<std::string> digits = {"zero", "one", "two", "three", "four", "five",
-                                        "six",  "seven", "eight", "nine", "oh"};
+  const std::set<std::string> digits = {"zero", "one",   "two",   "three", "four", "five",
+                                        "six",  "seven", "eight", "nine",  "oh"};
   const std::vector<std::string>& lexicon = best->model->config().lexicon;
   EXPECT_EQ(std::set<std::string>(lexicon.begin(), lexicon.end()), digits);
   // Decoding constrained to it never emits a non-word.
   auto lex = ResolveLexicon("model", best->model);
   ASSERT_TRUE(lex.ok()) << lex.status();
-  Evaluate(best->model, dev, 4, [&](const EvalSample& s) {
-    for (absl::string_view w : absl::StrSplit(s.hypothesis, ' ', absl::SkipEmpty())) {
-      EXPECT_TRUE(digits.count(std::string(w))) << s.hypothesis;
-    }
-  }, *lex);
+  Evaluate(
+      best->model, dev, 4,
+      [&](const EvalSample& s) {
+        for (absl::string_view w : absl::StrSplit(s.hypothesis, ' ', absl::SkipEmpty())) {
+          EXPECT_TRUE(digits.count(std::string(w))) << s.hypothesis;
+        }
+      },
+      *lex);
   // Progress carried everything a client shows.
   int steps = 0, validations = 0;
   for (const ProgressEvent& e : events) {
@@ -136,8 +140,8 @@ TEST_F(TrainerTest, ExportModelWritesTheBestDevOrTheLastValidatedWeights) {
 }
 
 TEST_F(TrainerTest, WordUnitsLearnTheDigitsAndSkipTranscriptsWithOtherWords) {
-  const std::vector<std::string> units = {"zero", "one", "two", "three", "four", "five",
-                                          "six",  "seven", "eight", "nine", "oh"};
+  const std::vector<std::string> units = {"zero", "one",   "two",   "three", "four", "five",
+                                          "six",  "seven", "eight", "nine",  "oh"};
   TrainingConfig c = Tiny();
   c.model.hidden_size = 96;
   c.model.frame_stacking = 6;
@@ -165,14 +169,15 @@ TEST_F(TrainerTest, WordUnitsLearnTheDigitsAndSkipTranscriptsWithOtherWords) {
   }
   c.train_manifest = dir + "/train.jsonl";
   std::vector<std::string> messages;
-  auto trainer = Trainer::Create(c, dir + "/out", false, [&](const ProgressEvent& e) { messages.push_back(e.message); });
+  auto trainer =
+      Trainer::Create(c, dir + "/out", false, [&](const ProgressEvent& e) { messages.push_back(e.message); });
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   EXPECT_TRUE(std::any_of(messages.begin(), messages.end(), [](const std::string& m) {
     return m.find("word 'double' is not a word unit") != std::string::npos;
   }));
   DataReport report;
-  Dataset dev(*ReadDataset(c.dev_manifest, &report), c.model.features, *c.model.MakeVocabulary(), c.data, false, 1,
-              &report);
+  Dataset dev(*ReadDataset(c.dev_manifest, &report), c.model.features, *c.model.MakeVocabulary(), c.data,
+              false, 1, &report);
   const double untrained = Evaluate((*trainer)->model(), dev, 1).cer;
   auto result = (*trainer)->Run();
   ASSERT_TRUE(result.ok()) << result.status();
@@ -242,7 +247,8 @@ void ExpectResumeIsExact(TrainingConfig c) {
     const auto ea = Params(*(*a)->averaged_model()), eb = Params(*(*b2)->averaged_model());
     for (const auto& [name, t] : ea) {
       EXPECT_LE((t - eb.at(name)).abs().max().item<double>(), 1e-6) << "averaged " << name;
-      EXPECT_GT((t - pa.at(name)).abs().max().item<double>(), 1e-5) << "averaged " << name << " is not the trained one";
+      EXPECT_GT((t - pa.at(name)).abs().max().item<double>(), 1e-5)
+          << "averaged " << name << " is not the trained one";
     }
   }
 }
@@ -279,7 +285,8 @@ TEST_F(TrainerTest, WeightAveragingFollowsTheDecayAndIsExported) {
     if (e.kind != ProgressEvent::Kind::kStep) return;
     ++seen;
     const double n = static_cast<double>(e.step), d = std::min(0.5, (1 + n) / (10 + n));
-    for (const auto& [name, w] : Params(trainer->model())) expected[name] = d * expected.at(name) + (1 - d) * w;
+    for (const auto& [name, w] : Params(trainer->model()))
+      expected[name] = d * expected.at(name) + (1 - d) * w;
   });
   ASSERT_TRUE(t.ok()) << t.status();
   trainer = t->get();
@@ -315,11 +322,13 @@ TEST_F(TrainerTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
   const std::string bytes = testing::ReadFileOrEmpty(ckpts[0]);
   std::ofstream(ckpts[0], std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 3);
   std::vector<std::string> messages;
-  auto resumed = Trainer::Create(c, out, true, [&](const ProgressEvent& e) { messages.push_back(e.message); });
+  auto resumed =
+      Trainer::Create(c, out, true, [&](const ProgressEvent& e) { messages.push_back(e.message); });
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_EQ((*resumed)->state().step, ReadCheckpoint(ckpts[1])->state.step);
   bool reported = false;
-  for (const auto& m : messages) reported |= m.find("rejected checkpoint") != std::string::npos && m.find(ckpts[0]) != std::string::npos;
+  for (const auto& m : messages)
+    reported |= m.find("rejected checkpoint") != std::string::npos && m.find(ckpts[0]) != std::string::npos;
   EXPECT_TRUE(reported);
 }
 
@@ -391,14 +400,18 @@ TEST(TrainingConfigTest, RejectsUnknownAndBadFieldsByName) {
     EXPECT_NE(r.status().message().find("train.intermediate_ctc_weight"), std::string::npos) << r.status();
   }
   for (int layer : {3, -1}) {  // the default model has 3 layers
-    r = TrainingConfig::FromJson({{"train", {{"intermediate_ctc_weight", 0.3}, {"intermediate_ctc_layer", layer}}}});
+    r = TrainingConfig::FromJson(
+        {{"train", {{"intermediate_ctc_weight", 0.3}, {"intermediate_ctc_layer", layer}}}});
     EXPECT_NE(r.status().message().find("train.intermediate_ctc_layer"), std::string::npos) << r.status();
   }
-  r = TrainingConfig::FromJson({{"model", {{"num_layers", 1}}}, {"train", {{"intermediate_ctc_weight", 0.3}}}});
+  r = TrainingConfig::FromJson(
+      {{"model", {{"num_layers", 1}}}, {"train", {{"intermediate_ctc_weight", 0.3}}}});
   EXPECT_NE(r.status().message().find("train.intermediate_ctc_layer"), std::string::npos) << r.status();
-  EXPECT_TRUE(TrainingConfig::FromJson({{"train", {{"intermediate_ctc_weight", 0.3}, {"intermediate_ctc_layer", 2}}}})
-                  .ok());
-  r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
+  EXPECT_TRUE(
+      TrainingConfig::FromJson({{"train", {{"intermediate_ctc_weight", 0.3}, {"intermediate_ctc_layer", 2}}}})
+          .ok());
+  r = TrainingConfig::FromJson(
+      {{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", {{"vtlp_max_warp", 0.1}}}});
   EXPECT_NE(r.status().message().find("data.vtlp_max_warp"), std::string::npos) << r.status();
   const nlohmann::json noisy = {{"noise_augment", {{"noise_probability", 0.5}}}};
   r = TrainingConfig::FromJson({{"model", {{"features", {{"type", "mfcc"}}}}}, {"data", noisy}});

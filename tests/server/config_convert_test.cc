@@ -41,8 +41,11 @@ TEST(ConfigConvertTest, NonDefaultValuesRoundTrip) {
   j["train"]["intermediate_ctc_layer"] = 2;
   j["train"]["export_model"] = "last";
   j["data"]["vtlp_max_warp"] = 0.1;
-  j["data"]["noise_augment"] = {{"noise_probability", 0.5}, {"snr_db", {5, 25}}, {"reverb_probability", 0.25},
-                                {"t60_seconds", {0.3, 0.9}}, {"drr_db", {1, 11}}};
+  j["data"]["noise_augment"] = {{"noise_probability", 0.5},
+                                {"snr_db", {5, 25}},
+                                {"reverb_probability", 0.25},
+                                {"t60_seconds", {0.3, 0.9}},
+                                {"drr_db", {1, 11}}};
   const auto config = TrainingConfig::FromJson(j);
   ASSERT_TRUE(config.ok()) << config.status();
   ExpectRoundTrip(*config);
@@ -54,7 +57,8 @@ TEST(ConfigConvertTest, InvalidValueNamesTheField) {
   const auto c = FromProto(proto);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(c.status().message()).find("config.model.hidden_size"), std::string::npos) << c.status();
+  EXPECT_NE(std::string(c.status().message()).find("config.model.hidden_size"), std::string::npos)
+      << c.status();
 }
 
 }  // namespace

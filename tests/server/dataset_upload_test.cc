@@ -49,7 +49,8 @@ class DatasetUploadTest : public ::testing::Test {
 };
 
 TEST_F(DatasetUploadTest, StoresVerifiedFilesAndCountsManifestEntries) {
-  const std::string manifest = R"({"audio_filepath": "a/x.wav", "duration": 0.5, "text": "oh"})" "\n";
+  const std::string manifest = R"({"audio_filepath": "a/x.wav", "duration": 0.5, "text": "oh"})"
+                               "\n";
   DatasetUpload up(root_, {}, store_.get());
   for (const Req& r : {Begin(), Header("a/x.wav", wav_), Chunk(wav_.substr(0, 100)), Chunk(wav_.substr(100)),
                        Header("train.jsonl", manifest), Chunk(manifest), End()}) {
@@ -75,17 +76,21 @@ TEST_F(DatasetUploadTest, RejectsBadStreamsAndLeavesNothingBehind) {
   EXPECT_NE(run({Begin(), Chunk("abc")}).message().find("without a file header"), std::string::npos);
   Req bad_sha = Header("x.wav", "abc");
   bad_sha.mutable_file()->set_sha256(Sha256Hex("abd"));
-  EXPECT_NE(run({Begin(), bad_sha, Chunk("abc"), End()}).message().find("sha256 mismatch"), std::string::npos);
+  EXPECT_NE(run({Begin(), bad_sha, Chunk("abc"), End()}).message().find("sha256 mismatch"),
+            std::string::npos);
   EXPECT_NE(run({Begin(), Header("x.wav", "abc"), Chunk("ab"), End()}).message().find("received 2 bytes"),
             std::string::npos);
-  EXPECT_NE(run({Begin(), Header("x.wav", "abc"), Chunk("abcd")}).message().find("more bytes"), std::string::npos);
+  EXPECT_NE(run({Begin(), Header("x.wav", "abc"), Chunk("abcd")}).message().find("more bytes"),
+            std::string::npos);
   EXPECT_EQ(run({Begin(), Header("../x", "abc")}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(run({Begin(), Header("a", "1"), Chunk("1"), Header("b", "2")}, {int64_t{1} << 20, 1}).code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(run({Begin(), Header("a", std::string(10, 'x'))}, {5, 100}).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(run({Begin(), Header("a", std::string(10, 'x'))}, {5, 100}).code(),
+            absl::StatusCode::kResourceExhausted);
   EXPECT_NE(run({Begin(), Header("a.wav", "abc"), Chunk("abc"), End()}).message().find("no manifest"),
             std::string::npos);
-  EXPECT_NE(run({Begin(), Header("a.wav", "abc"), Chunk("abc")}).message().find("before end"), std::string::npos);
+  EXPECT_NE(run({Begin(), Header("a.wav", "abc"), Chunk("abc")}).message().find("before end"),
+            std::string::npos);
   EXPECT_TRUE(std::filesystem::is_empty(root_ + "/datasets"));
 }
 

@@ -19,9 +19,9 @@ std::map<std::string, double> Values() {
 
 TEST(ProcessCollectorTest, ReportsStandardProcessMetrics) {
   const auto v = Values();
-  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
-                           "process_virtual_memory_bytes", "process_start_time_seconds",
-                           "process_open_fds", "process_max_fds", "process_threads"}) {
+  for (const char* name :
+       {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+        "process_start_time_seconds", "process_open_fds", "process_max_fds", "process_threads"}) {
     EXPECT_TRUE(v.count(name)) << name;
   }
   EXPECT_GT(v.at("process_resident_memory_bytes"), 1e5);

@@ -11,7 +11,8 @@ namespace asr::testing {
 const std::string& TinyCorpus() {
   static const std::string dir = [] {
     const std::string d = MakeTempDir("asr-corpus");
-    const auto r = RunProcess({std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh", "--size", "tiny", d}, 600);
+    const auto r =
+        RunProcess({std::string(ASR_SOURCE_DIR) + "/scripts/make-corpus.sh", "--size", "tiny", d}, 600);
     if (r.exit_code != 0) {
       ADD_FAILURE() << "make-corpus failed: " << r.err;
       return std::string();
@@ -27,7 +28,10 @@ nlohmann::json TinyTrainingConfig(int max_steps) {
           {"optimizer", {{"lr", 0.003}}},
           {"schedule", {{"warmup_steps", 10}}},
           {"train",
-           {{"epochs", 50}, {"max_steps", max_steps}, {"checkpoint_every_steps", 5}, {"log_every_steps", 1},
+           {{"epochs", 50},
+            {"max_steps", max_steps},
+            {"checkpoint_every_steps", 5},
+            {"log_every_steps", 1},
             {"keep_last_checkpoints", 3}}}};
 }
 

@@ -31,7 +31,8 @@ torch::Tensor LoadNpyTensor(const std::string& path) {
   } else {
     throw std::runtime_error(path + ": unsupported dtype in " + header);
   }
-  if (header.find("'fortran_order': False") == std::string::npos) throw std::runtime_error(path + ": Fortran order");
+  if (header.find("'fortran_order': False") == std::string::npos)
+    throw std::runtime_error(path + ": Fortran order");
   const size_t open = header.find("'shape': (") + 10, close = header.find(')', open);
   std::vector<int64_t> shape;
   std::stringstream ss(header.substr(open, close - open));

@@ -17,9 +17,21 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
   std::filesystem::create_directories(s->data_root);
   const std::string ready = s->dir + "/ready.json";
   std::filesystem::remove(ready);
-  std::vector<std::string> argv = {BinPath("asr-server"), "--listen", "127.0.0.1:0", "--metrics-listen",
-                                   "127.0.0.1:0", "--state-dir", s->state_dir, "--data-root", s->data_root,
-                                   "--ready-file", ready, "--log-level", "debug", "--threads", "1"};
+  std::vector<std::string> argv = {BinPath("asr-server"),
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--metrics-listen",
+                                   "127.0.0.1:0",
+                                   "--state-dir",
+                                   s->state_dir,
+                                   "--data-root",
+                                   s->data_root,
+                                   "--ready-file",
+                                   ready,
+                                   "--log-level",
+                                   "debug",
+                                   "--threads",
+                                   "1"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   s->process = ChildProcess::Start(argv, s->dir + "/server.log");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);

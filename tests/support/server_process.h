@@ -16,8 +16,7 @@ class ServerProcess {
   // waits (up to 120 s) for its ready file. Returns nullptr if it exited or
   // never became ready; *why then holds its log.
   static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {},
-                                              std::string* why = nullptr,
-                                              const std::string& reuse_dir = "");
+                                              std::string* why = nullptr, const std::string& reuse_dir = "");
   std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port); }
   // Runs build/bin/asr-client --server address() ARGS...
   ProcessResult Client(const std::vector<std::string>& args, double timeout_seconds = 120) const;
