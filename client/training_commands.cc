@@ -12,8 +12,8 @@
 
 #include "asr/v1/training.grpc.pb.h"
 #include "client/commands.h"
+#include "model/base/sha256.h"
 #include "nlohmann/json.hpp"
-#include "server/sha256.h"
 
 namespace asr::client {
 namespace {
@@ -65,7 +65,7 @@ int Upload(const ConnectionOptions& conn, const std::string& dir, const std::str
   std::vector<char> buf(1 << 20);
   for (size_t i = 0; ok && i < files.size(); ++i) {
     std::ifstream in(files[i], std::ios::binary);
-    server::Sha256 sha;
+    Sha256 sha;
     int64_t size = 0;
     while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
       sha.Update(buf.data(), static_cast<size_t>(in.gcount()));

@@ -1,16 +1,11 @@
 #include "model/bundle.h"
 
-#include <fcntl.h>
-#include <openssl/sha.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "model/base/atomic_file.h"
+#include "model/base/sha256.h"
 
 namespace asr {
 namespace {
@@ -34,64 +29,7 @@ bool GetUint(const std::string& in, size_t* pos, int n, uint64_t* v) {
   return true;
 }
 
-std::string RawSha256(const std::string& data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), SHA256_DIGEST_LENGTH);
-}
-
-absl::Status Errno(const std::string& what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " '", path, "': ", std::strerror(errno)));
-}
-
 }  // namespace
-
-std::string Sha256Hex(const std::string& data) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : RawSha256(data)) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& data) {
-  const std::filesystem::path target(path);
-  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
-  std::string tmp =
-      (std::filesystem::path(dir) / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) return Errno("cannot create a temporary file for", path);
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const absl::Status st = Errno("write failed for", path);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return st;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const absl::Status st = Errno("fsync failed for", path);
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const absl::Status st = Errno("rename failed for", path);
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return absl::OkStatus();
-}
 
 absl::Status WriteBundleAtomically(const std::string& path, const Bundle& b) {
   std::string out(kMagic, kMagicLen);
@@ -106,7 +44,7 @@ absl::Status WriteBundleAtomically(const std::string& path, const Bundle& b) {
     PutU64(&out, bytes.size());
     out += bytes;
   }
-  out += RawSha256(out);
+  out += Sha256Digest(out);
   return WriteFileAtomically(path, out);
 }
 
@@ -121,7 +59,7 @@ absl::StatusOr<Bundle> ReadBundle(const std::string& path) {
   };
   if (data.size() < kMagicLen + 32 || data.compare(0, kMagicLen, kMagic) != 0) return corrupt("bad magic");
   const std::string body = data.substr(0, data.size() - 32);
-  if (RawSha256(body) != data.substr(data.size() - 32))
+  if (Sha256Digest(body) != data.substr(data.size() - 32))
     return corrupt("checksum mismatch (truncated or corrupt)");
   size_t pos = kMagicLen;
   uint64_t n = 0;

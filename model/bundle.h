@@ -27,11 +27,4 @@ struct Bundle {
 absl::Status WriteBundleAtomically(const std::string& path, const Bundle& bundle);
 absl::StatusOr<Bundle> ReadBundle(const std::string& path);
 
-// Lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(const std::string& data);
-
-// Writes `data` to `path` atomically (temporary file, fsync, rename,
-// directory fsync).
-absl::Status WriteFileAtomically(const std::string& path, const std::string& data);
-
 }  // namespace asr

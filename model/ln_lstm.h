@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "model/ln_lstm_weights.h"
 
 namespace asr {
 
@@ -63,11 +64,6 @@ struct LstmState {
 struct LstmOutput {
   torch::Tensor output;  // [T, B, D * P]
   LstmState state;       // final states (at each sequence's own end)
-};
-
-// Parameters of one layer and direction.
-struct LstmCellWeights {
-  torch::Tensor w_x, w_h, g_x, g_h, bias, g_c, b_c, w_r;  // w_r undefined without projection
 };
 
 class LayerNormLstmImpl : public torch::nn::Module {

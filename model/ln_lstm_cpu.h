@@ -10,7 +10,7 @@
 
 #include <vector>
 
-#include "model/ln_lstm.h"
+#include "model/ln_lstm_weights.h"
 
 namespace asr {
 

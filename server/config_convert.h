@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "asr/v1/training.pb.h"
-#include "model/training_config.h"
+#include "model/training/training_config.h"
 
 namespace asr::server {
 

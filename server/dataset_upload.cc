@@ -6,7 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "model/dataset.h"
+#include "model/training/dataset.h"
 #include "server/paths.h"
 
 namespace asr::server {

@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "asr/v1/training.pb.h"
+#include "model/base/sha256.h"
 #include "server/job_store.h"
-#include "server/sha256.h"
 
 namespace asr::server {
 

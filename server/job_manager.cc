@@ -7,7 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "model/checkpoint.h"
+#include "model/training/checkpoint.h"
 #include "server/config_convert.h"
 #include "server/paths.h"
 

@@ -23,7 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "asr/v1/training.pb.h"
-#include "model/trainer.h"
+#include "model/training/trainer.h"
 #include "server/job_store.h"
 #include "server/model_registry.h"
 #include "server/training_metrics.h"

@@ -1,6 +1,6 @@
 // Configuration of asr-server: every option with its unit and default.
 // Filled from flags, an optional TOML/INI config file and ASR_* environment
-// variables (see server/main.cc); validated before anything starts.
+// variables (see server/tools/asr_server_main.cc); validated before anything starts.
 #pragma once
 
 #include <string>

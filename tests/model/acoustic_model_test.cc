@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "model/base/sha256.h"
 #include "model/bundle.h"
 #include "model/ctc.h"
 #include "model/model_io.h"

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "model/bundle.h"
+#include "model/base/sha256.h"
 #include "tests/support/process.h"
 
 namespace asr::server {

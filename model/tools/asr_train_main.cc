@@ -1,0 +1,137 @@
+// asr-train: trains an LN-LSTM CTC model from a JSON config (see
+// model/training/training_config.h) into OUT: checkpoints/, model.asrmodel (best by
+// dev CER), train_log.jsonl (every progress event), config.json.
+//   asr-train --config CONFIG.json --out DIR [--resume] [--threads N]
+// A progress bar on a terminal, plain log lines otherwise. SIGINT/SIGTERM
+// stop within one step after writing a checkpoint (exit 130); rerun with
+// --resume to continue. Exit codes: 0 done, 1 failed, 2 usage/config.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "model/compute_threads.h"
+#include "model/training/trainer.h"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+void OnSignal(int) { g_cancel.store(true); }
+
+std::string Duration(double s) {
+  char buf[32];
+  const int t = static_cast<int>(s);
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof(buf), "%dh%02dm", t / 3600, t / 60 % 60);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", t / 60, t % 60);
+  }
+  return buf;
+}
+
+// Renders progress events: one rewritten line on a terminal, log lines otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool tty) : tty_(tty) {}
+  void operator()(const asr::ProgressEvent& e) {
+    using Kind = asr::ProgressEvent::Kind;
+    if (e.kind == Kind::kStep) {
+      const double frac = e.total_steps ? std::min(1.0, static_cast<double>(e.step) / e.total_steps) : 0;
+      char line[256];
+      if (tty_) {
+        const int width = 24, filled = static_cast<int>(frac * width);
+        std::string bar(static_cast<size_t>(filled), '#');
+        bar.resize(width, '.');
+        std::snprintf(line, sizeof(line),
+                      "\r[%s] %3.0f%% ep %lld/%lld step %lld loss %.3f lr %.1e %.0f fps ETA %s   ",
+                      bar.c_str(), frac * 100, static_cast<long long>(e.epoch + 1),
+                      static_cast<long long>(e.total_epochs), static_cast<long long>(e.step), e.loss,
+                      e.learning_rate, e.frames_per_second, Duration(e.eta_seconds).c_str());
+        std::fputs(line, stderr);
+        pending_newline_ = true;
+      } else {
+        std::snprintf(line, sizeof(line),
+                      "step %lld/%lld epoch %lld loss %.4f lr %.2e frames/s %.0f eta %s elapsed %s\n",
+                      static_cast<long long>(e.step), static_cast<long long>(e.total_steps),
+                      static_cast<long long>(e.epoch + 1), e.loss, e.learning_rate, e.frames_per_second,
+                      Duration(e.eta_seconds).c_str(), Duration(e.elapsed_seconds).c_str());
+        std::fputs(line, stderr);
+      }
+      return;
+    }
+    NewLine();
+    switch (e.kind) {
+      case Kind::kValidation:
+        std::fprintf(stderr, "validation after epoch %lld (step %lld): loss %.4f CER %.2f%% WER %.2f%%%s\n",
+                     static_cast<long long>(e.epoch + 1), static_cast<long long>(e.step), e.dev_loss,
+                     100 * e.dev_cer, 100 * e.dev_wer, e.is_best ? "  (best so far)" : "");
+        break;
+      case Kind::kCheckpoint:
+        std::fprintf(stderr, "checkpoint %s\n", e.checkpoint_path.c_str());
+        break;
+      default:
+        std::fprintf(stderr, "%s\n", e.message.c_str());
+    }
+  }
+  void NewLine() {
+    if (pending_newline_) std::fputc('\n', stderr);
+    pending_newline_ = false;
+  }
+
+ private:
+  bool tty_;
+  bool pending_newline_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path, out_dir;
+  bool resume = false;
+  int threads = -1;
+  CLI::App app{"asr-train: trains an LN-LSTM CTC speech recognizer"};
+  app.add_option("--config", config_path, "training config JSON")->required();
+  app.add_option("--out", out_dir, "output directory")->required();
+  app.add_flag("--resume", resume, "continue from the newest valid checkpoint in OUT/checkpoints");
+  app.add_option("--threads", threads,
+                 "LibTorch + BLAS threads (overrides train.threads; 0 = half the cores)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto config = asr::TrainingConfig::Load(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "asr-train: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  if (threads >= 0) config->train.threads = threads;
+  asr::ConfigureAllocatorForTraining();
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  ProgressPrinter printer(isatty(STDERR_FILENO));
+  auto trainer = asr::Trainer::Create(*config, out_dir, resume, std::ref(printer));
+  if (!trainer.ok()) {
+    printer.NewLine();
+    std::fprintf(stderr, "asr-train: %s\n", std::string(trainer.status().message()).c_str());
+    return trainer.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::fprintf(stderr, "asr-train: %s\n", asr::ComputeKernelsSummary().c_str());
+  auto result = (*trainer)->Run(&g_cancel);
+  printer.NewLine();
+  if (!result.ok()) {
+    std::fprintf(stderr, "asr-train: %s\n", std::string(result.status().message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "asr-train: %s after %lld steps (%s); best dev CER %.2f%% WER %.2f%% at step %lld; "
+               "step %lld (export_model %s) -> %s\n",
+               result->stop_reason.c_str(), static_cast<long long>(result->steps),
+               Duration(result->elapsed_seconds).c_str(), 100 * result->best_dev_cer,
+               100 * result->best_dev_wer, static_cast<long long>(result->best_step),
+               static_cast<long long>(result->exported_step), (*trainer)->config().train.export_model.c_str(),
+               result->model_path.c_str());
+  return result->stop_reason == "cancelled" ? 130 : 0;
+}

@@ -1,0 +1,431 @@
+#include "model/training/trainer.h"
+
+#include <torch/cuda.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "model/compute_threads.h"
+#include "model/model_io.h"
+#include "model/training/data_parallel.h"
+#include "model/training/evaluator.h"
+
+namespace asr {
+
+nlohmann::json ProgressEvent::ToJson() const {
+  static const char* kKinds[] = {"step", "validation", "checkpoint", "message", "done"};
+  nlohmann::json j = {{"kind", kKinds[static_cast<int>(kind)]},
+                      {"step", step},
+                      {"epoch", epoch},
+                      {"elapsed_seconds", elapsed_seconds}};
+  switch (kind) {
+    case Kind::kStep:
+      j.update({{"total_steps", total_steps},
+                {"total_epochs", total_epochs},
+                {"loss", loss},
+                {"learning_rate", learning_rate},
+                {"frames_per_second", frames_per_second},
+                {"eta_seconds", eta_seconds},
+                {"skipped_steps", skipped_steps}});
+      break;
+    case Kind::kValidation:
+      j.update({{"dev_loss", dev_loss}, {"dev_cer", dev_cer}, {"dev_wer", dev_wer}, {"is_best", is_best}});
+      break;
+    case Kind::kCheckpoint:
+      j.update({{"checkpoint_path", checkpoint_path},
+                {"checkpoint_seconds", checkpoint_seconds},
+                {"checkpoint_failed", checkpoint_failed},
+                {"message", message}});
+      break;
+    default:
+      j["message"] = message;
+  }
+  return j;
+}
+
+namespace {
+
+ProgressEvent MessageEvent(std::string message) {
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::kMessage;
+  e.message = std::move(message);
+  return e;
+}
+
+// The distinct words of the training transcripts, sorted.
+std::vector<std::string> TrainingWords(const Dataset& data, const Vocabulary& vocab) {
+  std::set<std::string> words;
+  for (int64_t i = 0; i < data.size(); ++i) {
+    for (absl::string_view w : absl::StrSplit(vocab.Decode(data.targets(i)), ' ', absl::SkipEmpty())) {
+      words.emplace(w);
+    }
+  }
+  return {words.begin(), words.end()};
+}
+
+}  // namespace
+
+absl::StatusOr<Cmvn> ComputeCmvn(const Dataset& data, int64_t max_utterances) {
+  const int64_t n = data.size();
+  if (n == 0) return absl::InvalidArgumentError("no training utterances to compute CMVN statistics from");
+  const int64_t use = std::min(n, max_utterances);
+  std::unique_ptr<CmvnStats> stats;
+  for (int64_t k = 0; k < use; ++k) {
+    auto f = data.LoadFeatures(k * n / use, /*epoch=*/-1);
+    if (!f.ok()) continue;  // reported when batches load it
+    if (!stats) stats = std::make_unique<CmvnStats>(static_cast<int>(f->cols));
+    if (absl::Status st = stats->Accumulate(*f); !st.ok()) return st;
+  }
+  if (!stats) return absl::InvalidArgumentError("no training utterance could be loaded for CMVN statistics");
+  return Cmvn::FromStats(*stats);
+}
+
+Trainer::~Trainer() = default;
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& config,
+                                                         const std::string& out_dir, bool resume,
+                                                         ProgressCallback progress) {
+  std::unique_ptr<Trainer> t(new Trainer());
+  t->progress_ = std::move(progress);
+  t->out_dir_ = out_dir;
+  t->ckpt_dir_ = (std::filesystem::path(out_dir) / "checkpoints").string();
+  std::error_code ec;
+  std::filesystem::create_directories(t->ckpt_dir_, ec);
+  if (ec)
+    return absl::PermissionDeniedError(absl::StrCat("cannot create '", t->ckpt_dir_, "': ", ec.message()));
+  t->log_ = std::make_unique<std::ofstream>((std::filesystem::path(out_dir) / "train_log.jsonl").string(),
+                                            std::ios::app);
+
+  std::optional<CheckpointData> ckpt;
+  if (resume) {
+    std::vector<std::string> rejected;
+    auto c = ReadNewestValidCheckpoint(t->ckpt_dir_, &rejected);
+    for (const std::string& r : rejected) t->Emit(MessageEvent("rejected checkpoint: " + r));
+    if (c.ok()) {
+      ckpt = std::move(*c);
+      t->Emit(MessageEvent(absl::StrCat("resuming from ", ckpt->path, " at step ", ckpt->state.step)));
+    } else {
+      t->Emit(MessageEvent("no checkpoint to resume from; starting fresh"));
+    }
+  }
+  t->config_ = ckpt ? ckpt->config : config;
+  t->config_.audio_root = config.audio_root;
+  if (ckpt) {  // the server may have moved its data root; paths come from the caller
+    t->config_.train_manifest = config.train_manifest;
+    t->config_.dev_manifest = config.dev_manifest;
+  }
+  const TrainingConfig& cfg = t->config_;
+  if (absl::Status st = cfg.Validate(); !st.ok()) return st;
+  if (cfg.train_manifest.empty()) return absl::InvalidArgumentError("train_manifest: required");
+  if (cfg.dev_manifest.empty()) return absl::InvalidArgumentError("dev_manifest: required");
+  SetComputeThreads(ResolveComputeThreads(cfg.train.threads));
+  torch::manual_seed(cfg.train.seed);
+
+  const Vocabulary vocab = *cfg.model.MakeVocabulary();
+  for (bool train : {true, false}) {
+    const std::string& path = train ? cfg.train_manifest : cfg.dev_manifest;
+    DataReport report;
+    auto utts = ReadDataset(path, &report, cfg.audio_root);
+    if (!utts.ok()) return utts.status();
+    auto ds = std::make_unique<Dataset>(std::move(*utts), cfg.model.features, vocab, cfg.data, train,
+                                        cfg.train.seed, &report);
+    for (const std::string& p : report.problems) t->Emit(MessageEvent("skipped " + p));
+    if (ds->size() == 0)
+      return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no usable utterances"));
+    t->Emit(MessageEvent(absl::StrCat(train ? "train" : "dev", ": ", ds->size(), " utterances, ",
+                                      static_cast<int64_t>(ds->total_seconds() / 60), " min of audio, ",
+                                      report.skipped, " skipped")));
+    (train ? t->train_ : t->dev_) = std::move(ds);
+  }
+
+  Cmvn cmvn;
+  if (ckpt) {
+    cmvn = ckpt->cmvn;
+  } else {
+    auto c = ComputeCmvn(*t->train_, cfg.train.cmvn_max_utterances);
+    if (!c.ok()) return c.status();
+    cmvn = *c;
+  }
+  t->train_->SetMaskFill(cmvn.mean());
+  if (t->config_.model.lexicon.empty()) t->config_.model.lexicon = TrainingWords(*t->train_, vocab);
+  t->model_ = AcousticModel(cfg.model, cmvn);
+  if (cfg.train.device == "cuda") {
+    if (!torch::cuda::is_available()) {
+      return absl::FailedPreconditionError(
+          "train.device: cuda requested, but this LibTorch sees no CUDA device");
+    }
+    t->model_->to(torch::kCUDA);
+    if (cfg.train.precision == "bf16") t->model_->set_lstm_dtype(torch::kBFloat16);
+  } else if (cfg.train.data_parallel) {
+    for (int k = 1; k < ResolveComputeThreads(cfg.train.threads); ++k) {
+      t->replicas_.push_back(AcousticModel(cfg.model, cmvn));
+      t->replicas_.back()->train();
+    }
+  }
+  t->optimizer_ = std::make_unique<torch::optim::AdamW>(t->model_->parameters(),
+                                                        torch::optim::AdamWOptions(cfg.optimizer.lr)
+                                                            .betas({cfg.optimizer.beta1, cfg.optimizer.beta2})
+                                                            .eps(cfg.optimizer.eps)
+                                                            .weight_decay(cfg.optimizer.weight_decay));
+  if (cfg.train.ema_decay > 0) {
+    t->averaged_ = AcousticModel(cfg.model, cmvn);
+    t->averaged_->to(t->model_->device());
+    if (cfg.train.precision == "bf16") t->averaged_->set_lstm_dtype(torch::kBFloat16);
+  }
+  std::vector<AcousticModel> copies = t->replicas_;
+  if (ckpt) {
+    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, t->averaged_model());
+        !st.ok()) {
+      return st;
+    }
+    t->state_ = ckpt->state;
+  }
+  // The average starts from the initial weights (or, resuming from a
+  // checkpoint without one, from the restored weights).
+  if (t->averaged_ && !(ckpt && ckpt->bundle.blobs.count("averaged"))) copies.push_back(t->averaged_);
+  CopyParameters(t->model_, copies);
+  const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
+  t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
+  std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
+  return t;
+}
+
+double Trainer::Elapsed() const {
+  return state_.elapsed_seconds +
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - session_start_).count();
+}
+
+void Trainer::UpdateAverage() {
+  if (!averaged_) return;
+  const double n = static_cast<double>(state_.step);
+  const double decay = std::min(config_.train.ema_decay, (1 + n) / (10 + n));
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> src = model_->parameters();
+  std::vector<torch::Tensor> dst = averaged_->parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].lerp_(src[i], 1 - decay);
+}
+
+void Trainer::Emit(ProgressEvent e) {
+  if (e.step < 0) e.step = state_.step;
+  if (e.epoch < 0) e.epoch = state_.epoch;
+  e.elapsed_seconds = session_start_.time_since_epoch().count() ? Elapsed() : state_.elapsed_seconds;
+  if (log_ && *log_) *log_ << e.ToJson().dump() << "\n" << std::flush;
+  if (progress_) progress_(e);
+}
+
+absl::Status Trainer::Checkpoint() {
+  TrainingState s = state_;
+  s.elapsed_seconds = Elapsed();
+  const std::string path = CheckpointPath(ckpt_dir_, state_.step);
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status st = SaveCheckpoint(path, config_, model_, *optimizer_, s, averaged_model());
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::kCheckpoint;
+  e.checkpoint_path = path;
+  e.checkpoint_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  e.checkpoint_failed = !st.ok();
+  e.message = st.ok() ? "" : std::string(st.message());
+  if (st.ok()) ApplyRetention(ckpt_dir_, config_.train.keep_last_checkpoints, state_.best_step);
+  Emit(e);
+  return st;
+}
+
+absl::Status Trainer::ValidateWithAllThreads(int64_t epoch) {
+  if (replicas_.empty()) return Validate(epoch);
+  SetComputeThreads(1 + static_cast<int>(replicas_.size()));
+  const absl::Status st = Validate(epoch);
+  SetComputeThreads(1);
+  return st;
+}
+
+int64_t Trainer::ExportedStep() const {
+  if (config_.train.export_model != "last") return state_.best_step;
+  return state_.history.empty() ? -1 : state_.history.back().value("step", int64_t{-1});
+}
+
+absl::Status Trainer::Validate(int64_t epoch) {
+  AcousticModel& scored = averaged_ ? averaged_ : model_;
+  const EvalResult r = Evaluate(scored, *dev_, config_.train.eval_beam);
+  const bool best = r.cer < state_.best_dev_cer;
+  if (best) {
+    state_.best_dev_cer = r.cer;
+    state_.best_dev_wer = r.wer;
+    state_.best_step = state_.step;
+    state_.epochs_without_improvement = 0;
+  } else {
+    ++state_.epochs_without_improvement;
+  }
+  if (best || config_.train.export_model == "last") {
+    const nlohmann::json meta = {{"step", state_.step}, {"epoch", epoch},
+                                 {"dev_cer", r.cer},    {"dev_wer", r.wer},
+                                 {"is_best_dev", best}, {"export_model", config_.train.export_model}};
+    if (absl::Status st = SaveModel(ExportPath(), scored, meta); !st.ok()) return st;
+  }
+  state_.history.push_back({{"step", state_.step},
+                            {"epoch", epoch},
+                            {"elapsed_seconds", Elapsed()},
+                            {"dev_loss", r.loss},
+                            {"dev_cer", r.cer},
+                            {"dev_wer", r.wer}});
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::kValidation;
+  e.epoch = epoch;
+  e.dev_loss = r.loss;
+  e.dev_cer = r.cer;
+  e.dev_wer = r.wer;
+  e.is_best = best;
+  Emit(e);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
+  session_start_ = std::chrono::steady_clock::now();
+  const RunOptions& run = config_.train;
+  const double budget = run.time_budget_minutes * 60;
+  std::string stop = "completed";
+  double loss_sum = 0;
+  int64_t loss_count = 0, frames = 0, last_event_step = state_.step;
+  auto window_start = std::chrono::steady_clock::now();
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  // Data-parallel: one thread per replica, each running the shared pools
+  // single-threaded; all threads again once Run returns.
+  struct SingleThreadedScope {
+    int restore;
+    explicit SingleThreadedScope(int threads) : restore(threads) {
+      if (restore > 1) SetComputeThreads(1);
+    }
+    ~SingleThreadedScope() {
+      if (restore > 1) SetComputeThreads(restore);
+    }
+  } single_threaded(replicas_.empty() ? 0 : 1 + static_cast<int>(replicas_.size()));
+  TrainingLoss loss_terms;
+  loss_terms.confidence_penalty = run.confidence_penalty;
+  loss_terms.intermediate_ctc_weight = run.intermediate_ctc_weight;
+  loss_terms.intermediate_ctc_layer = run.IntermediateCtcLayer(config_.model.num_layers);
+
+  while (state_.epoch < run.epochs && stop == "completed") {
+    BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
+                       config_.data.prefetch_batches);
+    while (auto batch = loader.Next()) {
+      if (cancelled()) {
+        stop = "cancelled";
+        break;
+      }
+      if (run.max_steps > 0 && state_.step >= run.max_steps) {
+        stop = "max_steps";
+        break;
+      }
+      const double budget_spent = budget > 0 ? Elapsed() / budget : 0;  // share of the time budget
+      if (budget_spent >= 1) {
+        stop = "time_budget";
+        break;
+      }
+      for (const std::string& p : train_->TakeProblems()) Emit(MessageEvent(p));
+      state_.batch_in_epoch = batch->index + 1;
+      if (batch->size() == 0) continue;
+      const double lr =
+          LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget_spent);
+      for (auto& group : optimizer_->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      model_->train();
+      // Burn-in length per batch, from (seed, step): reproducible across resumes.
+      std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL +
+                               static_cast<uint64_t>(state_.step));
+      const int64_t burn_in =
+          1 + static_cast<int64_t>(burn_rng() %
+                                   static_cast<uint64_t>(std::max(1, 2 * config_.model.burn_in_frames)));
+      const double loss_value =
+          ForwardBackward(model_, replicas_, *batch, config_.model.burn_in_frames > 0 ? burn_in : 0,
+                          config_.train.seed, state_.step, loss_terms);
+      bool finite = std::isfinite(loss_value);
+      if (finite) {
+        const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;
+        finite = std::isfinite(torch::nn::utils::clip_grad_norm_(model_->parameters(), clip));
+      }
+      if (!finite) {
+        ++state_.skipped_steps;
+        if (++state_.nonfinite_streak >= run.max_consecutive_nonfinite) {
+          return absl::InternalError(absl::StrCat(
+              state_.nonfinite_streak, " consecutive steps with a non-finite loss or gradient at step ",
+              state_.step, "; aborting (train.max_consecutive_nonfinite)"));
+        }
+        Emit(MessageEvent(absl::StrCat("skipped a non-finite step (", state_.skipped_steps, " so far)")));
+        continue;
+      }
+      optimizer_->step();
+      CopyParameters(model_, replicas_);
+      ++state_.step;
+      UpdateAverage();
+      state_.nonfinite_streak = 0;
+      loss_sum += loss_value;
+      ++loss_count;
+      frames += batch->frames;
+      if (state_.step - last_event_step >= run.log_every_steps) {
+        const auto now = std::chrono::steady_clock::now();
+        const double window = std::chrono::duration<double>(now - window_start).count();
+        const double sec_per_step = window / static_cast<double>(state_.step - last_event_step);
+        double eta = sec_per_step * static_cast<double>(std::max<int64_t>(0, total_steps_ - state_.step));
+        if (budget > 0) eta = std::min(eta, std::max(0.0, budget - Elapsed()));
+        ProgressEvent e;
+        e.kind = ProgressEvent::Kind::kStep;
+        e.total_steps = total_steps_;
+        e.total_epochs = run.epochs;
+        e.loss = loss_sum / static_cast<double>(loss_count);
+        e.learning_rate = lr;
+        e.frames_per_second = static_cast<double>(frames) / window;
+        e.eta_seconds = eta;
+        e.skipped_steps = state_.skipped_steps;
+        Emit(e);
+        loss_sum = 0;
+        loss_count = 0;
+        frames = 0;
+        last_event_step = state_.step;
+        window_start = now;
+      }
+      if (run.checkpoint_every_steps > 0 && state_.step % run.checkpoint_every_steps == 0) {
+        (void)Checkpoint();  // a failed periodic checkpoint is reported; training goes on
+      }
+    }
+    if (stop != "completed") break;
+    const int64_t finished = state_.epoch;
+    ++state_.epoch;
+    state_.batch_in_epoch = 0;
+    if (absl::Status st = ValidateWithAllThreads(finished); !st.ok()) return st;
+    (void)Checkpoint();
+    if (run.early_stopping_patience > 0 && state_.epochs_without_improvement >= run.early_stopping_patience) {
+      stop = "early_stopping";
+    }
+  }
+  if (stop == "cancelled" || stop == "max_steps" || stop == "time_budget") {
+    if (stop != "cancelled" && state_.step != ExportedStep()) {
+      if (absl::Status st = ValidateWithAllThreads(state_.epoch); !st.ok()) return st;
+    }
+    if (absl::Status st = Checkpoint(); !st.ok()) return st;
+  }
+  TrainingResult r;
+  r.steps = state_.step;
+  r.epochs = state_.epoch;
+  r.best_dev_cer = state_.best_dev_cer;
+  r.best_dev_wer = state_.best_dev_wer;
+  r.best_step = state_.best_step;
+  r.model_path = ExportPath();
+  r.exported_step = ExportedStep();
+  r.stop_reason = stop;
+  r.elapsed_seconds = Elapsed();
+  r.skipped_steps = state_.skipped_steps;
+  r.failed_utterances = train_->failed() + dev_->failed();
+  ProgressEvent done = MessageEvent(stop);
+  done.kind = ProgressEvent::Kind::kDone;
+  Emit(done);
+  return r;
+}
+
+}  // namespace asr

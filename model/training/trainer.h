@@ -1,0 +1,119 @@
+// Trainer: CTC training of an AcousticModel from a TrainingConfig. AdamW,
+// linear warmup then decay, gradient clipping, non-finite steps skipped and
+// counted (abort after max_consecutive_nonfinite in a row), validation
+// after every epoch (loss, greedy CER/WER), the best model exported to
+// OUT/model.asrmodel (or the latest validated one: train.export_model),
+// optional early stopping and time budget, periodic atomic checkpoints
+// (OUT/checkpoints) with retention, exact resume, and progress events for
+// CLIs and the service. With train.ema_decay, the model validated and
+// exported is a moving average of the weights. On CPU with several
+// threads, data-parallel across model replicas (data_parallel.h).
+// Deterministic on CPU for a fixed seed and thread count. Used by asr-train
+// and the job manager.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/training/checkpoint.h"
+#include "model/training/dataset.h"
+#include "model/training/training_config.h"
+
+namespace torch::optim {
+class AdamW;
+}
+
+namespace asr {
+
+struct ProgressEvent {
+  enum class Kind { kStep, kValidation, kCheckpoint, kMessage, kDone };
+  Kind kind = Kind::kMessage;
+  int64_t step = -1, epoch = -1;  // -1: filled in with the trainer's current values
+  int64_t total_steps = 0, total_epochs = 0;
+  double loss = 0;  // mean training loss since the previous step event
+  double learning_rate = 0;
+  double frames_per_second = 0;  // feature frames (10 ms) trained per wall second
+  double eta_seconds = 0;
+  double elapsed_seconds = 0;                     // training wall time, across resumes
+  double dev_loss = 0, dev_cer = 0, dev_wer = 0;  // kValidation
+  bool is_best = false;                           // kValidation
+  std::string checkpoint_path;                    // kCheckpoint
+  double checkpoint_seconds = 0;                  // kCheckpoint: write time
+  bool checkpoint_failed = false;                 // kCheckpoint: the write failed (message says why)
+  std::string message;                            // kMessage / kDone
+  int64_t skipped_steps = 0;
+  nlohmann::json ToJson() const;
+};
+using ProgressCallback = std::function<void(const ProgressEvent&)>;
+
+struct TrainingResult {
+  int64_t steps = 0;
+  int64_t epochs = 0;
+  double best_dev_cer = 0, best_dev_wer = 0;
+  int64_t best_step = -1;
+  std::string model_path;      // exported model (OUT/model.asrmodel)
+  int64_t exported_step = -1;  // its step: best_step, or the last validated with train.export_model "last"
+  std::string stop_reason;     // "completed", "max_steps", "time_budget", "early_stopping", "cancelled"
+  double elapsed_seconds = 0;
+  int64_t skipped_steps = 0;
+  int64_t failed_utterances = 0;
+};
+
+class Trainer {
+ public:
+  // Reads the data, prepares CMVN (or the checkpoint's) and the model.
+  // With resume, continues from the newest valid checkpoint in
+  // OUT/checkpoints (its stored config wins); without one, starts fresh.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainingConfig& config,
+                                                         const std::string& out_dir, bool resume,
+                                                         ProgressCallback progress);
+  ~Trainer();
+
+  // Trains until done, cancelled (*cancel set: stops within one step and
+  // writes a checkpoint), out of budget, or failed.
+  absl::StatusOr<TrainingResult> Run(const std::atomic<bool>* cancel = nullptr);
+
+  AcousticModel& model() { return model_; }
+  // The moving average of model()'s weights (train.ema_decay); null when off.
+  AcousticModel* averaged_model() { return averaged_ ? &averaged_ : nullptr; }
+  const TrainingState& state() const { return state_; }
+  const TrainingConfig& config() const { return config_; }
+
+ private:
+  Trainer() = default;
+  absl::Status Checkpoint();
+  absl::Status Validate(int64_t epoch);
+  void Emit(ProgressEvent e);
+  double Elapsed() const;
+  // averaged_ <- d * averaged_ + (1 - d) * model_ after state_.step steps.
+  void UpdateAverage();
+  // Validate() with all compute threads (data-parallel steps run the
+  // shared pools single-threaded).
+  absl::Status ValidateWithAllThreads(int64_t epoch);
+  std::string ExportPath() const { return out_dir_ + "/model.asrmodel"; }
+  // Step of the weights in ExportPath(): the best by dev CER, or with
+  // train.export_model "last" the latest validated; -1 before any.
+  int64_t ExportedStep() const;
+
+  TrainingConfig config_;
+  std::string out_dir_, ckpt_dir_;
+  ProgressCallback progress_;
+  std::unique_ptr<Dataset> train_, dev_;
+  AcousticModel model_{nullptr};
+  AcousticModel averaged_{nullptr};      // set iff train.ema_decay > 0; same device as model_
+  std::vector<AcousticModel> replicas_;  // data-parallel copies of model_ for shards 1..K-1 (CPU only)
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  TrainingState state_;
+  int64_t total_steps_ = 0;
+  std::chrono::steady_clock::time_point session_start_;
+  std::unique_ptr<std::ofstream> log_;
+};
+
+// Global CMVN statistics over up to max_utterances training utterances
+// (evenly spaced), without augmentation.
+absl::StatusOr<Cmvn> ComputeCmvn(const Dataset& data, int64_t max_utterances);
+
+}  // namespace asr
