@@ -55,7 +55,8 @@ absl::StatusOr<std::vector<asr::v1::ModelVersion>> ModelRegistry::List(const std
   return store_->ListModels(name);
 }
 
-absl::StatusOr<std::shared_ptr<const ServingModel>> ModelRegistry::Get(const std::string& name, int version) {
+absl::StatusOr<std::shared_ptr<const RecognizerModel>> ModelRegistry::Get(const std::string& name,
+                                                                          int version) {
   auto versions = store_->ListModels(name);
   if (!versions.ok()) return versions.status();
   if (versions->empty()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
@@ -71,17 +72,11 @@ absl::StatusOr<std::shared_ptr<const ServingModel>> ModelRegistry::Get(const std
   const auto key = std::make_pair(name, chosen->version());
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  auto loaded = LoadModel(PathOf(name, chosen->version()));
+  auto loaded =
+      RecognizerModel::Load(PathOf(name, chosen->version()), absl::StrCat(name, ":", chosen->version()));
   if (!loaded.ok()) return loaded.status();
-  auto serving = std::make_shared<ServingModel>();
-  serving->version = *chosen;
-  serving->model = loaded->model;
-  if (!serving->model->config().lexicon.empty()) {
-    auto lex = ResolveLexicon("model", serving->model);
-    if (lex.ok()) serving->lexicon = *lex;
-  }
-  cache_[key] = serving;
-  return std::shared_ptr<const ServingModel>(serving);
+  cache_[key] = *loaded;
+  return *loaded;
 }
 
 }  // namespace asr::server

@@ -12,19 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "asr/v1/training.pb.h"
-#include "model/acoustic_model.h"
-#include "model/ctc.h"
+#include "model/recognizer/recognizer_model.h"
 #include "server/job_store.h"
 
 namespace asr::server {
-
-// A loaded, immutable model version. Inference through `model` must be
-// serialized by the caller (the stream scheduler owns that).
-struct ServingModel {
-  asr::v1::ModelVersion version;
-  AcousticModel model{nullptr};
-  std::shared_ptr<const Lexicon> lexicon;  // from the model's config; null when it records none
-};
 
 class ModelRegistry {
  public:
@@ -37,9 +28,9 @@ class ModelRegistry {
   absl::StatusOr<asr::v1::ModelVersion> Publish(const std::string& name, const std::string& source,
                                                 asr::v1::ModelVersion info);
   absl::StatusOr<std::vector<asr::v1::ModelVersion>> List(const std::string& name);
-  // Version `version` of `name`, or the latest when version <= 0. NOT_FOUND
-  // for unknown names/versions.
-  absl::StatusOr<std::shared_ptr<const ServingModel>> Get(const std::string& name, int version);
+  // Version `version` of `name`, or the latest when version <= 0, labelled
+  // "name:version". NOT_FOUND for unknown names/versions.
+  absl::StatusOr<std::shared_ptr<const RecognizerModel>> Get(const std::string& name, int version);
 
   static absl::Status ValidateName(const std::string& name);
 
@@ -48,7 +39,7 @@ class ModelRegistry {
   JobStore* store_;  // not owned
   std::string dir_;
   std::mutex mu_;
-  std::map<std::pair<std::string, int>, std::shared_ptr<const ServingModel>> cache_;  // guarded by mu_
+  std::map<std::pair<std::string, int>, std::shared_ptr<const RecognizerModel>> cache_;  // guarded by mu_
 };
 
 }  // namespace asr::server

@@ -42,8 +42,8 @@ void RecognitionMetrics::RecognizeFinished(const std::string& code) {
 
 void RecognitionMetrics::AudioProcessed(double seconds) { audio_.Increment(seconds); }
 
-void RecognitionMetrics::Batch(int size, double seconds, double audio_seconds) {
-  batch_size_.Observe(size);
+void RecognitionMetrics::OnBatch(int streams, double seconds, double audio_seconds) {
+  batch_size_.Observe(streams);
   step_seconds_.Observe(seconds);
   std::lock_guard<std::mutex> lock(mu_);
   window_compute_ += seconds;

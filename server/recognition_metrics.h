@@ -8,13 +8,14 @@
 //   asr_inference_batch_size                    histogram, streams per batched LSTM step
 //   asr_inference_step_duration_seconds         histogram, one batched step
 //   asr_recognition_real_time_factor            gauge, inference seconds / audio seconds (last minute-ish)
-// Thread-safe.
+// It observes the recognizer library (RecognitionObserver). Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <mutex>
 #include <string>
 
+#include "model/recognizer/recognition_observer.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -23,7 +24,7 @@
 
 namespace asr::server {
 
-class RecognitionMetrics {
+class RecognitionMetrics final : public RecognitionObserver {
  public:
   explicit RecognitionMetrics(prometheus::Registry& registry);
 
@@ -31,9 +32,12 @@ class RecognitionMetrics {
   void StreamFinished(const std::string& code);
   void RecognizeFinished(const std::string& code);
   void AudioProcessed(double seconds);
-  void ChunkLatency(double seconds) { chunk_latency_.Observe(seconds); }
-  void FinalLatency(double seconds) { final_latency_.Observe(seconds); }
-  void Batch(int size, double seconds, double audio_seconds);
+
+  // RecognitionObserver
+  void OnAudioDecoded(double seconds) override { AudioProcessed(seconds); }
+  void OnChunkDecoded(double latency_seconds) override { chunk_latency_.Observe(latency_seconds); }
+  void OnEndpointFinal(double latency_seconds) override { final_latency_.Observe(latency_seconds); }
+  void OnBatch(int streams, double seconds, double audio_seconds) override;
 
  private:
   prometheus::Gauge& active_;

@@ -1,32 +1,26 @@
-// asr.v1.RecognitionService over the gRPC callback API. StreamingRecognize
-// is a bidirectional reactor per stream (no thread per stream): reads feed
-// a RecognitionSession, whose results are written one at a time. Admission
-// control (max concurrent streams), an idle-stream reaper, and Recognize on
-// a small worker pool so model runs never block gRPC's threads.
+// asr.v1.RecognitionService over the gRPC callback API, a thin layer over
+// the recognizer library (model/recognizer/): StreamingRecognize makes a
+// StreamReactor per call, Recognize runs the library's offline recognition
+// on a small worker pool (model runs never block gRPC's threads), and
+// ListModels reads the registry.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <optional>
-#include <set>
 #include <thread>
+#include <vector>
 
 #include "asr/v1/recognition.grpc.pb.h"
-#include "server/auth.h"
-#include "server/model_registry.h"
-#include "server/recognition_metrics.h"
-#include "server/recognition_session.h"
-#include "server/stream_scheduler.h"
+#include "server/stream_reactor.h"
 
 namespace asr::server {
 
 struct RecognitionOptions {
   int max_streams = 200;             // concurrent streams; more get RESOURCE_EXHAUSTED
   double idle_timeout_seconds = 30;  // a stream without messages this long ends with DEADLINE_EXCEEDED
-  SessionLimits limits;
+  StreamLimits limits;
   int recognize_workers = 2;           // threads serving unary Recognize
   double max_recognize_seconds = 600;  // audio per Recognize call
 };
@@ -46,13 +40,11 @@ class TaskPool {
   std::vector<std::thread> threads_;
 };
 
-class StreamReactor;
-
 class RecognitionService final : public asr::v1::RecognitionService::CallbackService {
  public:
-  RecognitionService(ModelRegistry* models, StreamScheduler* scheduler, RecognitionMetrics* metrics,
+  // Nothing is owned; everything must outlive this service.
+  RecognitionService(ModelRegistry* models, StreamBatcher* batcher, RecognitionMetrics* metrics,
                      const Authenticator* auth, RecognitionOptions options);
-  ~RecognitionService() override;
 
   grpc::ServerBidiReactor<asr::v1::StreamingRecognizeRequest, asr::v1::StreamingRecognizeResponse>*
   StreamingRecognize(grpc::CallbackServerContext* ctx) override;
@@ -62,29 +54,16 @@ class RecognitionService final : public asr::v1::RecognitionService::CallbackSer
                                        const asr::v1::ListModelsRequest* req,
                                        asr::v1::ListModelsResponse* resp) override;
 
-  // Stream bookkeeping, used by StreamReactor.
-  bool Admit(StreamReactor* r);
-  void Release(StreamReactor* r);
-  ModelRegistry* models() { return models_; }
-  StreamScheduler* scheduler() { return scheduler_; }
-  RecognitionMetrics* metrics() { return metrics_; }
-  const Authenticator* auth() { return auth_; }
-  const RecognitionOptions& options() { return opts_; }
-
  private:
-  void Reap();
+  absl::StatusOr<asr::v1::RecognizeResponse> RunRecognize(const asr::v1::RecognizeRequest& req);
 
   ModelRegistry* models_;
-  StreamScheduler* scheduler_;
   RecognitionMetrics* metrics_;
   const Authenticator* auth_;
   RecognitionOptions opts_;
+  StreamAdmission admission_;
+  StreamServices stream_services_;
   TaskPool pool_;
-  std::mutex mu_;
-  std::condition_variable reaper_cv_;
-  std::set<StreamReactor*> streams_;  // guarded by mu_
-  bool stop_ = false;                 // guarded by mu_
-  std::thread reaper_;
 };
 
 }  // namespace asr::server

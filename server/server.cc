@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/compute_threads.h"
+#include "model/recognizer/stream_batcher.h"
 #include "server/auth.h"
 #include "server/info_service.h"
 #include "server/job_manager.h"
@@ -18,7 +19,6 @@
 #include "server/model_registry.h"
 #include "server/recognition_metrics.h"
 #include "server/recognition_service.h"
-#include "server/stream_scheduler.h"
 #include "server/training_metrics.h"
 #include "server/training_service.h"
 
@@ -84,9 +84,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   limits.max_files = options.max_upload_files;
   s->recognition_metrics_ = std::make_unique<RecognitionMetrics>(s->metrics_->registry());
   RecognitionMetrics* rm = s->recognition_metrics_.get();
-  s->scheduler_ =
-      std::make_unique<StreamScheduler>(SchedulerOptions{options.max_batch, options.max_batch_wait_ms},
-                                        [rm](int batch, double seconds) { rm->Batch(batch, seconds, 0); });
+  s->batcher_ =
+      std::make_unique<StreamBatcher>(BatcherOptions{options.max_batch, options.max_batch_wait_ms}, rm);
   RecognitionOptions ro;
   ro.max_streams = options.max_streams;
   ro.idle_timeout_seconds = options.stream_idle_timeout_seconds;
@@ -94,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   ro.limits.max_chunk_bytes = static_cast<int64_t>(options.max_message_mb) << 20;
   ro.recognize_workers = options.recognize_workers;
   s->recognition_service_ =
-      std::make_unique<RecognitionService>(s->models_.get(), s->scheduler_.get(), rm, s->auth_.get(), ro);
+      std::make_unique<RecognitionService>(s->models_.get(), s->batcher_.get(), rm, s->auth_.get(), ro);
   s->info_service_ = std::make_unique<InfoService>(s->auth_.get());
   s->training_service_ = std::make_unique<TrainingService>(
       s->jobs_.get(), s->models_.get(), s->training_metrics_.get(), s->auth_.get(), jm.data_root, limits);

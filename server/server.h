@@ -14,6 +14,9 @@
 namespace grpc {
 class Server;
 }
+namespace asr {
+class StreamBatcher;
+}
 
 namespace asr::server {
 
@@ -25,7 +28,6 @@ class MetricsEndpoint;
 class ModelRegistry;
 class RecognitionMetrics;
 class RecognitionService;
-class StreamScheduler;
 class TrainingMetrics;
 class TrainingService;
 
@@ -55,7 +57,7 @@ class Server {
   std::unique_ptr<TrainingMetrics> training_metrics_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<RecognitionMetrics> recognition_metrics_;
-  std::unique_ptr<StreamScheduler> scheduler_;
+  std::unique_ptr<StreamBatcher> batcher_;
   std::unique_ptr<InfoService> info_service_;
   std::unique_ptr<TrainingService> training_service_;
   std::unique_ptr<RecognitionService> recognition_service_;

@@ -3,9 +3,33 @@
 // Any container/rate/channel count features/ reads. Exit 1 if any file failed.
 #include <cstdio>
 
-#include "features/pipeline.h"
+#include "model/recognizer/recognizer.h"
 #include "model/tools/decode_cli.h"
 #include "nlohmann/json.hpp"
+
+namespace {
+
+void Print(const std::string& file, const asr::Transcript& t, bool json) {
+  if (json) {
+    nlohmann::json words = nlohmann::json::array();
+    for (const auto& w : t.words) {
+      words.push_back({{"word", w.word},
+                       {"start", w.start_seconds},
+                       {"end", w.end_seconds},
+                       {"confidence", w.confidence}});
+    }
+    const nlohmann::json line = {
+        {"file", file}, {"text", t.text}, {"confidence", t.confidence}, {"words", words}};
+    std::printf("%s\n", line.dump().c_str());
+    return;
+  }
+  std::printf("%s: %s\n", file.c_str(), t.text.c_str());
+  for (const auto& w : t.words) {
+    std::printf("  %-16s %7.2f %7.2f  %.2f\n", w.word.c_str(), w.start_seconds, w.end_seconds, w.confidence);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   asr::DecodeCliOptions opts;
@@ -22,43 +46,19 @@ int main(int argc, char** argv) {
   }
   auto setup = asr::SetUpDecoding(opts, "asr-transcribe");
   if (!setup) return 1;
-  asr::AcousticModel& model = setup->loaded.model;
+  const auto model = asr::RecognizerModel::Create(setup->loaded.model, opts.model_path);
+  const asr::CtcDecoderOptions decoder(setup->beam, model->output_frame_seconds(), setup->lexicon);
   int rc = 0;
   for (const std::string& f : files) {
     auto audio = asr::DecodeAudioFile(f);
-    absl::StatusOr<asr::Matrix> feats = audio.ok() ? asr::ExtractFeatures(*audio, model->config().features)
-                                                   : absl::StatusOr<asr::Matrix>(audio.status());
-    if (!feats.ok()) {
-      std::fprintf(stderr, "asr-transcribe: %s\n", std::string(feats.status().message()).c_str());
+    auto result = audio.ok() ? asr::Recognize(*model, *audio, decoder)
+                             : absl::StatusOr<asr::OfflineResult>(audio.status());
+    if (!result.ok()) {
+      std::fprintf(stderr, "asr-transcribe: %s\n", std::string(result.status().message()).c_str());
       rc = 1;
       continue;
     }
-    torch::NoGradGuard no_grad;
-    const torch::Tensor x = torch::from_blob(feats->data.data(), {1, feats->rows, feats->cols}).clone();
-    const asr::AcousticOutput out = model->forward(x, torch::tensor({feats->rows}));
-    const asr::Transcript t =
-        asr::CtcDecode(out.log_probs.select(1, 0), model->vocabulary(),
-                       {setup->beam, model->config().output_frame_seconds(), setup->lexicon});
-    if (json) {
-      nlohmann::json words = nlohmann::json::array();
-      for (const auto& w : t.words) {
-        words.push_back({{"word", w.word},
-                         {"start", w.start_seconds},
-                         {"end", w.end_seconds},
-                         {"confidence", w.confidence}});
-      }
-      std::printf(
-          "%s\n",
-          nlohmann::json{{"file", f}, {"text", t.text}, {"confidence", t.confidence}, {"words", words}}
-              .dump()
-              .c_str());
-    } else {
-      std::printf("%s: %s\n", f.c_str(), t.text.c_str());
-      for (const auto& w : t.words) {
-        std::printf("  %-16s %7.2f %7.2f  %.2f\n", w.word.c_str(), w.start_seconds, w.end_seconds,
-                    w.confidence);
-      }
-    }
+    Print(f, result->alternatives.empty() ? asr::Transcript{} : result->alternatives.front(), json);
   }
   return rc;
 }

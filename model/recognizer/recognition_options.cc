@@ -1,0 +1,69 @@
+#include "model/recognizer/recognition_options.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "features/audio.h"
+
+namespace asr {
+
+absl::Status AudioFormat::Validate(bool stream) const {
+  switch (encoding) {
+    case AudioEncoding::kUnspecified:
+      if (stream) return absl::InvalidArgumentError("encoding: required");
+      break;
+    case AudioEncoding::kLinear16:
+    case AudioEncoding::kFloat32:
+    case AudioEncoding::kFlac:
+      break;
+    case AudioEncoding::kOggOpus:
+      if (!LibsndfileSupportsOpus()) {
+        return absl::InvalidArgumentError("encoding: OGG_OPUS is not supported by this build's libsndfile");
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("encoding: unsupported value ", static_cast<int>(encoding)));
+  }
+  if (raw() && (sample_rate_hertz < 1000 || sample_rate_hertz > 384000)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sample_rate_hertz: ", sample_rate_hertz, " not in [1000, 384000]"));
+  }
+  if (audio_channel_count < 0 || audio_channel_count > 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audio_channel_count: ", audio_channel_count, " not in [0, 32]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodingOptions::Validate() const {
+  if (max_alternatives < 0 || max_alternatives > 10) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_alternatives: ", max_alternatives, " not in [0, 10]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CtcDecoderOptions> DecodingOptions::DecoderFor(const RecognizerModel& model) const {
+  if (lexicon_constrained && !model.lexicon) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lexicon_constrained: model ", model.label, " records no lexicon"));
+  }
+  CtcDecoderOptions o;
+  o.beam_width = max_alternatives > 1 || lexicon_constrained ? std::max(8, max_alternatives) : 1;
+  o.frame_seconds = model.output_frame_seconds();
+  if (lexicon_constrained) o.lexicon = model.lexicon;
+  return o;
+}
+
+absl::Status StreamOptions::Validate() const {
+  if (absl::Status st = audio.Validate(/*stream=*/true); !st.ok()) return st;
+  if (absl::Status st = decoding.Validate(); !st.ok()) return st;
+  if (!std::isfinite(endpoint.silence_seconds) || endpoint.silence_seconds > 60) {
+    return absl::InvalidArgumentError("endpoint.silence_seconds: must be <= 60");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace asr

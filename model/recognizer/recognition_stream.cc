@@ -1,0 +1,316 @@
+#include "model/recognizer/recognition_stream.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace asr {
+namespace {
+
+std::vector<std::string> SplitWords(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// Share of `now`'s words that equal the previous interim's words at the same positions.
+float Stability(const std::string& previous, const std::string& now) {
+  const auto a = SplitWords(previous), b = SplitWords(now);
+  if (b.empty()) return 0;
+  size_t same = 0;
+  while (same < a.size() && same < b.size() && a[same] == b[same]) ++same;
+  return static_cast<float>(same) / static_cast<float>(b.size());
+}
+
+double Seconds(RecognitionStream::Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RecognitionStream>> RecognitionStream::Create(
+    std::shared_ptr<const RecognizerModel> model, const StreamOptions& options, const StreamLimits& limits,
+    RecognitionObserver* observer) {
+  if (!model->streaming()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model: '", model->label, "' is bidirectional and cannot stream; use Recognize"));
+  }
+  if (absl::Status st = options.Validate(); !st.ok()) return st;
+  auto decoding = options.decoding.DecoderFor(*model);
+  if (!decoding.ok()) return decoding.status();
+  std::unique_ptr<RecognitionStream> s(new RecognitionStream());
+  const AcousticModelConfig& mc = model->network->config();
+  s->stacker_ = std::make_unique<FrameStacker>(mc.features.Dim(), mc.frame_stacking);
+  s->decoder_ = std::make_unique<CtcDecoder>(model->network->vocabulary(), *decoding);
+  s->model_ = std::move(model);
+  s->options_ = options;
+  s->limits_ = limits;
+  s->observer_ = observer;
+  return s;
+}
+
+RecognitionStream::~RecognitionStream() = default;
+
+void RecognitionStream::SetReadyHook(ReadyHook hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ready_hook_ = std::move(hook);
+  if (ready_hook_ && HasWorkLocked()) ready_hook_(OldestWorkLocked());
+}
+
+bool RecognitionStream::HasWorkLocked() const {
+  if (finished_) return false;
+  return !inputs_.empty() || end_utterance_ || (input_done_ && !finished_ && inputs_done_ == inputs_pushed_);
+}
+
+RecognitionStream::Clock::time_point RecognitionStream::OldestWorkLocked() const {
+  if (!arrivals_.empty()) return arrivals_.front();
+  return HasWorkLocked() ? settle_since_ : Clock::time_point::max();
+}
+
+void RecognitionStream::NotifyLocked(bool had_work) {
+  if (ready_hook_ && !had_work && HasWorkLocked()) ready_hook_(OldestWorkLocked());
+}
+
+bool RecognitionStream::IsReady() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return HasWorkLocked();
+}
+
+std::vector<RecognitionResult> RecognitionStream::TakeResults() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(results_, {});
+}
+
+bool RecognitionStream::IsFinished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return finished_;
+}
+
+size_t RecognitionStream::PendingInputs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(inputs_pushed_ - inputs_done_);
+}
+
+double RecognitionStream::processed_seconds() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ProcessedSecondsLocked();
+}
+
+double RecognitionStream::ProcessedSecondsLocked() const {
+  // Caught up: every model input the received audio allows has been run;
+  // the last few tens of ms wait for following samples (analysis window,
+  // frame stacking), which no amount of compute can hurry.
+  if (inputs_done_ == inputs_pushed_) return audio_seconds_;
+  return std::min(audio_seconds_, static_cast<double>(inputs_done_) * model_->output_frame_seconds());
+}
+
+// ---- producer side -------------------------------------------------------------
+
+absl::Status RecognitionStream::AcceptAudio(const std::string& bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return absl::OkStatus();  // e.g. after a single-utterance final
+  if (input_done_) return absl::InvalidArgumentError("audio after the end of input");
+  if (static_cast<int64_t>(bytes.size()) > limits_.max_chunk_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audio message of ", bytes.size(), " bytes exceeds ", limits_.max_chunk_bytes));
+  }
+  if (bytes.empty()) return absl::OkStatus();
+  if (options_.audio.raw()) {
+    RawFormat raw;
+    raw.encoding =
+        options_.audio.encoding == AudioEncoding::kLinear16 ? RawEncoding::kS16le : RawEncoding::kF32le;
+    raw.sample_rate = options_.audio.sample_rate_hertz;
+    raw.channels = std::max(1, options_.audio.audio_channel_count);
+    DecodeOptions dec;
+    dec.max_seconds = limits_.max_stream_seconds;
+    auto audio = DecodeRawPcm(bytes.data(), bytes.size(), raw, "audio chunk", dec);
+    if (!audio.ok()) return audio.status();
+    return FeedLocked(audio->samples, raw.sample_rate);
+  }
+  container_bytes_ += bytes;
+  if (container_bytes_.size() > static_cast<size_t>(limits_.max_chunk_bytes) * 64) {
+    return absl::OutOfRangeError("compressed stream larger than the server's buffer limit");
+  }
+  if (container_bytes_.size() - container_tried_at_ < 16384) return absl::OkStatus();
+  return DecodeContainerLocked(/*final=*/false);
+}
+
+absl::Status RecognitionStream::AcceptWaveform(int sample_rate, const float* samples, size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return absl::OkStatus();
+  if (input_done_) return absl::InvalidArgumentError("audio after the end of input");
+  if (sample_rate < 1000 || sample_rate > 384000) {
+    return absl::InvalidArgumentError(absl::StrCat("sample rate ", sample_rate, " not in [1000, 384000]"));
+  }
+  return FeedLocked(std::vector<float>(samples, samples + n), sample_rate);
+}
+
+// Re-decodes the container bytes received so far and feeds the samples not
+// fed yet. Until the end of input, a container that does not decode yet is
+// incomplete, not an error.
+absl::Status RecognitionStream::DecodeContainerLocked(bool final) {
+  container_tried_at_ = container_bytes_.size();
+  DecodeOptions dec;
+  dec.max_seconds = limits_.max_stream_seconds;
+  auto audio = DecodeAudioBuffer(container_bytes_.data(), container_bytes_.size(), "audio stream", dec);
+  if (!audio.ok()) return final ? audio.status() : absl::OkStatus();
+  if (audio->samples.size() <= container_decoded_) return absl::OkStatus();
+  if (input_rate_ != 0 && audio->sample_rate != input_rate_) {
+    return absl::InvalidArgumentError("audio stream changed its sample rate");
+  }
+  const std::vector<float> fresh(audio->samples.begin() + static_cast<std::ptrdiff_t>(container_decoded_),
+                                 audio->samples.end());
+  container_decoded_ = audio->samples.size();
+  return FeedLocked(fresh, audio->sample_rate);
+}
+
+absl::Status RecognitionStream::FeedLocked(const std::vector<float>& mono, int rate) {
+  if (!pipeline_) {
+    const AcousticModelConfig& mc = model_->network->config();
+    auto p = StreamingFeaturePipeline::Create(rate, mc.features, &model_->network->cmvn(), mc.online_cmn);
+    if (!p.ok()) return p.status();
+    pipeline_ = std::move(*p);
+    input_rate_ = rate;
+  } else if (rate != input_rate_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sample rate changed from ", input_rate_, " to ", rate, " Hz"));
+  }
+  audio_seconds_ += static_cast<double>(mono.size()) / rate;
+  if (audio_seconds_ > limits_.max_stream_seconds) {
+    return absl::OutOfRangeError(
+        absl::StrCat("stream longer than the server's maximum of ", limits_.max_stream_seconds, " s"));
+  }
+  if (absl::Status st = pipeline_->AcceptAudio(mono.data(), mono.size()); !st.ok()) return st;
+  return DrainFeaturesLocked(/*flush=*/false);
+}
+
+absl::Status RecognitionStream::DrainFeaturesLocked(bool flush) {
+  const bool had_work = HasWorkLocked();
+  const int64_t before = inputs_pushed_;
+  const auto now = Clock::now();
+  std::vector<float> frame(static_cast<size_t>(pipeline_ ? pipeline_->Dim() : 0)), stacked;
+  auto queue = [&] {
+    inputs_.push_back(std::move(stacked));
+    arrivals_.push_back(now);
+    ++inputs_pushed_;
+  };
+  for (; pipeline_ && next_frame_ < pipeline_->NumFramesReady(); ++next_frame_) {
+    if (absl::Status st = pipeline_->CopyFrame(next_frame_, frame.data()); !st.ok()) return st;
+    if (stacker_->Push(frame.data(), &stacked)) queue();
+  }
+  if (pipeline_) pipeline_->DiscardFramesBefore(next_frame_);
+  if (flush && stacker_->Flush(&stacked)) queue();
+  if (inputs_pushed_ > before) chunk_marks_.emplace_back(inputs_pushed_, now);
+  NotifyLocked(had_work);
+  return absl::OkStatus();
+}
+
+absl::Status RecognitionStream::InputFinished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (input_done_ || finished_) return absl::OkStatus();
+  const bool had_work = HasWorkLocked();
+  if (!container_bytes_.empty()) {
+    if (absl::Status st = DecodeContainerLocked(/*final=*/true); !st.ok()) return st;
+  }
+  input_done_ = true;
+  settle_since_ = Clock::now();
+  if (pipeline_) {
+    if (absl::Status st = pipeline_->InputFinished(); !st.ok()) return st;
+    if (absl::Status st = DrainFeaturesLocked(/*flush=*/true); !st.ok()) return st;
+  }
+  NotifyLocked(had_work);
+  return absl::OkStatus();
+}
+
+void RecognitionStream::EndUtterance() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_ || end_utterance_) return;
+  const bool had_work = HasWorkLocked();
+  end_utterance_ = true;
+  settle_since_ = Clock::now();
+  NotifyLocked(had_work);
+}
+
+// ---- decode side ---------------------------------------------------------------
+
+bool RecognitionStream::PopInput(std::vector<float>* x) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_ || inputs_.empty()) return false;
+  *x = std::move(inputs_.front());
+  inputs_.pop_front();
+  arrivals_.pop_front();
+  return true;
+}
+
+void RecognitionStream::AcceptLogProbs(const float* log_probs, int64_t vocab) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
+  decoder_->Accept(log_probs, 1);
+  ++inputs_done_;
+  const double frame_s = model_->output_frame_seconds();
+  const auto now = Clock::now();
+  if (!chunk_marks_.empty() && decoder_->trailing_blank_frames() == 0 &&
+      std::max_element(log_probs, log_probs + vocab) != log_probs) {
+    speech_arrival_ = chunk_marks_.front().second;  // the chunk holding this frame
+  }
+  bool chunk_done = false;
+  while (!chunk_marks_.empty() && chunk_marks_.front().first <= inputs_done_) {
+    chunk_done = true;
+    if (observer_) observer_->OnChunkDecoded(Seconds(now - chunk_marks_.front().second));
+    chunk_marks_.pop_front();
+  }
+  if (observer_) observer_->OnAudioDecoded(frame_s);
+  const double endpoint_s = options_.endpoint.effective_seconds();
+  if (endpoint_s > 0 && decoder_->has_speech() &&
+      static_cast<double>(decoder_->trailing_blank_frames()) * frame_s >= endpoint_s) {
+    if (observer_) observer_->OnEndpointFinal(Seconds(now - speech_arrival_));
+    EndUtteranceLocked();
+  } else if (options_.interim_results && chunk_done && !(input_done_ && inputs_done_ == inputs_pushed_)) {
+    // A received chunk is fully decoded: report progress, however fast the
+    // audio arrives (the final result follows at once when input is done).
+    EmitLocked(/*is_final=*/false);
+  }
+}
+
+void RecognitionStream::Settle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (end_utterance_) {
+    end_utterance_ = false;
+    if (!finished_ && decoder_->has_speech()) EndUtteranceLocked();
+  }
+  FinishIfDoneLocked();
+  if (ready_hook_) ready_hook_(OldestWorkLocked());
+}
+
+void RecognitionStream::EndUtteranceLocked() {
+  EmitLocked(/*is_final=*/true);
+  decoder_->Reset();
+  ++utterance_;
+  if (options_.endpoint.single_utterance) finished_ = true;
+}
+
+void RecognitionStream::FinishIfDoneLocked() {
+  if (finished_ || !input_done_ || inputs_done_ < inputs_pushed_) return;
+  if (decoder_->has_speech() || utterance_ == 0) EmitLocked(/*is_final=*/true);
+  finished_ = true;
+}
+
+void RecognitionStream::EmitLocked(bool is_final) {
+  RecognitionResult r;
+  r.is_final = is_final;
+  r.utterance_index = utterance_;
+  r.end_seconds = static_cast<double>(decoder_->frames()) * model_->output_frame_seconds();
+  r.processed_seconds = ProcessedSecondsLocked();
+  r.alternatives = decoder_->NBest(std::max(1, options_.decoding.max_alternatives));
+  const std::string& text = r.alternatives.front().text;
+  if (!is_final) {
+    r.stability = Stability(last_interim_, text);
+    last_interim_ = text;
+  } else {
+    last_interim_.clear();
+  }
+  r.end_of_single_utterance = is_final && options_.endpoint.single_utterance;
+  results_.push_back(std::move(r));
+}
+
+}  // namespace asr

@@ -1,0 +1,152 @@
+// RecognitionStream: one live recognition, from audio bytes to results,
+// with no transport in it. The producer side accepts audio (raw PCM, or a
+// FLAC/Ogg-Opus stream decoded as bytes arrive), runs the feature pipeline
+// and frame stacking, and queues model inputs. The decode side
+// (DecodeStreams in recognizer.h, usually driven by a StreamBatcher) runs
+// those inputs through the model, batched across streams, and turns the
+// log-probabilities into interim results, finals at endpoints, and the
+// final result when the input ends. The caller collects results with
+// TakeResults().
+//
+//   auto s = RecognitionStream::Create(model, options, limits);
+//   (*s)->AcceptAudio(bytes);            // as audio arrives
+//   (*s)->InputFinished();               // at the end
+//   while ((*s)->IsReady()) DecodeStreams({s->get()});   // or a StreamBatcher
+//   for (auto& r : (*s)->TakeResults()) ...;             // until IsFinished()
+//
+// Thread-safe: one producer thread and one decoding thread at a time may
+// use a stream concurrently; TakeResults() from any thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/pipeline.h"
+#include "model/acoustic_model.h"
+#include "model/ctc.h"
+#include "model/recognizer/recognition_observer.h"
+#include "model/recognizer/recognition_options.h"
+#include "model/recognizer/recognition_result.h"
+#include "model/recognizer/recognizer_model.h"
+
+namespace asr {
+
+class RecognitionStream {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // INVALID_ARGUMENT naming the bad option (e.g. "sample_rate_hertz: ...",
+  // "model: ... cannot stream"); FAILED_PRECONDITION for a lexicon the
+  // model lacks. `observer` (may be null) is not owned and must outlive
+  // the stream.
+  static absl::StatusOr<std::unique_ptr<RecognitionStream>> Create(
+      std::shared_ptr<const RecognizerModel> model, const StreamOptions& options,
+      const StreamLimits& limits = {}, RecognitionObserver* observer = nullptr);
+  ~RecognitionStream();
+
+  // ---- producer side ----
+  // One message of audio in options.audio's encoding. INVALID_ARGUMENT for
+  // malformed audio, OUT_OF_RANGE past limits.max_stream_seconds. Ignored
+  // (OK) once the stream is finished, e.g. after a single-utterance final.
+  absl::Status AcceptAudio(const std::string& bytes);
+  // Decoded samples: mono, in [-1, 1], at `sample_rate` Hz (which must not
+  // change within a stream). Errors as AcceptAudio's.
+  absl::Status AcceptWaveform(int sample_rate, const float* samples, size_t n);
+  // No more audio: the last frames are queued and, once decoded, the final
+  // result follows. A malformed container is INVALID_ARGUMENT here.
+  absl::Status InputFinished();
+  // Ends the current utterance now, as an endpoint would: its final result
+  // (if it heard speech) comes with the next decode, and the next
+  // utterance starts where it ends.
+  void EndUtterance();
+
+  // ---- results ----
+  // True while the decode side has work: model inputs queued, an
+  // EndUtterance() pending, or the input finished without its final result.
+  bool IsReady();
+  // The results made since the last call, in order.
+  std::vector<RecognitionResult> TakeResults();
+  // True once the last result (the stream's final) has been made.
+  bool IsFinished();
+  // Model inputs queued and not yet decoded (a backpressure signal).
+  size_t PendingInputs();
+  // Audio fully run through the model so far, seconds.
+  double processed_seconds();
+  const RecognizerModel& model() const { return *model_; }
+  const std::shared_ptr<const RecognizerModel>& shared_model() const { return model_; }
+
+  // ---- decode side (DecodeStreams; a caller running the model itself may use these too) ----
+  // Moves the oldest queued model input (input_dim floats: stacked,
+  // normalized frames) into *x; false if none is queued.
+  bool PopInput(std::vector<float>* x);
+  // The model's log-probabilities [vocab] for the oldest popped input.
+  void AcceptLogProbs(const float* log_probs, int64_t vocab);
+  // Makes the results that need no model step: a pending EndUtterance(),
+  // and the final result once the input is finished and all decoded.
+  void Settle();
+
+  // Hook for a scheduler: called with `since`, the arrival time of the
+  // oldest work, whenever the stream gets work while it had none and after
+  // every decode-side call (Clock::time_point::max() = no work left). Runs
+  // with the stream's lock held: it must not call back into the stream.
+  using ReadyHook = std::function<void(Clock::time_point since)>;
+  void SetReadyHook(ReadyHook hook);
+
+ private:
+  friend void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer);
+  RecognitionStream() = default;
+  absl::Status FeedLocked(const std::vector<float>& mono, int rate);
+  absl::Status DrainFeaturesLocked(bool flush);
+  absl::Status DecodeContainerLocked(bool final);
+  void EmitLocked(bool is_final);
+  void FinishIfDoneLocked();
+  void EndUtteranceLocked();
+  bool HasWorkLocked() const;
+  Clock::time_point OldestWorkLocked() const;
+  void NotifyLocked(bool had_work);
+  double ProcessedSecondsLocked() const;
+
+  std::shared_ptr<const RecognizerModel> model_;
+  StreamOptions options_;
+  StreamLimits limits_;
+  RecognitionObserver* observer_ = nullptr;
+
+  std::mutex mu_;  // guards everything below
+  ReadyHook ready_hook_;
+  // Producer side.
+  std::unique_ptr<StreamingFeaturePipeline> pipeline_;  // created at the first samples (their rate)
+  std::unique_ptr<FrameStacker> stacker_;
+  std::string container_bytes_;    // FLAC/Ogg bytes so far
+  size_t container_decoded_ = 0;   // samples already fed from the container
+  size_t container_tried_at_ = 0;  // bytes at the last decode attempt
+  int input_rate_ = 0;
+  int64_t next_frame_ = 0;    // next feature frame to stack
+  double audio_seconds_ = 0;  // audio received
+  bool input_done_ = false;
+  // Model inputs: queued (oldest first), with their chunk's arrival time.
+  std::deque<std::vector<float>> inputs_;
+  std::deque<Clock::time_point> arrivals_;
+  int64_t inputs_pushed_ = 0;  // queued in total
+  int64_t inputs_done_ = 0;    // decoded in total
+  // (inputs_pushed_ after a chunk, the chunk's arrival), oldest first.
+  std::deque<std::pair<int64_t, Clock::time_point>> chunk_marks_;
+  Clock::time_point settle_since_;  // when the pending EndUtterance() or InputFinished() came
+  // Decode side.
+  LstmState state_;  // [L, 1, *]; undefined before the first step (burn-in comes first); decode side only,
+                     // unguarded
+  std::unique_ptr<CtcDecoder> decoder_;
+  Clock::time_point speech_arrival_;  // arrival of the audio of the latest non-blank frame
+  int utterance_ = 0;
+  std::string last_interim_;
+  bool end_utterance_ = false;  // EndUtterance() pending
+  bool finished_ = false;
+  std::vector<RecognitionResult> results_;
+};
+
+}  // namespace asr

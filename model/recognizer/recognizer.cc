@@ -1,0 +1,125 @@
+#include "model/recognizer/recognizer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "features/pipeline.h"
+
+namespace asr {
+namespace {
+
+// Steps `streams` (all of one model, each with a popped input in `inputs`)
+// once, batched; feeds each its log-probabilities.
+void StepBatch(const RecognizerModel& model, const std::vector<RecognitionStream*>& streams,
+               const std::vector<std::vector<float>>& inputs, LstmState* const* states,
+               RecognitionObserver* observer) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t n = static_cast<int64_t>(streams.size());
+  const int64_t dim = static_cast<int64_t>(inputs.front().size());
+  torch::Tensor x = torch::empty({n, dim});
+  for (int64_t i = 0; i < n; ++i) std::memcpy(x[i].data_ptr<float>(), inputs[i].data(), dim * sizeof(float));
+  AcousticModel& m = const_cast<AcousticModel&>(model.network);
+  // New streams first warm their LSTM up on their first input (burn-in).
+  std::vector<int64_t> fresh;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!states[i]->h.defined()) fresh.push_back(i);
+  }
+  if (!fresh.empty()) {
+    LstmState warm;
+    m->BurnIn(x.index_select(0, torch::tensor(fresh)), &warm);
+    for (size_t j = 0; j < fresh.size(); ++j) {
+      const int64_t k = static_cast<int64_t>(j);
+      *states[fresh[j]] = {warm.h.narrow(1, k, 1).clone(), warm.c.narrow(1, k, 1).clone()};
+    }
+  }
+  std::vector<torch::Tensor> hs, cs;
+  for (int64_t i = 0; i < n; ++i) {
+    hs.push_back(states[i]->h);
+    cs.push_back(states[i]->c);
+  }
+  LstmState state{torch::cat(hs, 1), torch::cat(cs, 1)};
+  const torch::Tensor logp = m->StepLogProbs(x, &state).contiguous();
+  for (int64_t i = 0; i < n; ++i)
+    *states[i] = {state.h.narrow(1, i, 1).clone(), state.c.narrow(1, i, 1).clone()};
+  if (observer) {
+    observer->OnBatch(static_cast<int>(n),
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                      static_cast<double>(n) * model.output_frame_seconds());
+  }
+  const int64_t vocab = logp.size(1);
+  for (int64_t i = 0; i < n; ++i) streams[i]->AcceptLogProbs(logp.data_ptr<float>() + i * vocab, vocab);
+}
+
+}  // namespace
+
+void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer) {
+  torch::NoGradGuard no_grad;
+  // Streams with input, grouped by model (one batched step per model).
+  std::map<const RecognizerModel*, std::vector<RecognitionStream*>> groups;
+  std::map<const RecognizerModel*, std::vector<std::vector<float>>> inputs;
+  for (RecognitionStream* s : streams) {
+    std::vector<float> x;
+    if (!s->PopInput(&x)) continue;
+    groups[&s->model()].push_back(s);
+    inputs[&s->model()].push_back(std::move(x));
+  }
+  for (auto& [model, group] : groups) {
+    // The LSTM states belong to the decode side, which this call is.
+    std::vector<LstmState*> states;
+    for (RecognitionStream* s : group) states.push_back(&s->state_);
+    StepBatch(*model, group, inputs[model], states.data(), observer);
+  }
+  for (RecognitionStream* s : streams) s->Settle();
+}
+
+absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
+                                        const DecodingOptions& decoding) {
+  if (absl::Status st = decoding.Validate(); !st.ok()) return st;
+  auto decoder = decoding.DecoderFor(model);
+  if (!decoder.ok()) return decoder.status();
+  return Recognize(model, audio, *decoder, std::max(1, decoding.max_alternatives));
+}
+
+absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
+                                        const CtcDecoderOptions& decoder_options, int alternatives) {
+  AcousticModel& m = const_cast<AcousticModel&>(model.network);
+  auto feats = ExtractFeatures(audio, m->config().features);
+  if (!feats.ok()) return feats.status();
+  OfflineResult result;
+  result.audio_seconds = audio.duration_seconds();
+  if (feats->rows == 0) return result;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::from_blob(feats->data.data(), {1, feats->rows, feats->cols}).clone();
+  const AcousticOutput out = m->forward(x, torch::tensor({feats->rows}));
+  CtcDecoder decoder(m->vocabulary(), decoder_options);
+  const torch::Tensor lp = out.log_probs.select(1, 0).contiguous();
+  decoder.Accept(lp.data_ptr<float>(), lp.size(0));
+  result.alternatives = decoder.NBest(std::max(1, alternatives));
+  return result;
+}
+
+absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const std::string& bytes,
+                                        const AudioFormat& format, const DecodingOptions& decoding,
+                                        double max_seconds) {
+  if (absl::Status st = format.Validate(/*stream=*/false); !st.ok()) return st;
+  if (absl::Status st = decoding.Validate(); !st.ok()) return st;
+  DecodeOptions dec;
+  dec.max_seconds = max_seconds;
+  absl::StatusOr<Audio> audio;
+  if (format.raw()) {
+    RawFormat raw;
+    raw.encoding = format.encoding == AudioEncoding::kLinear16 ? RawEncoding::kS16le : RawEncoding::kF32le;
+    raw.sample_rate = format.sample_rate_hertz;
+    raw.channels = std::max(1, format.audio_channel_count);
+    audio = DecodeRawPcm(bytes.data(), bytes.size(), raw, "audio", dec);
+  } else {
+    audio = DecodeAudioBuffer(bytes.data(), bytes.size(), "audio", dec);
+  }
+  if (!audio.ok()) return audio.status();
+  return Recognize(model, *audio, decoding);
+}
+
+}  // namespace asr

@@ -1,0 +1,46 @@
+// Recognition as calls, with no transport: DecodeStreams advances live
+// streams (RecognitionStream) in batched model steps; Recognize runs a whole
+// recording offline. The streaming and offline paths share the feature
+// pipeline, the model and the incremental CTC decoder, so a streamed file
+// gives the offline transcript.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/audio.h"
+#include "model/recognizer/recognition_observer.h"
+#include "model/recognizer/recognition_options.h"
+#include "model/recognizer/recognition_result.h"
+#include "model/recognizer/recognition_stream.h"
+#include "model/recognizer/recognizer_model.h"
+
+namespace asr {
+
+// One decode step for every stream given: each with queued input advances
+// by one model output frame, in one batched LN-LSTM step per model (a
+// stream's first step warms its state up with burn-in); then each settles
+// (endpoint finals, the final result of a finished input). Results wait in
+// each stream for TakeResults(). `observer` (may be null) sees each batched
+// step. No two callers may decode the same stream at once; streams of one
+// model may be decoded by one caller at a time. Exceptions from LibTorch
+// propagate (a stream that saw one is in an unspecified state).
+void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer = nullptr);
+
+// A whole recording: bytes in `format` (raw PCM, or with kUnspecified any
+// container libsndfile reads), at most `max_seconds` long. Errors:
+// INVALID_ARGUMENT for bad options or audio, naming the field or source.
+absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const std::string& bytes,
+                                        const AudioFormat& format, const DecodingOptions& decoding,
+                                        double max_seconds = 3600);
+// The same for decoded audio (any rate and channel count features/ reads).
+absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
+                                        const DecodingOptions& decoding);
+// The same with the decoder spelled out (any beam width, any lexicon), up
+// to `alternatives` hypotheses (>= 1).
+absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
+                                        const CtcDecoderOptions& decoder, int alternatives = 1);
+
+}  // namespace asr

@@ -1,0 +1,118 @@
+#include "server/recognition_convert.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace asr::server {
+namespace {
+
+google::protobuf::Duration Duration(double seconds) {
+  return google::protobuf::util::TimeUtil::NanosecondsToDuration(
+      static_cast<int64_t>(std::llround(seconds * 1e9)));
+}
+
+AudioEncoding ToEncoding(asr::v1::AudioEncoding e) {
+  switch (e) {
+    case asr::v1::ENCODING_UNSPECIFIED:
+      return AudioEncoding::kUnspecified;
+    case asr::v1::LINEAR16:
+      return AudioEncoding::kLinear16;
+    case asr::v1::FLOAT32:
+      return AudioEncoding::kFloat32;
+    case asr::v1::FLAC:
+      return AudioEncoding::kFlac;
+    case asr::v1::OGG_OPUS:
+      return AudioEncoding::kOggOpus;
+    default:
+      return static_cast<AudioEncoding>(e);  // AudioFormat::Validate names the value
+  }
+}
+
+void FillAlternative(const Transcript& t, bool words, asr::v1::SpeechRecognitionAlternative* alt) {
+  alt->set_transcript(t.text);
+  alt->set_confidence(t.confidence);
+  if (!words) return;
+  for (const WordTiming& w : t.words) {
+    asr::v1::WordInfo* wi = alt->add_words();
+    wi->set_word(w.word);
+    *wi->mutable_start_time() = Duration(w.start_seconds);
+    *wi->mutable_end_time() = Duration(w.end_seconds);
+    wi->set_confidence(w.confidence);
+  }
+}
+
+}  // namespace
+
+absl::Status ConfigError(const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("config.", status.message()));
+}
+
+absl::StatusOr<AudioFormat> ToAudioFormat(const asr::v1::RecognitionConfig& config, bool stream) {
+  AudioFormat f;
+  f.encoding = ToEncoding(config.encoding());
+  f.sample_rate_hertz = config.sample_rate_hertz();
+  f.audio_channel_count = config.audio_channel_count();
+  if (absl::Status st = f.Validate(stream); !st.ok()) return ConfigError(st);
+  return f;
+}
+
+absl::StatusOr<DecodingOptions> ToDecodingOptions(const asr::v1::RecognitionConfig& config) {
+  DecodingOptions d;
+  d.max_alternatives = config.max_alternatives();
+  d.word_time_offsets = config.enable_word_time_offsets();
+  d.lexicon_constrained = config.lexicon_constrained();
+  if (absl::Status st = d.Validate(); !st.ok()) return ConfigError(st);
+  return d;
+}
+
+absl::StatusOr<StreamOptions> ToStreamOptions(const asr::v1::RecognitionConfig& config) {
+  StreamOptions o;
+  auto audio = ToAudioFormat(config, /*stream=*/true);
+  if (!audio.ok()) return audio.status();
+  auto decoding = ToDecodingOptions(config);
+  if (!decoding.ok()) return decoding.status();
+  o.audio = *audio;
+  o.decoding = *decoding;
+  o.interim_results = config.interim_results();
+  o.endpoint.silence_seconds = config.endpoint().silence_seconds();
+  o.endpoint.single_utterance = config.endpoint().single_utterance();
+  if (absl::Status st = o.Validate(); !st.ok()) return ConfigError(st);
+  return o;
+}
+
+asr::v1::StreamingRecognizeResponse ToResponse(const RecognitionResult& result,
+                                               const asr::v1::RecognitionConfig& config,
+                                               const std::string& model_label) {
+  asr::v1::StreamingRecognizeResponse resp;
+  resp.set_request_id(config.request_id());
+  resp.set_model(model_label);
+  resp.set_processed_audio_seconds(result.processed_seconds);
+  resp.set_end_of_single_utterance(result.end_of_single_utterance);
+  asr::v1::StreamingRecognitionResult* r = resp.add_results();
+  r->set_is_final(result.is_final);
+  r->set_utterance_index(result.utterance_index);
+  *r->mutable_result_end_time() = Duration(result.end_seconds);
+  if (!result.is_final) r->set_stability(result.stability);
+  for (const Transcript& t : result.alternatives) {
+    FillAlternative(t, config.enable_word_time_offsets(), r->add_alternatives());
+  }
+  return resp;
+}
+
+asr::v1::RecognizeResponse ToResponse(const OfflineResult& result, const asr::v1::RecognitionConfig& config,
+                                      const std::string& model_label) {
+  asr::v1::RecognizeResponse resp;
+  resp.set_request_id(config.request_id());
+  resp.set_model(model_label);
+  resp.set_audio_seconds(result.audio_seconds);
+  for (const Transcript& t : result.alternatives) {
+    FillAlternative(t, config.enable_word_time_offsets(), resp.add_alternatives());
+  }
+  return resp;
+}
+
+}  // namespace asr::server

@@ -1,0 +1,48 @@
+// Admission control and idle reaping for streaming calls: at most
+// max_streams at once (the caller answers RESOURCE_EXHAUSTED beyond), and a
+// reaper thread that expires streams idle longer than the timeout.
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace asr::server {
+
+class StreamAdmission {
+ public:
+  // A stream as the reaper sees it.
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    virtual std::chrono::steady_clock::time_point last_activity() = 0;
+    // Ends the stream (DEADLINE_EXCEEDED). Called with the admission lock
+    // held: must not call back into this object.
+    virtual void Expire() = 0;
+  };
+
+  StreamAdmission(int max_streams, double idle_timeout_seconds);
+  ~StreamAdmission();
+
+  // True if `s` (not owned) is admitted; it must be Release()d before it goes away.
+  bool Admit(Stream* s);
+  void Release(Stream* s);
+  int max_streams() const { return max_streams_; }
+  double idle_timeout_seconds() const { return idle_timeout_seconds_; }
+
+ private:
+  void Reap();
+
+  const int max_streams_;
+  const double idle_timeout_seconds_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<Stream*> streams_;  // guarded by mu_
+  bool stop_ = false;          // guarded by mu_
+  std::thread reaper_;
+};
+
+}  // namespace asr::server

@@ -1,0 +1,210 @@
+#include "server/stream_reactor.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/grpc_status.h"
+#include "server/recognition_convert.h"
+
+namespace asr::server {
+namespace {
+
+// A response carrying only an interim (non-final) result.
+bool IsInterim(const asr::v1::StreamingRecognizeResponse& r) {
+  return r.results_size() == 1 && !r.results(0).is_final();
+}
+
+std::string CodeName(grpc::StatusCode c) {
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  const int i = static_cast<int>(c);
+  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
+}
+
+}  // namespace
+
+StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx, const StreamServices& services)
+    : ctx_(ctx), services_(services) {
+  Touch();
+  if (grpc::Status st = services_.auth->Check(ctx_); !st.ok()) {
+    FinishOnce(st);
+    return;
+  }
+  if (!services_.admission->Admit(this)) {
+    FinishOnce(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("too many concurrent streams (max ", services_.admission->max_streams(), ")")));
+    return;
+  }
+  admitted_ = true;
+  services_.metrics->StreamStarted();
+  StartRead(&req_);
+}
+
+absl::Status StreamReactor::Start(const asr::v1::RecognitionConfig& config) {
+  if (config.model().empty()) return absl::InvalidArgumentError("config.model: required");
+  auto model = services_.models->Get(config.model(), config.model_version());
+  if (!model.ok())
+    return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
+  auto options = ToStreamOptions(config);
+  if (!options.ok()) return options.status();
+  auto stream = RecognitionStream::Create(*model, *options, services_.limits, services_.metrics);
+  if (!stream.ok()) return ConfigError(stream.status());
+  config_ = config;
+  stream_ = std::move(*stream);
+  services_.batcher->Add(stream_.get(), this);
+  std::lock_guard<std::mutex> lock(mu_);
+  decoding_ = stream_.get();
+  return absl::OkStatus();
+}
+
+void StreamReactor::OnReadDone(bool ok) {
+  Touch();
+  if (!ok) {  // the client finished sending
+    if (!stream_) return Fail(absl::InvalidArgumentError("the stream ended before a config message"));
+    if (absl::Status st = stream_->InputFinished(); !st.ok()) Fail(st);
+    return;  // the final result finishes the call
+  }
+  if (!stream_) {
+    if (!req_.has_config()) {
+      return Fail(
+          absl::InvalidArgumentError("the first message must carry the config (got audio before config)"));
+    }
+    if (absl::Status st = Start(req_.config()); !st.ok()) return Fail(st);
+  } else {
+    if (req_.has_config())
+      return Fail(absl::InvalidArgumentError("a second config message; only audio may follow"));
+    if (absl::Status st = stream_->AcceptAudio(req_.audio()); !st.ok()) return Fail(st);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!finished_) StartRead(&req_);
+}
+
+void StreamReactor::OnWriteDone(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writing_ = false;
+  if (!ok) {
+    queue_.clear();
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+    return;
+  }
+  queue_.pop_front();
+  WriteNextLocked();
+}
+
+void StreamReactor::OnCancel() {
+  StopDecoding();  // frees the stream's place in the batcher now
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.clear();
+  const grpc::Status cancelled(grpc::StatusCode::CANCELLED, "cancelled by the client");
+  if (!writing_) {
+    FinishLocked(cancelled);
+  } else {
+    pending_finish_ = cancelled;
+  }
+}
+
+void StreamReactor::OnDone() {
+  // Release first: once it returns the reaper no longer sees this stream.
+  if (admitted_) {
+    services_.admission->Release(this);
+    services_.metrics->StreamFinished(CodeName(final_code_));
+  }
+  StopDecoding();
+  stream_.reset();
+  delete this;
+}
+
+void StreamReactor::OnResults(std::vector<RecognitionResult> results, bool finished) {
+  for (const RecognitionResult& r : results) Enqueue(ToResponse(r, config_, stream_->model().label));
+  if (!finished) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
+  if (writing_ || !queue_.empty()) {
+    pending_finish_ = grpc::Status::OK;
+  } else {
+    FinishLocked(grpc::Status::OK);
+  }
+}
+
+void StreamReactor::OnError(const absl::Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.clear();
+  if (writing_) {
+    pending_finish_ = ToGrpc(status);
+  } else {
+    FinishLocked(ToGrpc(status));
+  }
+}
+
+std::chrono::steady_clock::time_point StreamReactor::last_activity() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_activity_;
+}
+
+void StreamReactor::Expire() {
+  Fail(absl::DeadlineExceededError(
+      absl::StrCat("no message for ", services_.admission->idle_timeout_seconds(), " s; stream closed")));
+}
+
+void StreamReactor::Touch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_activity_ = std::chrono::steady_clock::now();
+}
+
+void StreamReactor::StopDecoding() {
+  RecognitionStream* s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = std::exchange(decoding_, nullptr);
+  }
+  if (s) services_.batcher->Remove(s);
+}
+
+void StreamReactor::Fail(const absl::Status& status) {
+  StopDecoding();
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.clear();
+  if (writing_) {
+    pending_finish_ = ToGrpc(status);
+  } else {
+    FinishLocked(ToGrpc(status));
+  }
+}
+
+void StreamReactor::Enqueue(Response r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_ || pending_finish_) return;
+  const size_t in_flight = writing_ ? 1 : 0;
+  if (queue_.size() > in_flight && IsInterim(queue_.back()) && IsInterim(r)) {
+    queue_.back() = std::move(r);
+    return;
+  }
+  queue_.push_back(std::move(r));
+  WriteNextLocked();
+}
+
+void StreamReactor::WriteNextLocked() {
+  if (writing_ || finished_) return;
+  if (!queue_.empty()) {
+    writing_ = true;
+    StartWrite(&queue_.front());
+  } else if (pending_finish_) {
+    FinishLocked(*pending_finish_);
+  }
+}
+
+void StreamReactor::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  final_code_ = status.error_code();
+  Finish(status);
+}
+
+void StreamReactor::FinishOnce(const grpc::Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FinishLocked(status);
+}
+
+}  // namespace asr::server
