@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "features/matrix.h"
+#include "model/base/fields.h"
 
 namespace asr {
 
@@ -76,6 +77,12 @@ struct OnlineCmnOptions {
   int window = 0;          // W in frames; 0 = off (global CMVN only). Kaldi's default: 600
   int prior_frames = 200;  // P in frames (Kaldi's global_frames); >= 0
   bool enabled() const { return window > 0; }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"window", "frames; 0 = off (global CMVN); Kaldi's default 600"}, s.window);
+    v({"prior_frames", "frames of global mean early in a stream"}, s.prior_frames);
+  }
 };
 
 // One per stream; not thread-safe. Copies what it needs from `global`.

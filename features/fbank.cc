@@ -40,12 +40,6 @@ absl::Status FbankOptions::Validate() const {
   return ValidateEnergy(energy_floor);
 }
 
-std::string FbankOptions::ToString() const {
-  return absl::StrCat("fbank: ", frame_opts.ToString(), " ", mel_opts.ToString(), " use_energy=", use_energy,
-                      " energy_floor=", energy_floor, " raw_energy=", raw_energy, " htk_compat=", htk_compat,
-                      " use_log_fbank=", use_log_fbank, " use_power=", use_power);
-}
-
 absl::Status MfccOptions::Validate() const {
   if (absl::Status st = frame_opts.Validate(); !st.ok()) return st;
   if (absl::Status st = mel_opts.Validate(frame_opts); !st.ok()) return st;
@@ -57,12 +51,6 @@ absl::Status MfccOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("cepstral_lifter: ", cepstral_lifter, " must be >= 0"));
   }
   return ValidateEnergy(energy_floor);
-}
-
-std::string MfccOptions::ToString() const {
-  return absl::StrCat("mfcc: ", frame_opts.ToString(), " ", mel_opts.ToString(), " num_ceps=", num_ceps,
-                      " use_energy=", use_energy, " energy_floor=", energy_floor, " raw_energy=", raw_energy,
-                      " cepstral_lifter=", cepstral_lifter, " htk_compat=", htk_compat);
 }
 
 FbankComputer::FbankComputer(const FbankOptions& opts)

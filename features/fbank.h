@@ -27,7 +27,19 @@ struct FbankOptions {
 
   int Dim() const { return mel_opts.num_bins + (use_energy ? 1 : 0); }
   absl::Status Validate() const;
-  std::string ToString() const;
+  std::string ToString() const { return fields::ToString(*this); }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    FrameExtractionOptions::Fields(s.frame_opts, v);
+    MelBanksOptions::Fields(s.mel_opts, v);
+    v({"use_energy", "add log energy as feature 0 (last with htk_compat)"}, s.use_energy);
+    v({"energy_floor", "floor of the (linear) energy; 0 = none"}, s.energy_floor);
+    v({"raw_energy", "energy before pre-emphasis and windowing"}, s.raw_energy);
+    v({"htk_compat", "energy last instead of first"}, s.htk_compat);
+    v({"use_log_fbank", "log of the mel energies"}, s.use_log_fbank);
+    v({"use_power", "power spectrum; false = magnitude"}, s.use_power);
+  }
 };
 
 struct MfccOptions {
@@ -42,7 +54,19 @@ struct MfccOptions {
 
   int Dim() const { return num_ceps; }
   absl::Status Validate() const;
-  std::string ToString() const;
+  std::string ToString() const { return fields::ToString(*this); }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    FrameExtractionOptions::Fields(s.frame_opts, v);
+    MelBanksOptions::Fields(s.mel_opts, v);
+    v({"num_ceps", "cepstra kept, C0 included"}, s.num_ceps);
+    v({"use_energy", "C0 := log energy"}, s.use_energy);
+    v({"energy_floor", "floor of the (linear) energy; 0 = none"}, s.energy_floor);
+    v({"raw_energy", "energy before pre-emphasis and windowing"}, s.raw_energy);
+    v({"cepstral_lifter", "lifter coefficient; 0 = none"}, s.cepstral_lifter);
+    v({"htk_compat", "energy/C0 last, scaled as HTK"}, s.htk_compat);
+  }
 };
 
 // Computes one feature vector per frame. Not thread-safe (scratch buffers,

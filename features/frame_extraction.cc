@@ -7,36 +7,12 @@
 
 namespace asr {
 
-bool ParseWindowType(const std::string& name, WindowType* type) {
-  static const std::pair<const char*, WindowType> kNames[] = {
-      {"povey", WindowType::kPovey},       {"hamming", WindowType::kHamming},
-      {"hanning", WindowType::kHanning},   {"rectangular", WindowType::kRectangular},
-      {"blackman", WindowType::kBlackman}, {"sine", WindowType::kSine}};
-  for (const auto& [n, t] : kNames) {
-    if (name == n) {
-      *type = t;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* WindowTypeName(WindowType type) {
-  switch (type) {
-    case WindowType::kPovey:
-      return "povey";
-    case WindowType::kHamming:
-      return "hamming";
-    case WindowType::kHanning:
-      return "hanning";
-    case WindowType::kRectangular:
-      return "rectangular";
-    case WindowType::kBlackman:
-      return "blackman";
-    case WindowType::kSine:
-      return "sine";
-  }
-  return "?";
+absl::Span<const fields::EnumName<WindowType>> EnumNames(WindowType) {
+  static constexpr fields::EnumName<WindowType> kNames[] = {
+      {WindowType::kPovey, "povey"},       {WindowType::kHamming, "hamming"},
+      {WindowType::kHanning, "hanning"},   {WindowType::kRectangular, "rectangular"},
+      {WindowType::kBlackman, "blackman"}, {WindowType::kSine, "sine"}};
+  return kNames;
 }
 
 int FrameExtractionOptions::WindowShift() const {
@@ -74,14 +50,6 @@ absl::Status FrameExtractionOptions::Validate() const {
   }
   if (!std::isfinite(blackman_coeff)) return absl::InvalidArgumentError("blackman_coeff: not finite");
   return absl::OkStatus();
-}
-
-std::string FrameExtractionOptions::ToString() const {
-  return absl::StrCat(
-      "samp_freq=", samp_freq, " frame_shift_ms=", frame_shift_ms, " frame_length_ms=", frame_length_ms,
-      " dither=", dither, " preemph_coeff=", preemph_coeff, " remove_dc_offset=", remove_dc_offset,
-      " window_type=", WindowTypeName(window_type), " round_to_power_of_two=", round_to_power_of_two,
-      " blackman_coeff=", blackman_coeff, " snip_edges=", snip_edges, " dither_seed=", dither_seed);
 }
 
 int64_t FirstSampleOfFrame(int64_t frame, const FrameExtractionOptions& opts) {

@@ -10,14 +10,18 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "model/base/fields.h"
 
 namespace asr {
 
 enum class WindowType { kPovey, kHamming, kHanning, kRectangular, kBlackman, kSine };
+absl::Span<const fields::EnumName<WindowType>> EnumNames(WindowType);
 
 // Parses "povey", "hamming", "hanning", "rectangular", "blackman", "sine".
-bool ParseWindowType(const std::string& name, WindowType* type);
-const char* WindowTypeName(WindowType type);
+inline bool ParseWindowType(const std::string& name, WindowType* type) {
+  return fields::ParseEnum(name, type);
+}
+inline const char* WindowTypeName(WindowType type) { return fields::NameOf(type); }
 
 struct FrameExtractionOptions {
   float samp_freq = 16000.f;     // Hz; the rate the waveform is at
@@ -30,13 +34,28 @@ struct FrameExtractionOptions {
   bool round_to_power_of_two = true;  // zero-pad frames to a power of two for the FFT
   float blackman_coeff = 0.42f;       // only for the blackman window
   bool snip_edges = false;            // true: frames fit inside the signal; false: centered, reflected edges
-  uint64_t dither_seed = 0;           // seed of the dither noise (reproducible); used iff dither != 0
+  uint32_t dither_seed = 0;           // seed of the dither noise (reproducible); used iff dither != 0
 
   int WindowShift() const;       // samples
   int WindowSize() const;        // samples
   int PaddedWindowSize() const;  // samples (FFT size)
   absl::Status Validate() const;
-  std::string ToString() const;
+  std::string ToString() const { return fields::ToString(*this); }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"sample_rate", "Hz; the rate the waveform is at (audio is resampled to it)"}, s.samp_freq);
+    v({"frame_shift_ms", "ms between frame starts"}, s.frame_shift_ms);
+    v({"frame_length_ms", "ms per frame"}, s.frame_length_ms);
+    v({"dither", "Gaussian dither stddev, int16 units; 0 = off"}, s.dither);
+    v({"preemph_coeff", "pre-emphasis coefficient; 0 = off"}, s.preemph_coeff);
+    v({"remove_dc_offset", "subtract each frame's mean"}, s.remove_dc_offset);
+    v({"window_type", "povey|hamming|hanning|rectangular|blackman|sine"}, s.window_type);
+    v({"round_to_power_of_two", "zero-pad frames to a power of two for the FFT"}, s.round_to_power_of_two);
+    v({"blackman_coeff", "blackman window only"}, s.blackman_coeff);
+    v({"snip_edges", "true: frames fit inside the signal; false: centered, reflected edges"}, s.snip_edges);
+    v({"dither_seed", "seed of the dither noise"}, s.dither_seed);
+  }
 };
 
 // Number of frames in a signal of num_samples samples. With flush = false

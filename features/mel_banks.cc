@@ -41,10 +41,6 @@ absl::Status MelBanksOptions::Validate(const FrameExtractionOptions& frame_opts)
   return absl::OkStatus();
 }
 
-std::string MelBanksOptions::ToString() const {
-  return absl::StrCat("num_mel_bins=", num_bins, " low_freq=", low_freq, " high_freq=", high_freq);
-}
-
 MelBanks::MelBanks(const MelBanksOptions& opts, const FrameExtractionOptions& frame_opts) {
   const int padded = frame_opts.PaddedWindowSize();
   const int num_fft_bins = padded / 2;

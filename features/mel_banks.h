@@ -17,7 +17,14 @@ struct MelBanksOptions {
   float high_freq = 0.f;  // Hz, upper edge of the last; <= 0 means Nyquist + high_freq
 
   absl::Status Validate(const FrameExtractionOptions& frame_opts) const;
-  std::string ToString() const;
+  std::string ToString() const { return fields::ToString(*this); }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"num_mel_bins", "triangular mel filters"}, s.num_bins);
+    v({"low_freq", "Hz, lower edge of the first filter"}, s.low_freq);
+    v({"high_freq", "Hz, upper edge of the last; <= 0 is an offset from Nyquist"}, s.high_freq);
+  }
 };
 
 class MelBanks {

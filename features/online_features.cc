@@ -34,8 +34,10 @@ absl::Status FeatureOptions::Validate() const {
   return type == FeatureType::kFbank ? fbank.Validate() : mfcc.Validate();
 }
 
-std::string FeatureOptions::ToString() const {
-  return type == FeatureType::kFbank ? fbank.ToString() : mfcc.ToString();
+absl::Span<const fields::EnumName<FeatureType>> EnumNames(FeatureType) {
+  static constexpr fields::EnumName<FeatureType> kNames[] = {{FeatureType::kFbank, "fbank"},
+                                                             {FeatureType::kMfcc, "mfcc"}};
+  return kNames;
 }
 
 std::unique_ptr<FrameComputer> MakeFrameComputer(const FeatureOptions& opts) {

@@ -17,6 +17,7 @@
 namespace asr {
 
 enum class FeatureType { kFbank, kMfcc };
+absl::Span<const fields::EnumName<FeatureType>> EnumNames(FeatureType);
 
 // Which features, with all their options. Project defaults: 80-bin log
 // fbank, 25/10 ms, povey window, snip_edges false, dither 0, 16 kHz.
@@ -33,7 +34,19 @@ struct FeatureOptions {
   }
   int Dim() const { return type == FeatureType::kFbank ? fbank.Dim() : mfcc.Dim(); }
   absl::Status Validate() const;
-  std::string ToString() const;
+  std::string ToString() const { return fields::ToString(*this); }
+
+  // Flat, Kaldi-like fields: `type`, then those of the active type's
+  // options (readers set `type` first, so the rest land in the right one).
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"type", "fbank|mfcc"}, s.type);
+    if (s.type == FeatureType::kFbank) {
+      FbankOptions::Fields(s.fbank, v);
+    } else {
+      MfccOptions::Fields(s.mfcc, v);
+    }
+  }
 };
 
 std::unique_ptr<FrameComputer> MakeFrameComputer(const FeatureOptions& opts);  // opts must be valid

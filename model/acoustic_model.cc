@@ -4,12 +4,14 @@
 #include <torch/nn/functional/activation.h>
 
 #include "absl/strings/str_cat.h"
-#include "features/options_json.h"
+#include "model/base/fields_json.h"
 
 namespace asr {
 
 absl::Status AcousticModelConfig::Validate() const {
-  if (absl::Status st = features.Validate(); !st.ok()) return st;
+  if (absl::Status st = features.Validate(); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("model.features.", st.message()));
+  }
   if (frame_stacking < 1 || frame_stacking > 8) {
     return absl::InvalidArgumentError(absl::StrCat("model.frame_stacking: ", frame_stacking, " not in 1..8"));
   }
@@ -55,75 +57,11 @@ absl::StatusOr<Vocabulary> AcousticModelConfig::MakeVocabulary() const {
   return word_units.empty() ? Vocabulary::Create(vocabulary) : Vocabulary::CreateWords(word_units);
 }
 
-nlohmann::json AcousticModelConfig::ToJson() const {
-  return {{"features", FeatureOptionsToJson(features)},
-          {"frame_stacking", frame_stacking},
-          {"hidden_size", hidden_size},
-          {"num_layers", num_layers},
-          {"bidirectional", bidirectional},
-          {"dropout", dropout},
-          {"proj_size", proj_size},
-          {"ln_eps", ln_eps},
-          {"blank_bias_init", blank_bias_init},
-          {"burn_in_frames", burn_in_frames},
-          {"online_cmn", {{"window", online_cmn.window}, {"prior_frames", online_cmn.prior_frames}}},
-          {"vocabulary", vocabulary},
-          {"word_units", word_units},
-          {"lexicon", lexicon}};
-}
+nlohmann::json AcousticModelConfig::ToJson() const { return fields::ToJson(*this); }
 
 absl::StatusOr<AcousticModelConfig> AcousticModelConfig::FromJson(const nlohmann::json& j) {
-  if (!j.is_object()) return absl::InvalidArgumentError("model: must be a JSON object");
   AcousticModelConfig c;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    try {
-      if (k == "features") {
-        auto f = FeatureOptionsFromJson(it.value());
-        if (!f.ok()) return absl::InvalidArgumentError(absl::StrCat("model.", f.status().message()));
-        c.features = *f;
-      } else if (k == "frame_stacking") {
-        c.frame_stacking = it->get<int>();
-      } else if (k == "hidden_size") {
-        c.hidden_size = it->get<int>();
-      } else if (k == "num_layers") {
-        c.num_layers = it->get<int>();
-      } else if (k == "bidirectional") {
-        c.bidirectional = it->get<bool>();
-      } else if (k == "dropout") {
-        c.dropout = it->get<double>();
-      } else if (k == "proj_size") {
-        c.proj_size = it->get<int>();
-      } else if (k == "ln_eps") {
-        c.ln_eps = it->get<double>();
-      } else if (k == "burn_in_frames") {
-        c.burn_in_frames = it->get<int>();
-      } else if (k == "online_cmn") {
-        if (!it->is_object()) return absl::InvalidArgumentError("model.online_cmn: must be a JSON object");
-        for (auto f = it->begin(); f != it->end(); ++f) {
-          if (f.key() == "window") {
-            c.online_cmn.window = f->get<int>();
-          } else if (f.key() == "prior_frames") {
-            c.online_cmn.prior_frames = f->get<int>();
-          } else {
-            return absl::InvalidArgumentError(absl::StrCat("model.online_cmn.", f.key(), ": unknown field"));
-          }
-        }
-      } else if (k == "blank_bias_init") {
-        c.blank_bias_init = it->get<double>();
-      } else if (k == "vocabulary") {
-        c.vocabulary = it->get<std::string>();
-      } else if (k == "word_units") {
-        c.word_units = it->get<std::vector<std::string>>();
-      } else if (k == "lexicon") {
-        c.lexicon = it->get<std::vector<std::string>>();
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat("model.", k, ": unknown field"));
-      }
-    } catch (const nlohmann::json::exception&) {
-      return absl::InvalidArgumentError(absl::StrCat("model.", k, ": wrong type (", it->dump(), ")"));
-    }
-  }
+  if (absl::Status st = fields::FromJson(j, "model", &c); !st.ok()) return st;
   if (absl::Status st = c.Validate(); !st.ok()) return st;
   return c;
 }

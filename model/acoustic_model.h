@@ -58,6 +58,27 @@ struct AcousticModelConfig {
   nlohmann::json ToJson() const;
   // Unknown fields and bad values are errors naming the field ("model.x").
   static absl::StatusOr<AcousticModelConfig> FromJson(const nlohmann::json& j);
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"features", "how input features are computed"}, s.features);
+    v({"frame_stacking", "k in 1..8: stack k frames, output every k-th"}, s.frame_stacking);
+    v({"hidden_size", "LSTM cell size"}, s.hidden_size);
+    v({"num_layers", "LSTM layers"}, s.num_layers);
+    v({"bidirectional", "true cannot stream"}, s.bidirectional);
+    v({"dropout", "between LSTM layers, training only"}, s.dropout);
+    v({"proj_size", "LSTMP projection; 0 = none"}, s.proj_size);
+    v({"ln_eps", "layer-norm epsilon"}, s.ln_eps);
+    v({"blank_bias_init", "initial output bias of the CTC blank"}, s.blank_bias_init);
+    v({"burn_in_frames", "LSTM warm-up on copies of the first input (training: 1..2x at random)"},
+      s.burn_in_frames);
+    v({"online_cmn", "online mean normalization (Kaldi apply-cmvn-online); window 0 = off"}, s.online_cmn);
+    v({"vocabulary", "character units (blank is implicit)"}, s.vocabulary);
+    v({"word_units", "whole-word units instead of characters; vocabulary must stay the default"},
+      s.word_units);
+    v({"lexicon", "words for closed-vocabulary decoding; empty = the training transcripts' words"},
+      s.lexicon);
+  }
 };
 
 // Output of AcousticModel::forward.

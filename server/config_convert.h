@@ -1,8 +1,7 @@
-// asr.v1.TrainingConfig (proto) <-> the trainer's TrainingConfig. The proto
-// mirrors the JSON config field by field, so conversion goes through
-// protobuf's JSON mapping (field names preserved, unset fields omitted) and
-// TrainingConfig::FromJson, whose errors name the field; they come back
-// prefixed with "config.".
+// asr.v1.TrainingConfig (proto) <-> the trainer's TrainingConfig, field by
+// field through the structs' Fields() lists and protobuf reflection
+// (server/fields_proto.h); no JSON in between. Errors name the field with a
+// "config." prefix, e.g. "config.model.hidden_size: ...".
 #pragma once
 
 #include "absl/status/statusor.h"
@@ -11,6 +10,7 @@
 
 namespace asr::server {
 
+// Read and validated; unset fields take the defaults.
 absl::StatusOr<TrainingConfig> FromProto(const asr::v1::TrainingConfig& proto);
 // The effective config (every default filled in) as a proto.
 absl::StatusOr<asr::v1::TrainingConfig> ToProto(const TrainingConfig& config);

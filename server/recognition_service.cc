@@ -44,13 +44,12 @@ void TaskPool::Submit(std::function<void()> task) {
 
 RecognitionService::RecognitionService(ModelRegistry* models, StreamBatcher* batcher,
                                        RecognitionMetrics* metrics, const Authenticator* auth,
-                                       RecognitionOptions options)
+                                       const RecognitionServiceOptions& options, StreamLimits limits)
     : models_(models),
       metrics_(metrics),
       auth_(auth),
-      opts_(options),
-      admission_(options.max_streams, options.idle_timeout_seconds),
-      stream_services_{auth, &admission_, models, batcher, metrics, options.limits},
+      admission_(options.max_streams, options.stream_idle_timeout_seconds),
+      stream_services_{auth, &admission_, models, batcher, metrics, limits},
       pool_(options.recognize_workers) {}
 
 grpc::ServerBidiReactor<asr::v1::StreamingRecognizeRequest, asr::v1::StreamingRecognizeResponse>*
@@ -70,7 +69,7 @@ absl::StatusOr<asr::v1::RecognizeResponse> RecognitionService::RunRecognize(
   auto decoding = ToDecodingOptions(c);
   if (!decoding.ok()) return decoding.status();
   if (auto d = decoding->DecoderFor(**model); !d.ok()) return ConfigError(d.status());
-  auto result = asr::Recognize(**model, req.audio(), *format, *decoding, opts_.max_recognize_seconds);
+  auto result = asr::Recognize(**model, req.audio(), *format, *decoding, kMaxRecognizeSeconds);
   if (!result.ok()) return result.status();
   return ToResponse(*result, c, (*model)->label);
 }

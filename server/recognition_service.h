@@ -13,17 +13,10 @@
 #include <vector>
 
 #include "asr/v1/recognition.grpc.pb.h"
+#include "server/server_options.h"
 #include "server/stream_reactor.h"
 
 namespace asr::server {
-
-struct RecognitionOptions {
-  int max_streams = 200;             // concurrent streams; more get RESOURCE_EXHAUSTED
-  double idle_timeout_seconds = 30;  // a stream without messages this long ends with DEADLINE_EXCEEDED
-  StreamLimits limits;
-  int recognize_workers = 2;           // threads serving unary Recognize
-  double max_recognize_seconds = 600;  // audio per Recognize call
-};
 
 // A fixed pool of threads running queued tasks in order.
 class TaskPool {
@@ -44,7 +37,9 @@ class RecognitionService final : public asr::v1::RecognitionService::CallbackSer
  public:
   // Nothing is owned; everything must outlive this service.
   RecognitionService(ModelRegistry* models, StreamBatcher* batcher, RecognitionMetrics* metrics,
-                     const Authenticator* auth, RecognitionOptions options);
+                     const Authenticator* auth, const RecognitionServiceOptions& options,
+                     StreamLimits limits);
+  static constexpr double kMaxRecognizeSeconds = 600;  // audio per Recognize call
 
   grpc::ServerBidiReactor<asr::v1::StreamingRecognizeRequest, asr::v1::StreamingRecognizeResponse>*
   StreamingRecognize(grpc::CallbackServerContext* ctx) override;
@@ -60,7 +55,6 @@ class RecognitionService final : public asr::v1::RecognitionService::CallbackSer
   ModelRegistry* models_;
   RecognitionMetrics* metrics_;
   const Authenticator* auth_;
-  RecognitionOptions opts_;
   StreamAdmission admission_;
   StreamServices stream_services_;
   TaskPool pool_;

@@ -75,25 +75,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   JobManagerOptions jm;
   jm.state_dir = options.state_dir;
   jm.data_root = std::filesystem::absolute(options.data_root).string();
-  jm.max_concurrent_jobs = options.max_concurrent_jobs;
+  jm.max_concurrent_jobs = options.training.max_concurrent_jobs;
   jm.compute_threads = ResolveComputeThreads(options.threads);
   s->jobs_ = std::make_unique<JobManager>(s->store_.get(), s->models_.get(), s->training_metrics_.get(), jm);
 
   UploadLimits limits;
-  limits.max_bytes = options.max_upload_mb << 20;
-  limits.max_files = options.max_upload_files;
+  limits.max_bytes = options.training.max_upload_mb << 20;
+  limits.max_files = options.training.max_upload_files;
+  const RecognitionServiceOptions& ro = options.recognition;
   s->recognition_metrics_ = std::make_unique<RecognitionMetrics>(s->metrics_->registry());
   RecognitionMetrics* rm = s->recognition_metrics_.get();
-  s->batcher_ =
-      std::make_unique<StreamBatcher>(BatcherOptions{options.max_batch, options.max_batch_wait_ms}, rm);
-  RecognitionOptions ro;
-  ro.max_streams = options.max_streams;
-  ro.idle_timeout_seconds = options.stream_idle_timeout_seconds;
-  ro.limits.max_stream_seconds = options.max_stream_seconds;
-  ro.limits.max_chunk_bytes = static_cast<int64_t>(options.max_message_mb) << 20;
-  ro.recognize_workers = options.recognize_workers;
-  s->recognition_service_ =
-      std::make_unique<RecognitionService>(s->models_.get(), s->batcher_.get(), rm, s->auth_.get(), ro);
+  s->batcher_ = std::make_unique<StreamBatcher>(BatcherOptions{ro.max_batch, ro.max_batch_wait_ms}, rm);
+  StreamLimits stream_limits;
+  stream_limits.max_stream_seconds = ro.max_stream_seconds;
+  stream_limits.max_chunk_bytes = static_cast<int64_t>(options.max_message_mb) << 20;
+  s->recognition_service_ = std::make_unique<RecognitionService>(s->models_.get(), s->batcher_.get(), rm,
+                                                                 s->auth_.get(), ro, stream_limits);
   s->info_service_ = std::make_unique<InfoService>(s->auth_.get());
   s->training_service_ = std::make_unique<TrainingService>(
       s->jobs_.get(), s->models_.get(), s->training_metrics_.get(), s->auth_.get(), jm.data_root, limits);
@@ -116,7 +113,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::UnavailableError(
         absl::StrCat("listen: cannot serve gRPC on '", options.listen, "' (address in use or not local?)"));
   }
-  for (const std::string& m : options.import_models) {
+  for (const std::string& m : options.recognition.import_models) {
     const std::string name = m.substr(0, m.find('=')), path = m.substr(m.find('=') + 1);
     auto existing = s->models_->List(name);
     if (!existing.ok()) return existing.status();

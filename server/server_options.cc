@@ -50,18 +50,27 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("shutdown_grace_seconds: ", shutdown_grace_seconds, " not in [0, 3600]"));
   }
-  if (max_concurrent_jobs < 1 || max_concurrent_jobs > 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_concurrent_jobs: ", max_concurrent_jobs, " not in [1, 64]"));
-  }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("tls_cert: TLS needs both tls_cert and tls_key");
   }
   if (max_message_mb < 1 || max_message_mb > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("max_message_mb: ", max_message_mb, " not in [1, 1024]"));
   }
+  if (absl::Status st = training.Validate(); !st.ok()) return st;
+  return recognition.Validate();
+}
+
+absl::Status TrainingServiceOptions::Validate() const {
+  if (max_concurrent_jobs < 1 || max_concurrent_jobs > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_concurrent_jobs: ", max_concurrent_jobs, " not in [1, 64]"));
+  }
   if (max_upload_mb < 1) return absl::InvalidArgumentError("max_upload_mb: must be >= 1");
   if (max_upload_files < 1) return absl::InvalidArgumentError("max_upload_files: must be >= 1");
+  return absl::OkStatus();
+}
+
+absl::Status RecognitionServiceOptions::Validate() const {
   if (max_streams < 1 || max_streams > 100000)
     return absl::InvalidArgumentError("max_streams: not in [1, 100000]");
   if (!(max_stream_seconds > 0)) return absl::InvalidArgumentError("max_stream_seconds: must be > 0");
@@ -80,20 +89,6 @@ absl::Status ServerOptions::Validate() const {
     }
   }
   return absl::OkStatus();
-}
-
-std::string ServerOptions::ToString() const {
-  return absl::StrCat("listen=", listen, "\nmetrics_listen=", metrics_listen, "\nstate_dir=", state_dir,
-                      "\ndata_root=", data_root, "\nthreads=", threads, "\nlog_level=", log_level,
-                      "\nshutdown_grace_seconds=", shutdown_grace_seconds, "\nready_file=", ready_file,
-                      "\nmax_concurrent_jobs=", max_concurrent_jobs, "\nauth_token_file=", auth_token_file,
-                      "\ntls_cert=", tls_cert, "\ntls_key=", tls_key, "\nmax_message_mb=", max_message_mb,
-                      "\nmax_upload_mb=", max_upload_mb, "\nmax_upload_files=", max_upload_files,
-                      "\nmax_streams=", max_streams, "\nmax_stream_seconds=", max_stream_seconds,
-                      "\nstream_idle_timeout_seconds=", stream_idle_timeout_seconds,
-                      "\nmax_batch=", max_batch, "\nmax_batch_wait_ms=", max_batch_wait_ms,
-                      "\nrecognize_workers=", recognize_workers,
-                      "\nimport_models=", absl::StrJoin(import_models, ","), "\n");
 }
 
 }  // namespace asr::server

@@ -1,14 +1,80 @@
-// Configuration of asr-server: every option with its unit and default.
-// Filled from flags, an optional TOML/INI config file and ASR_* environment
-// variables (see server/tools/asr_server_main.cc); validated before anything starts.
+// Configuration of asr-server: every option once, with its flag, its ASR_*
+// environment variable, unit and default, in the Fields() list of the
+// struct it belongs to: the server's own, then each service's. Filled from
+// flags, an optional TOML/INI config file and the environment (see
+// server/tools/asr_server_main.cc); validated before anything starts.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "model/base/fields.h"
 
 namespace asr::server {
+
+// asr.v1.TrainingService: the job queue and dataset uploads.
+struct TrainingServiceOptions {
+  int max_concurrent_jobs = 1;        // jobs run at the same time (each with the server's threads)
+  int64_t max_upload_mb = 4096;       // per dataset upload, MiB
+  int64_t max_upload_files = 200000;  // per dataset upload
+
+  // OK, or INVALID_ARGUMENT naming the first bad field.
+  absl::Status Validate() const;
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v(fields::Flag("max_concurrent_jobs", "--max-concurrent-jobs", "ASR_MAX_CONCURRENT_JOBS",
+                   "training jobs run at the same time"),
+      s.max_concurrent_jobs);
+    v(fields::Flag("max_upload_mb", "--max-upload-mb", "ASR_MAX_UPLOAD_MB", "largest dataset upload, MiB"),
+      s.max_upload_mb);
+    v(fields::Flag("max_upload_files", "--max-upload-files", "ASR_MAX_UPLOAD_FILES",
+                   "most files in one dataset upload"),
+      s.max_upload_files);
+  }
+};
+
+// asr.v1.RecognitionService: streams, batching, unary Recognize, models.
+struct RecognitionServiceOptions {
+  int max_streams = 200;                    // concurrent streams; more get RESOURCE_EXHAUSTED
+  double max_stream_seconds = 3600;         // audio per stream
+  double stream_idle_timeout_seconds = 30;  // without a message this long a stream is closed
+  int max_batch = 64;                       // streams per batched LSTM step; 1 = no cross-stream batching
+  double max_batch_wait_ms = 5;             // how long a ready input may wait for company
+  int recognize_workers = 2;                // threads serving unary Recognize
+  // "name=path" model files to publish at start-up when `name` has no
+  // version yet (e.g. a model shipped with a deployment).
+  std::vector<std::string> import_models;
+
+  // OK, or INVALID_ARGUMENT naming the first bad field.
+  absl::Status Validate() const;
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v(fields::Flag("max_streams", "--max-streams", "ASR_MAX_STREAMS", "concurrent recognition streams"),
+      s.max_streams);
+    v(fields::Flag("max_stream_seconds", "--max-stream-seconds", "ASR_MAX_STREAM_SECONDS",
+                   "audio per stream, seconds"),
+      s.max_stream_seconds);
+    v(fields::Flag("stream_idle_timeout_seconds", "--stream-idle-timeout", "ASR_STREAM_IDLE_TIMEOUT",
+                   "close streams idle this long, seconds"),
+      s.stream_idle_timeout_seconds);
+    v(fields::Flag("max_batch", "--max-batch", "ASR_MAX_BATCH",
+                   "streams per batched LSTM step (1 = no cross-stream batching)"),
+      s.max_batch);
+    v(fields::Flag("max_batch_wait_ms", "--max-batch-wait-ms", "ASR_MAX_BATCH_WAIT_MS",
+                   "how long a ready input waits for company, ms"),
+      s.max_batch_wait_ms);
+    v(fields::Flag("recognize_workers", "--recognize-workers", "ASR_RECOGNIZE_WORKERS",
+                   "threads serving unary Recognize"),
+      s.recognize_workers);
+    v(fields::Flag("import_models", "--import-model", "ASR_IMPORT_MODELS",
+                   "NAME=PATH: publish this model file at start-up if NAME is new"),
+      s.import_models);
+  }
+};
 
 struct ServerOptions {
   // gRPC listening address, host:port. Port 0 picks a free port (written to
@@ -16,49 +82,62 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   // Prometheus exposer address, host:port, serving /metrics; empty disables.
   std::string metrics_listen = "127.0.0.1:9464";
-  // Directory for durable server state (job store, published models).
-  std::string state_dir = "asr-state";
-  // Directory that holds datasets; every path in a request is confined here.
-  std::string data_root = "asr-data";
-  // LibTorch intra-op + BLAS threads; 0 = auto (half the cores, at least 1).
-  int threads = 0;
-  // Log level: trace, debug, info, warn, error, critical, off.
-  std::string log_level = "info";
+  std::string state_dir = "asr-state";  // durable server state (job store, checkpoints, published models)
+  std::string data_root = "asr-data";   // datasets; every path in a request is confined here
+  int threads = 0;                      // LibTorch intra-op + BLAS threads; 0 = half the cores, at least 1
+  std::string log_level = "info";       // trace, debug, info, warn, error, critical, off
   // Seconds in-flight RPCs get to finish after SIGINT/SIGTERM before they
   // are cancelled; the process exits 0 after at most about this long.
   double shutdown_grace_seconds = 10.0;
   // If set, written atomically once serving: {"grpc_port":N,"metrics_port":M,"pid":P}.
   std::string ready_file;
-  // Training jobs run at the same time (each uses `threads` compute threads).
-  int max_concurrent_jobs = 1;
-  // File holding a bearer token; when set every RPC but health needs it.
-  std::string auth_token_file;
-  // PEM certificate chain and private key; both set = TLS, neither = plaintext.
-  std::string tls_cert, tls_key;
-  // Largest gRPC message accepted, MiB.
-  int max_message_mb = 16;
-  // UploadDataset limits per dataset.
-  int64_t max_upload_mb = 4096;
-  int64_t max_upload_files = 200000;
-  // Streaming recognition: concurrent streams (more get RESOURCE_EXHAUSTED),
-  // audio per stream, seconds without a message before a stream is closed.
-  int max_streams = 200;
-  double max_stream_seconds = 3600;
-  double stream_idle_timeout_seconds = 30;
-  // Cross-stream batching: streams per batched LSTM step (1 = off) and how
-  // long a ready input may wait for company, ms.
-  int max_batch = 64;
-  double max_batch_wait_ms = 5;
-  // Threads serving unary Recognize.
-  int recognize_workers = 2;
-  // "name=path" model files to publish at start-up when `name` has no
-  // version yet (e.g. a model shipped with a deployment).
-  std::vector<std::string> import_models;
+  std::string auth_token_file;    // a bearer token; when set every RPC but health needs it
+  std::string tls_cert, tls_key;  // PEM certificate chain and key; both = TLS, neither = plaintext
+  int max_message_mb = 16;        // largest gRPC message accepted, MiB
+  TrainingServiceOptions training;
+  RecognitionServiceOptions recognition;
 
   // OK, or INVALID_ARGUMENT naming the first bad field.
   absl::Status Validate() const;
-  // Every field as `name=value`, one per line.
-  std::string ToString() const;
+  // Every field as `name=value`, one per line (services' as "training.x").
+  std::string ToString() const { return fields::ToString(*this, "\n"); }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v(fields::Flag("listen", "--listen", "ASR_LISTEN", "gRPC address host:port (port 0 = any free port)"),
+      s.listen);
+    v(fields::Flag("metrics_listen", "--metrics-listen", "ASR_METRICS_LISTEN",
+                   "Prometheus /metrics address host:port; empty disables"),
+      s.metrics_listen);
+    v(fields::Flag("state_dir", "--state-dir", "ASR_STATE_DIR",
+                   "directory for job store and published models"),
+      s.state_dir);
+    v(fields::Flag("data_root", "--data-root", "ASR_DATA_ROOT",
+                   "directory holding datasets; request paths are confined to it"),
+      s.data_root);
+    v(fields::Flag("threads", "--threads", "ASR_THREADS", "LibTorch + BLAS threads; 0 = half the cores"),
+      s.threads);
+    v(fields::Flag("log_level", "--log-level", "ASR_LOG_LEVEL", "trace|debug|info|warn|error|critical|off"),
+      s.log_level);
+    v(fields::Flag("shutdown_grace_seconds", "--shutdown-grace", "ASR_SHUTDOWN_GRACE",
+                   "seconds in-flight RPCs get after SIGTERM"),
+      s.shutdown_grace_seconds);
+    v(fields::Flag("ready_file", "--ready-file", "ASR_READY_FILE",
+                   "write {\"grpc_port\",\"metrics_port\",\"pid\"} JSON here once serving"),
+      s.ready_file);
+    v(fields::Flag("auth_token_file", "--auth-token-file", "ASR_AUTH_TOKEN_FILE",
+                   "require this bearer token on every RPC but health"),
+      s.auth_token_file);
+    v(fields::Flag("tls_cert", "--tls-cert", "ASR_TLS_CERT",
+                   "PEM certificate chain (with --tls-key: serve TLS)"),
+      s.tls_cert);
+    v(fields::Flag("tls_key", "--tls-key", "ASR_TLS_KEY", "PEM private key"), s.tls_key);
+    v(fields::Flag("max_message_mb", "--max-message-mb", "ASR_MAX_MESSAGE_MB",
+                   "largest gRPC message accepted, MiB"),
+      s.max_message_mb);
+    v({"training", "asr.v1.TrainingService"}, s.training);
+    v({"recognition", "asr.v1.RecognitionService"}, s.recognition);
+  }
 };
 
 // Splits "host:port" (IPv6 as "[::1]:port"); false if malformed or the port

@@ -24,7 +24,7 @@ struct Flags {
   std::optional<bool> remove_dc, round_pow2, snip_edges, use_energy, raw_energy, htk_compat, use_log_fbank,
       use_power;
   std::optional<int> num_mel_bins, num_ceps;
-  std::optional<uint64_t> dither_seed;
+  std::optional<uint32_t> dither_seed;
   std::optional<std::string> window_type;
 };
 

@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
                result->stop_reason.c_str(), static_cast<long long>(result->steps),
                Duration(result->elapsed_seconds).c_str(), 100 * result->best_dev_cer,
                100 * result->best_dev_wer, static_cast<long long>(result->best_step),
-               static_cast<long long>(result->exported_step), (*trainer)->config().train.export_model.c_str(),
-               result->model_path.c_str());
+               static_cast<long long>(result->exported_step),
+               asr::fields::NameOf((*trainer)->config().train.export_model), result->model_path.c_str());
   return result->stop_reason == "cancelled" ? 130 : 0;
 }

@@ -60,8 +60,8 @@ absl::StatusOr<std::vector<Utterance>> ReadDataset(const std::string& path, Data
                                                    const std::string& confine_to = "");
 
 struct DataOptions {
-  int64_t max_batch_frames = 24000;  // feature frames per batch, padding included
-  int64_t max_batch_utterances = 64;
+  int max_batch_frames = 24000;  // feature frames per batch, padding included
+  int max_batch_utterances = 64;
   double max_utterance_seconds = 30;                    // longer entries are skipped
   std::vector<double> speed_factors = {0.9, 1.0, 1.1};  // train only; {1} = off
   bool spec_augment = true;                             // train only
@@ -75,15 +75,33 @@ struct DataOptions {
   // off by default.
   NoiseAugmentOptions noise_augment;
   bool cache_features = true;  // keep computed (pre-SpecAugment) features in memory
-  int64_t cache_max_megabytes = 4096;
+  int cache_max_megabytes = 4096;
   bool sortagrad = true;   // first epoch in ascending length (Amodei et al. 2016), later shuffled
   int loader_threads = 1;  // background threads preparing batches
   int prefetch_batches = 4;
 
   static DataOptions Default();
   absl::Status Validate() const;
-  nlohmann::json ToJson() const;
-  static absl::StatusOr<DataOptions> FromJson(const nlohmann::json& j);  // fields named "data.x" in errors
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"max_batch_frames", "feature frames per batch, padding included"}, s.max_batch_frames);
+    v({"max_batch_utterances", "utterances per batch"}, s.max_batch_utterances);
+    v({"max_utterance_seconds", "longer entries are skipped"}, s.max_utterance_seconds);
+    v({"speed_factors", "speed perturbation factors, train only; [1] = off"}, s.speed_factors);
+    v({"spec_augment", "SpecAugment on train"}, s.spec_augment);
+    v({"spec_augment_options", "SpecAugment's policy: the fields, or a preset name (LB, LD, SM, SS)"},
+      s.spec_augment_options);
+    v({"cache_features", "keep computed (pre-augmentation) features in memory"}, s.cache_features);
+    v({"cache_max_megabytes", "feature cache size, MiB"}, s.cache_max_megabytes);
+    v({"sortagrad", "first epoch shortest first, later shuffled"}, s.sortagrad);
+    v({"loader_threads", "background threads preparing batches"}, s.loader_threads);
+    v({"prefetch_batches", "batches prepared ahead"}, s.prefetch_batches);
+    v({"vtlp_max_warp", "0 = off; 0.1: per-utterance warp factor in [0.9, 1.1] (fbank only)"},
+      s.vtlp_max_warp);
+    v({"noise_augment", "noise and reverberation on the features (fbank only); off by default"},
+      s.noise_augment);
+  }
 };
 
 struct Batch {

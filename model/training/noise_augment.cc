@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "features/online_features.h"
+#include "model/base/fields_json.h"
 
 namespace asr {
 namespace {
@@ -65,51 +66,15 @@ absl::Status NoiseAugmentOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("data.noise_augment.reverb_probability: ", reverb_probability, " not in [0, 1]"));
   }
-  if (absl::Status st = CheckRange("snr_db", min_snr_db, max_snr_db, -20, 100); !st.ok()) return st;
-  if (absl::Status st = CheckRange("t60_seconds", min_t60_seconds, max_t60_seconds, 0.05, 5); !st.ok())
+  if (absl::Status st = CheckRange("snr_db", snr_db[0], snr_db[1], -20, 100); !st.ok()) return st;
+  if (absl::Status st = CheckRange("t60_seconds", t60_seconds[0], t60_seconds[1], 0.05, 5); !st.ok())
     return st;
-  return CheckRange("drr_db", min_drr_db, max_drr_db, -20, 60);
-}
-
-nlohmann::json NoiseAugmentOptions::ToJson() const {
-  return {{"noise_probability", noise_probability},
-          {"snr_db", {min_snr_db, max_snr_db}},
-          {"reverb_probability", reverb_probability},
-          {"t60_seconds", {min_t60_seconds, max_t60_seconds}},
-          {"drr_db", {min_drr_db, max_drr_db}}};
+  return CheckRange("drr_db", drr_db[0], drr_db[1], -20, 60);
 }
 
 absl::StatusOr<NoiseAugmentOptions> NoiseAugmentOptions::FromJson(const nlohmann::json& j) {
-  if (!j.is_object()) return absl::InvalidArgumentError("data.noise_augment: must be a JSON object");
   NoiseAugmentOptions o;
-  // A [min, max] pair; false if `v` is not two numbers.
-  const auto range = [](const nlohmann::json& v, double* lo, double* hi) {
-    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number()) return false;
-    *lo = v[0].get<double>();
-    *hi = v[1].get<double>();
-    return true;
-  };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    bool ok = true;
-    if (k == "noise_probability" || k == "reverb_probability") {
-      ok = it->is_number();
-      if (ok) (k == "noise_probability" ? o.noise_probability : o.reverb_probability) = it->get<double>();
-    } else if (k == "snr_db") {
-      ok = range(*it, &o.min_snr_db, &o.max_snr_db);
-    } else if (k == "t60_seconds") {
-      ok = range(*it, &o.min_t60_seconds, &o.max_t60_seconds);
-    } else if (k == "drr_db") {
-      ok = range(*it, &o.min_drr_db, &o.max_drr_db);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("data.noise_augment.", k, ": unknown field"));
-    }
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("data.noise_augment.", k, ": wrong type (", it->dump(), "), want ",
-                       k.find("probability") != std::string::npos ? "a number" : "[min, max]"));
-    }
-  }
+  if (absl::Status st = fields::FromJson(j, "data.noise_augment", &o); !st.ok()) return st;
   if (absl::Status st = o.Validate(); !st.ok()) return st;
   return o;
 }
@@ -206,11 +171,11 @@ void NoiseAugmenter::Apply(std::mt19937_64* rng, Matrix* feats) const {
   // Every draw happens whatever the branches, so one option's probability
   // does not shift the other's random stream.
   const bool reverb = Uniform(rng) < opts_.reverb_probability;
-  const double t60 = Uniform(rng, opts_.min_t60_seconds, opts_.max_t60_seconds);
-  const double drr = Uniform(rng, opts_.min_drr_db, opts_.max_drr_db);
+  const double t60 = Uniform(rng, opts_.t60_seconds[0], opts_.t60_seconds[1]);
+  const double drr = Uniform(rng, opts_.drr_db[0], opts_.drr_db[1]);
   const bool noise = Uniform(rng) < opts_.noise_probability;
   const auto color = static_cast<NoiseColor>((*rng)() % 3);
-  const double snr = Uniform(rng, opts_.min_snr_db, opts_.max_snr_db);
+  const double snr = Uniform(rng, opts_.snr_db[0], opts_.snr_db[1]);
   const auto offset = static_cast<int64_t>((*rng)() % static_cast<uint64_t>(bank_[0].rows));
   if (reverb) AddReverb(t60, drr, feats);
   if (noise) AddNoise(color, snr, offset, feats);

@@ -32,23 +32,32 @@
 #include "absl/status/statusor.h"
 #include "features/fbank.h"
 #include "features/matrix.h"
+#include "model/base/fields.h"
 #include "nlohmann/json.hpp"
 
 namespace asr {
 
 struct NoiseAugmentOptions {
-  double noise_probability = 0;                         // per utterance and epoch; 0 = no noise
-  double min_snr_db = 0, max_snr_db = 20;               // uniform
-  double reverb_probability = 0;                        // per utterance and epoch; 0 = no reverberation
-  double min_t60_seconds = 0.2, max_t60_seconds = 0.8;  // uniform
-  double min_drr_db = 0, max_drr_db = 10;               // direct-to-reverberant ratio, uniform
+  double noise_probability = 0;                    // per utterance and epoch; 0 = no noise
+  std::array<double, 2> snr_db = {0, 20};          // [min, max], uniform
+  double reverb_probability = 0;                   // per utterance and epoch; 0 = no reverberation
+  std::array<double, 2> t60_seconds = {0.2, 0.8};  // [min, max], uniform
+  std::array<double, 2> drr_db = {0, 10};          // direct-to-reverberant ratio [min, max], uniform
 
   bool enabled() const { return noise_probability > 0 || reverb_probability > 0; }
   // Messages name the field as "data.noise_augment.<name>".
   absl::Status Validate() const;
-  nlohmann::json ToJson() const;
-  // Unknown fields and wrong types are rejected with their name.
+  // Read and validated; errors name "data.noise_augment.<name>".
   static absl::StatusOr<NoiseAugmentOptions> FromJson(const nlohmann::json& j);
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"noise_probability", "per utterance and epoch; 0 = no noise"}, s.noise_probability);
+    v({"snr_db", "[min, max] signal-to-noise ratio, dB"}, s.snr_db);
+    v({"reverb_probability", "per utterance and epoch; 0 = no reverberation"}, s.reverb_probability);
+    v({"t60_seconds", "[min, max] reverberation time"}, s.t60_seconds);
+    v({"drr_db", "[min, max] direct-to-reverberant ratio, dB"}, s.drr_db);
+  }
 };
 
 enum class NoiseColor { kWhite = 0, kPink = 1, kBrown = 2 };  // power density 1, 1/f, 1/f^2

@@ -79,13 +79,6 @@ absl::Status SpecAugmentOptions::Validate() const {
   return absl::OkStatus();
 }
 
-std::string SpecAugmentOptions::ToString() const {
-  return absl::StrCat("time_warp=", time_warp, " freq_mask_width=", freq_mask_width,
-                      " num_freq_masks=", num_freq_masks, " time_mask_width=", time_mask_width,
-                      " num_time_masks=", num_time_masks, " max_time_fraction=", max_time_fraction,
-                      " apply_probability=", apply_probability, " mask_value=", mask_value);
-}
-
 void SpecAugment(const SpecAugmentOptions& opts, std::mt19937_64* rng, Matrix* feats,
                  const std::vector<float>* fill) {
   if (feats->rows == 0 || feats->cols == 0) return;

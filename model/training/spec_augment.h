@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "features/matrix.h"
+#include "model/base/fields.h"
 
 namespace asr {
 
@@ -25,7 +26,21 @@ struct SpecAugmentOptions {
   // Park et al.'s named policies (for 80-bin features): "LB", "LD", "SM", "SS".
   static absl::StatusOr<SpecAugmentOptions> Preset(const std::string& name);
   absl::Status Validate() const;
-  std::string ToString() const;
+  std::string ToString() const { return fields::ToString(*this); }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"time_warp", "W: max warp distance, frames; 0 = off"}, s.time_warp);
+    v({"freq_mask_width", "F: each frequency mask is [0, F] bins wide"}, s.freq_mask_width);
+    v({"num_freq_masks", "mF"}, s.num_freq_masks);
+    v({"time_mask_width", "T: each time mask is [0, T] frames wide ..."}, s.time_mask_width);
+    v({"num_time_masks", "mT"}, s.num_time_masks);
+    v({"max_time_fraction", "p: ... and at most p * frames wide"}, s.max_time_fraction);
+    v({"apply_probability", "probability an utterance is augmented at all"}, s.apply_probability);
+    v(fields::Runtime("mask_value",
+                      "value written into masks without a fill (the dataset fills the CMVN mean)"),
+      s.mask_value);
+  }
 };
 
 // Augments `feats` in place using `rng`. Deterministic for a given rng state.

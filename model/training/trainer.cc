@@ -157,28 +157,28 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   t->train_->SetMaskFill(cmvn.mean());
   if (t->config_.model.lexicon.empty()) t->config_.model.lexicon = TrainingWords(*t->train_, vocab);
   t->model_ = AcousticModel(cfg.model, cmvn);
-  if (cfg.train.device == "cuda") {
+  if (cfg.train.device == Device::kCuda) {
     if (!torch::cuda::is_available()) {
       return absl::FailedPreconditionError(
           "train.device: cuda requested, but this LibTorch sees no CUDA device");
     }
     t->model_->to(torch::kCUDA);
-    if (cfg.train.precision == "bf16") t->model_->set_lstm_dtype(torch::kBFloat16);
+    if (cfg.train.precision == Precision::kBf16) t->model_->set_lstm_dtype(torch::kBFloat16);
   } else if (cfg.train.data_parallel) {
     for (int k = 1; k < ResolveComputeThreads(cfg.train.threads); ++k) {
       t->replicas_.push_back(AcousticModel(cfg.model, cmvn));
       t->replicas_.back()->train();
     }
   }
-  t->optimizer_ = std::make_unique<torch::optim::AdamW>(t->model_->parameters(),
-                                                        torch::optim::AdamWOptions(cfg.optimizer.lr)
-                                                            .betas({cfg.optimizer.beta1, cfg.optimizer.beta2})
-                                                            .eps(cfg.optimizer.eps)
-                                                            .weight_decay(cfg.optimizer.weight_decay));
+  t->optimizer_ = std::make_unique<torch::optim::AdamW>(
+      t->model_->parameters(), torch::optim::AdamWOptions(cfg.optimizer.lr)
+                                   .betas({cfg.optimizer.betas[0], cfg.optimizer.betas[1]})
+                                   .eps(cfg.optimizer.eps)
+                                   .weight_decay(cfg.optimizer.weight_decay));
   if (cfg.train.ema_decay > 0) {
     t->averaged_ = AcousticModel(cfg.model, cmvn);
     t->averaged_->to(t->model_->device());
-    if (cfg.train.precision == "bf16") t->averaged_->set_lstm_dtype(torch::kBFloat16);
+    if (cfg.train.precision == Precision::kBf16) t->averaged_->set_lstm_dtype(torch::kBFloat16);
   }
   std::vector<AcousticModel> copies = t->replicas_;
   if (ckpt) {
@@ -247,7 +247,7 @@ absl::Status Trainer::ValidateWithAllThreads(int64_t epoch) {
 }
 
 int64_t Trainer::ExportedStep() const {
-  if (config_.train.export_model != "last") return state_.best_step;
+  if (config_.train.export_model != ExportModel::kLast) return state_.best_step;
   return state_.history.empty() ? -1 : state_.history.back().value("step", int64_t{-1});
 }
 
@@ -263,10 +263,11 @@ absl::Status Trainer::Validate(int64_t epoch) {
   } else {
     ++state_.epochs_without_improvement;
   }
-  if (best || config_.train.export_model == "last") {
-    const nlohmann::json meta = {{"step", state_.step}, {"epoch", epoch},
-                                 {"dev_cer", r.cer},    {"dev_wer", r.wer},
-                                 {"is_best_dev", best}, {"export_model", config_.train.export_model}};
+  if (best || config_.train.export_model == ExportModel::kLast) {
+    const nlohmann::json meta = {
+        {"step", state_.step}, {"epoch", epoch},
+        {"dev_cer", r.cer},    {"dev_wer", r.wer},
+        {"is_best_dev", best}, {"export_model", fields::NameOf(config_.train.export_model)}};
     if (absl::Status st = SaveModel(ExportPath(), scored, meta); !st.ok()) return st;
   }
   state_.history.push_back({{"step", state_.step},

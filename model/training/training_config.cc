@@ -3,41 +3,34 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "model/base/fields_json.h"
 
 namespace asr {
-namespace {
 
-// Applies the fields of object `j` through setters keyed by field name;
-// errors name "section.field".
-using Setter = std::function<void(const nlohmann::json&)>;
-
-absl::Status ApplyFields(const std::string& section, const nlohmann::json& j,
-                         const std::map<std::string, Setter>& setters) {
-  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(section, ": must be a JSON object"));
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const auto s = setters.find(it.key());
-    if (s == setters.end())
-      return absl::InvalidArgumentError(absl::StrCat(section, ".", it.key(), ": unknown field"));
-    try {
-      s->second(it.value());
-    } catch (const nlohmann::json::exception&) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(section, ".", it.key(), ": wrong type (", it->dump(), ")"));
-    }
-  }
-  return absl::OkStatus();
+absl::Span<const fields::EnumName<Decay>> EnumNames(Decay) {
+  static constexpr fields::EnumName<Decay> kNames[] = {
+      {Decay::kCosine, "cosine"}, {Decay::kInverseSqrt, "inverse_sqrt"}, {Decay::kNone, "none"}};
+  return kNames;
 }
 
-template <class T>
-Setter Set(T* field) {
-  return [field](const nlohmann::json& v) { *field = v.get<T>(); };
+absl::Span<const fields::EnumName<Device>> EnumNames(Device) {
+  static constexpr fields::EnumName<Device> kNames[] = {{Device::kCpu, "cpu"}, {Device::kCuda, "cuda"}};
+  return kNames;
 }
 
-}  // namespace
+absl::Span<const fields::EnumName<Precision>> EnumNames(Precision) {
+  static constexpr fields::EnumName<Precision> kNames[] = {{Precision::kFp32, "fp32"},
+                                                           {Precision::kBf16, "bf16"}};
+  return kNames;
+}
+
+absl::Span<const fields::EnumName<ExportModel>> EnumNames(ExportModel) {
+  static constexpr fields::EnumName<ExportModel> kNames[] = {{ExportModel::kBestDev, "best_dev"},
+                                                             {ExportModel::kLast, "last"}};
+  return kNames;
+}
 
 absl::Status TrainingConfig::Validate() const {
   if (absl::Status st = model.Validate(); !st.ok()) return st;
@@ -56,18 +49,14 @@ absl::Status TrainingConfig::Validate() const {
   const OptimizerOptions& o = optimizer;
   if (!(o.lr > 0 && o.lr < 1))
     return absl::InvalidArgumentError(absl::StrCat("optimizer.lr: ", o.lr, " not in (0, 1)"));
-  if (!(o.beta1 >= 0 && o.beta1 < 1))
+  if (!(o.betas[0] >= 0 && o.betas[0] < 1))
     return absl::InvalidArgumentError("optimizer.betas: first not in [0, 1)");
-  if (!(o.beta2 >= 0 && o.beta2 < 1))
+  if (!(o.betas[1] >= 0 && o.betas[1] < 1))
     return absl::InvalidArgumentError("optimizer.betas: second not in [0, 1)");
   if (!(o.eps > 0)) return absl::InvalidArgumentError("optimizer.eps: must be > 0");
   if (!(o.weight_decay >= 0)) return absl::InvalidArgumentError("optimizer.weight_decay: must be >= 0");
   if (!(o.grad_clip >= 0)) return absl::InvalidArgumentError("optimizer.grad_clip: must be >= 0");
   if (schedule.warmup_steps < 0) return absl::InvalidArgumentError("schedule.warmup_steps: must be >= 0");
-  if (schedule.decay != "cosine" && schedule.decay != "inverse_sqrt" && schedule.decay != "none") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("schedule.decay: '", schedule.decay, "' is not cosine|inverse_sqrt|none"));
-  }
   if (!(schedule.min_lr_ratio >= 0 && schedule.min_lr_ratio <= 1)) {
     return absl::InvalidArgumentError("schedule.min_lr_ratio: not in [0, 1]");
   }
@@ -91,14 +80,6 @@ absl::Status TrainingConfig::Validate() const {
     return absl::InvalidArgumentError("train.eval_beam: not in [1, 256]");
   if (r.cmvn_max_utterances < 1) return absl::InvalidArgumentError("train.cmvn_max_utterances: must be >= 1");
   if (r.log_every_steps < 1) return absl::InvalidArgumentError("train.log_every_steps: must be >= 1");
-  if (r.device != "cpu" && r.device != "cuda") {
-    return absl::InvalidArgumentError(absl::StrCat("train.device: '", r.device, "' is not cpu or cuda"));
-  }
-  if (r.precision != "fp32" && r.precision != "bf16") {
-    // fp16 would need loss scaling; bf16 has fp32's range and does not.
-    return absl::InvalidArgumentError(
-        absl::StrCat("train.precision: '", r.precision, "' is not fp32 or bf16"));
-  }
   if (!(r.ema_decay >= 0 && r.ema_decay < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("train.ema_decay: ", r.ema_decay, " not in [0, 1)"));
   }
@@ -117,124 +98,20 @@ absl::Status TrainingConfig::Validate() const {
                                                    model.num_layers,
                                                    " (1 .. num_layers - 1, or 0 for the middle one)"));
   }
-  if (r.export_model != "best_dev" && r.export_model != "last") {
+  if (r.precision != Precision::kFp32 && r.device != Device::kCuda) {
     return absl::InvalidArgumentError(
-        absl::StrCat("train.export_model: '", r.export_model, "' is not best_dev or last"));
-  }
-  if (r.precision != "fp32" && r.device != "cuda") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "train.precision: ", r.precision, " runs the fused CUDA kernels and needs train.device cuda"));
+        absl::StrCat("train.precision: ", fields::NameOf(r.precision),
+                     " runs the fused CUDA kernels and needs train.device cuda"));
   }
   return absl::OkStatus();
 }
 
-nlohmann::json TrainingConfig::ToJson() const {
-  return {{"train_manifest", train_manifest},
-          {"dev_manifest", dev_manifest},
-          {"model", model.ToJson()},
-          {"data", data.ToJson()},
-          {"optimizer",
-           {{"lr", optimizer.lr},
-            {"betas", {optimizer.beta1, optimizer.beta2}},
-            {"eps", optimizer.eps},
-            {"weight_decay", optimizer.weight_decay},
-            {"grad_clip", optimizer.grad_clip}}},
-          {"schedule",
-           {{"warmup_steps", schedule.warmup_steps},
-            {"decay", schedule.decay},
-            {"min_lr_ratio", schedule.min_lr_ratio}}},
-          {"train",
-           {{"epochs", train.epochs},
-            {"max_steps", train.max_steps},
-            {"time_budget_minutes", train.time_budget_minutes},
-            {"seed", train.seed},
-            {"threads", train.threads},
-            {"data_parallel", train.data_parallel},
-            {"checkpoint_every_steps", train.checkpoint_every_steps},
-            {"keep_last_checkpoints", train.keep_last_checkpoints},
-            {"early_stopping_patience", train.early_stopping_patience},
-            {"max_consecutive_nonfinite", train.max_consecutive_nonfinite},
-            {"eval_beam", train.eval_beam},
-            {"cmvn_max_utterances", train.cmvn_max_utterances},
-            {"log_every_steps", train.log_every_steps},
-            {"device", train.device},
-            {"precision", train.precision},
-            {"ema_decay", train.ema_decay},
-            {"confidence_penalty", train.confidence_penalty},
-            {"intermediate_ctc_weight", train.intermediate_ctc_weight},
-            {"intermediate_ctc_layer", train.intermediate_ctc_layer},
-            {"export_model", train.export_model}}}};
-}
+nlohmann::json TrainingConfig::ToJson() const { return fields::ToJson(*this); }
 
 absl::StatusOr<TrainingConfig> TrainingConfig::FromJson(const nlohmann::json& j,
                                                         const std::string& base_dir) {
   TrainingConfig c;
-  nlohmann::json model_json, data_json, optimizer_json, schedule_json, train_json;
-  const std::map<std::string, Setter> top = {{"train_manifest", Set(&c.train_manifest)},
-                                             {"dev_manifest", Set(&c.dev_manifest)},
-                                             {"model", Set(&model_json)},
-                                             {"data", Set(&data_json)},
-                                             {"optimizer", Set(&optimizer_json)},
-                                             {"schedule", Set(&schedule_json)},
-                                             {"train", Set(&train_json)}};
-  if (absl::Status st = ApplyFields("config", j, top); !st.ok()) return st;
-  if (!model_json.is_null()) {
-    auto m = AcousticModelConfig::FromJson(model_json);
-    if (!m.ok()) return m.status();
-    c.model = *m;
-  }
-  if (!data_json.is_null()) {
-    auto d = DataOptions::FromJson(data_json);
-    if (!d.ok()) return d.status();
-    c.data = *d;
-  }
-  if (!optimizer_json.is_null()) {
-    OptimizerOptions& o = c.optimizer;
-    const std::map<std::string, Setter> f = {{"lr", Set(&o.lr)},
-                                             {"eps", Set(&o.eps)},
-                                             {"weight_decay", Set(&o.weight_decay)},
-                                             {"grad_clip", Set(&o.grad_clip)},
-                                             {"betas", [&o](const nlohmann::json& v) {
-                                                const auto b = v.get<std::vector<double>>();
-                                                if (b.size() != 2)
-                                                  throw nlohmann::json::type_error::create(302, "two betas",
-                                                                                           nullptr);
-                                                o.beta1 = b[0];
-                                                o.beta2 = b[1];
-                                              }}};
-    if (absl::Status st = ApplyFields("optimizer", optimizer_json, f); !st.ok()) return st;
-  }
-  if (!schedule_json.is_null()) {
-    ScheduleOptions& s = c.schedule;
-    const std::map<std::string, Setter> f = {{"warmup_steps", Set(&s.warmup_steps)},
-                                             {"decay", Set(&s.decay)},
-                                             {"min_lr_ratio", Set(&s.min_lr_ratio)}};
-    if (absl::Status st = ApplyFields("schedule", schedule_json, f); !st.ok()) return st;
-  }
-  if (!train_json.is_null()) {
-    RunOptions& r = c.train;
-    const std::map<std::string, Setter> f = {{"epochs", Set(&r.epochs)},
-                                             {"max_steps", Set(&r.max_steps)},
-                                             {"time_budget_minutes", Set(&r.time_budget_minutes)},
-                                             {"seed", Set(&r.seed)},
-                                             {"threads", Set(&r.threads)},
-                                             {"data_parallel", Set(&r.data_parallel)},
-                                             {"checkpoint_every_steps", Set(&r.checkpoint_every_steps)},
-                                             {"keep_last_checkpoints", Set(&r.keep_last_checkpoints)},
-                                             {"early_stopping_patience", Set(&r.early_stopping_patience)},
-                                             {"max_consecutive_nonfinite", Set(&r.max_consecutive_nonfinite)},
-                                             {"eval_beam", Set(&r.eval_beam)},
-                                             {"cmvn_max_utterances", Set(&r.cmvn_max_utterances)},
-                                             {"log_every_steps", Set(&r.log_every_steps)},
-                                             {"device", Set(&r.device)},
-                                             {"precision", Set(&r.precision)},
-                                             {"ema_decay", Set(&r.ema_decay)},
-                                             {"confidence_penalty", Set(&r.confidence_penalty)},
-                                             {"intermediate_ctc_weight", Set(&r.intermediate_ctc_weight)},
-                                             {"intermediate_ctc_layer", Set(&r.intermediate_ctc_layer)},
-                                             {"export_model", Set(&r.export_model)}};
-    if (absl::Status st = ApplyFields("train", train_json, f); !st.ok()) return st;
-  }
+  if (absl::Status st = fields::FromJson(j, "", &c); !st.ok()) return st;
   if (!base_dir.empty()) {
     for (std::string* p : {&c.train_manifest, &c.dev_manifest}) {
       if (!p->empty() && std::filesystem::path(*p).is_relative()) {
@@ -260,8 +137,8 @@ double LearningRate(const OptimizerOptions& opt, const ScheduleOptions& s, int64
                     double time_fraction) {
   const double warm = static_cast<double>(s.warmup_steps);
   if (step < s.warmup_steps) return opt.lr * (static_cast<double>(step) + 1) / warm;
-  if (s.decay == "none") return opt.lr;
-  if (s.decay == "inverse_sqrt")
+  if (s.decay == Decay::kNone) return opt.lr;
+  if (s.decay == Decay::kInverseSqrt)
     return opt.lr * std::sqrt(std::max(1.0, warm) / (static_cast<double>(step) + 1));
   const double span = std::max<double>(1, static_cast<double>(total_steps - s.warmup_steps));
   const double progress =

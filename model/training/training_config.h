@@ -1,54 +1,87 @@
 // Everything that defines a training run, as one JSON document:
 //
 //   {"train_manifest": "...", "dev_manifest": "...",   // paths; relative to the config file
-//    "model": {...},        // AcousticModelConfig (acoustic_model.h)
-//    "data": {...},         // DataOptions (dataset.h)
-//    "optimizer": {"lr": 0.002, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.01, "grad_clip": 5},
-//    "schedule": {"warmup_steps": 300, "decay": "cosine", "min_lr_ratio": 0.05},
-//    "train": {"epochs": 20, "max_steps": 0, "time_budget_minutes": 0, "seed": 1, "threads": 0,
-//    "data_parallel": true,
-//              "checkpoint_every_steps": 500, "keep_last_checkpoints": 3, "early_stopping_patience": 0,
-//              "max_consecutive_nonfinite": 20, "eval_beam": 1, "cmvn_max_utterances": 2000,
-//              "log_every_steps": 10, "device": "cpu", "precision": "fp32", "ema_decay": 0,
-//              "export_model": "best_dev"}}
+//    "model": {...},      // AcousticModelConfig (model/acoustic_model.h)
+//    "data": {...},       // DataOptions (dataset.h)
+//    "optimizer": {...},  // OptimizerOptions, below
+//    "schedule": {...},   // ScheduleOptions
+//    "train": {...}}      // RunOptions
 //
-// Every field is optional (defaults above and in the structs); unknown
-// fields and bad values are errors naming the field, e.g. "optimizer.lr".
+// Each field is defined once, in its struct's Fields() (model/base/fields.h):
+// JSON here, the asr.v1.TrainingConfig proto in server/config_convert.h, and
+// docs/training.md's reference all follow from it. Every field is
+// optional; unknown fields and bad values are errors naming the field,
+// e.g. "optimizer.lr".
 #pragma once
 
+#include <array>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "model/acoustic_model.h"
+#include "model/base/fields.h"
 #include "model/training/dataset.h"
 #include "nlohmann/json.hpp"
 
 namespace asr {
 
 struct OptimizerOptions {
-  double lr = 2e-3;  // peak learning rate (AdamW)
-  double beta1 = 0.9, beta2 = 0.98;
+  double lr = 2e-3;                           // peak learning rate (AdamW)
+  std::array<double, 2> betas = {0.9, 0.98};  // AdamW's beta1, beta2
   double eps = 1e-8;
   double weight_decay = 0.01;  // decoupled (AdamW)
   double grad_clip = 5.0;      // max global gradient L2 norm; 0 = off
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"lr", "peak learning rate (AdamW), in (0, 1)"}, s.lr);
+    v({"betas", "AdamW's beta1 and beta2, each in [0, 1)"}, s.betas);
+    v({"eps", "AdamW's epsilon, > 0"}, s.eps);
+    v({"weight_decay", "decoupled weight decay, >= 0"}, s.weight_decay);
+    v({"grad_clip", "max global gradient L2 norm; 0 = off"}, s.grad_clip);
+  }
 };
+
+// After warmup: a cosine decay to min_lr_ratio * lr at the last step (or
+// when a time budget runs out if that comes first), 1/sqrt(step), or none.
+enum class Decay { kCosine, kInverseSqrt, kNone };
+absl::Span<const fields::EnumName<Decay>> EnumNames(Decay);
 
 struct ScheduleOptions {
-  int64_t warmup_steps = 300;  // linear warmup from 0 to lr
-  // After warmup: "cosine" (to min_lr_ratio * lr at the last step, or when a
-  // time budget runs out if that comes first), "inverse_sqrt", "none".
-  std::string decay = "cosine";
+  int warmup_steps = 300;  // linear warmup from 0 to lr
+  Decay decay = Decay::kCosine;
   double min_lr_ratio = 0.05;
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"warmup_steps", "linear warmup from 0 to lr, steps"}, s.warmup_steps);
+    v({"decay", "after warmup: cosine|inverse_sqrt|none"}, s.decay);
+    v({"min_lr_ratio", "where a cosine decay ends, as a share of lr"}, s.min_lr_ratio);
+  }
 };
 
+enum class Device { kCpu, kCuda };
+absl::Span<const fields::EnumName<Device>> EnumNames(Device);
+// LSTM activations: fp32, or bf16 (CUDA only; parameters, optimizer state,
+// layer-norm statistics, cell states and the CTC loss stay fp32; fp16
+// would need loss scaling, bf16 has fp32's range and does not).
+enum class Precision { kFp32, kBf16 };
+absl::Span<const fields::EnumName<Precision>> EnumNames(Precision);
+// Which validated weights OUT/model.asrmodel holds: those with the lowest
+// dev CER so far, or those of the latest validation (after every epoch
+// and when a budget or max_steps stops the run), i.e. the final weights
+// once the run ends. Checkpoint retention keeps the best either way.
+enum class ExportModel { kBestDev, kLast };
+absl::Span<const fields::EnumName<ExportModel>> EnumNames(ExportModel);
+
 struct RunOptions {
-  int64_t epochs = 20;
-  int64_t max_steps = 0;  // 0 = epochs decide
+  int epochs = 20;
+  int max_steps = 0;  // 0 = epochs decide
   // 0 = none; training stops (validated, checkpointed) when spent, and a
   // cosine decay follows the clock where it is ahead of the steps (see
   // LearningRate), so such a run's learning rates depend on the machine's speed.
   double time_budget_minutes = 0;
-  uint64_t seed = 1;
+  uint32_t seed = 1;
   int threads = 0;  // LibTorch + BLAS threads; 0 = half the cores
   // On CPU with threads > 1: split every batch into `threads` shards, each
   // run forward and backward by its own model replica on one thread, and
@@ -56,18 +89,15 @@ struct RunOptions {
   // thread count; the same gradient as the whole batch up to rounding).
   // false: one model, LibTorch and BLAS parallelize each operation instead.
   bool data_parallel = true;
-  int64_t checkpoint_every_steps = 500;
-  int64_t keep_last_checkpoints = 3;       // plus the best by dev CER
-  int64_t early_stopping_patience = 0;     // epochs without dev CER improvement; 0 = off
-  int64_t max_consecutive_nonfinite = 20;  // abort after this many skipped steps in a row
-  int eval_beam = 1;                       // dev decoding beam (1 = greedy)
-  int64_t cmvn_max_utterances = 2000;      // train utterances used for CMVN statistics
-  int64_t log_every_steps = 10;            // step events
-  std::string device = "cpu";              // "cpu" or "cuda" (needs a CUDA LibTorch and a GPU)
-  // LSTM activations: "fp32", or "bf16" (CUDA only; parameters,
-  // optimizer state, layer-norm statistics, cell states and the CTC loss
-  // stay fp32).
-  std::string precision = "fp32";
+  int checkpoint_every_steps = 500;
+  int keep_last_checkpoints = 3;       // plus the best by dev CER
+  int early_stopping_patience = 0;     // epochs without dev CER improvement; 0 = off
+  int max_consecutive_nonfinite = 20;  // abort after this many skipped steps in a row
+  int eval_beam = 1;                   // dev decoding beam (1 = greedy)
+  int cmvn_max_utterances = 2000;      // train utterances used for CMVN statistics
+  int log_every_steps = 10;            // step events
+  Device device = Device::kCpu;        // cuda needs a CUDA LibTorch and a GPU
+  Precision precision = Precision::kFp32;
   // Weight averaging (Polyak & Juditsky 1992, as an exponential moving
   // average): 0 = off; in (0, 1), after the n-th optimizer step the
   // averaged weights move toward the trained ones with decay
@@ -85,16 +115,41 @@ struct RunOptions {
   // LSTM layer intermediate_ctc_layer (1-based, < model.num_layers; 0 =
   // the middle one, (num_layers + 1) / 2). Logged losses stay the outputs' CTC. 0 = off.
   double intermediate_ctc_weight = 0;
-  int64_t intermediate_ctc_layer = 0;
-  // Which validated weights OUT/model.asrmodel holds: "best_dev", those
-  // with the lowest dev CER so far; "last", those of the latest validation
-  // (after every epoch and when a budget or max_steps stops the run), i.e.
-  // the final weights once the run ends. Checkpoint retention keeps the
-  // best-by-dev checkpoint either way.
-  std::string export_model = "best_dev";
+  int intermediate_ctc_layer = 0;
+  ExportModel export_model = ExportModel::kBestDev;
+
   // The layer intermediate CTC reads (intermediate_ctc_layer resolved).
   int64_t IntermediateCtcLayer(int num_layers) const {
     return intermediate_ctc_layer > 0 ? intermediate_ctc_layer : (num_layers + 1) / 2;
+  }
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    v({"epochs", "passes over the training data"}, s.epochs);
+    v({"max_steps", "0 = epochs decide"}, s.max_steps);
+    v({"time_budget_minutes", "0 = none; the run stops, validated and checkpointed, when spent"},
+      s.time_budget_minutes);
+    v({"seed", "data order, augmentation, initialization"}, s.seed);
+    v({"threads", "LibTorch + BLAS threads; 0 = half the cores"}, s.threads);
+    v({"data_parallel", "on CPU, one model replica per thread, each on a shard of the batch"},
+      s.data_parallel);
+    v({"checkpoint_every_steps", "0 = only at epoch ends"}, s.checkpoint_every_steps);
+    v({"keep_last_checkpoints", "plus the best by dev CER"}, s.keep_last_checkpoints);
+    v({"early_stopping_patience", "epochs without dev CER improvement; 0 = off"}, s.early_stopping_patience);
+    v({"max_consecutive_nonfinite", "abort after this many skipped steps in a row"},
+      s.max_consecutive_nonfinite);
+    v({"eval_beam", "dev decoding beam width (1 = greedy)"}, s.eval_beam);
+    v({"cmvn_max_utterances", "train utterances used for CMVN statistics"}, s.cmvn_max_utterances);
+    v({"log_every_steps", "steps between progress events"}, s.log_every_steps);
+    v({"device", "cpu|cuda"}, s.device);
+    v({"precision", "fp32|bf16 (bf16: cuda only)"}, s.precision);
+    v({"ema_decay", "0 = off; else validate and export a moving average of the weights"}, s.ema_decay);
+    v({"confidence_penalty", "0 = off; beta of CTC - beta * frame entropy"}, s.confidence_penalty);
+    v({"intermediate_ctc_weight", "0 = off; w of (1 - w) * CTC + w * CTC at an inner layer"},
+      s.intermediate_ctc_weight);
+    v({"intermediate_ctc_layer", "0 = (num_layers + 1) / 2; else 1 .. num_layers - 1"},
+      s.intermediate_ctc_layer);
+    v({"export_model", "best_dev (lowest dev CER) | last (latest validated weights)"}, s.export_model);
   }
 };
 
@@ -114,6 +169,20 @@ struct TrainingConfig {
   // Relative manifest paths resolve against base_dir (when not empty).
   static absl::StatusOr<TrainingConfig> FromJson(const nlohmann::json& j, const std::string& base_dir = "");
   static absl::StatusOr<TrainingConfig> Load(const std::string& path);
+
+  template <class S, class V>
+  static void Fields(S& s, V& v) {
+    // The manifests are the job's dataset in the service (asr.v1.DatasetSpec).
+    v(fields::JsonOnly("train_manifest", "NeMo JSONL or Kaldi data dir; relative to the config file"),
+      s.train_manifest);
+    v(fields::JsonOnly("dev_manifest", "likewise, for validation"), s.dev_manifest);
+    v(fields::Runtime("audio_root", "manifest audio must lie under it; set by the server"), s.audio_root);
+    v({"model", "the network and its features"}, s.model);
+    v({"data", "batches, loading and augmentation"}, s.data);
+    v({"optimizer", "AdamW"}, s.optimizer);
+    v({"schedule", "learning-rate schedule"}, s.schedule);
+    v({"train", "the run"}, s.train);
+  }
 };
 
 // Learning rate at `step` (0-based) of `total_steps`. `time_fraction`, the

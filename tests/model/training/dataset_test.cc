@@ -190,7 +190,7 @@ TEST_F(DatasetTest, NoiseAugmentationRaisesTrainFeaturesPerUtteranceAndEpochOnly
   o.speed_factors = {1.0};
   const Dataset plain(*utts, FeatureOptions(), Vocabulary(), o, true, 3, &report);
   o.noise_augment.noise_probability = 1;
-  o.noise_augment.min_snr_db = o.noise_augment.max_snr_db = 0;
+  o.noise_augment.snr_db = {0, 0};
   const Dataset noisy(*utts, FeatureOptions(), Vocabulary(), o, true, 3, &report);
   const Dataset dev(*utts, FeatureOptions(), Vocabulary(), o, false, 3, &report);
   const Matrix reference = *plain.LoadFeatures(4, 0);

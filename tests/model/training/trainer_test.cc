@@ -119,7 +119,7 @@ TEST_F(TrainerTest, ExportModelWritesTheBestDevOrTheLastValidatedWeights) {
     TrainingConfig c = Tiny();
     c.optimizer.lr = 1e-9;
     c.train.epochs = 3;
-    c.train.export_model = which;
+    c.train.export_model = which == "last" ? ExportModel::kLast : ExportModel::kBestDev;
     auto trainer = Trainer::Create(c, testing::MakeTempDir(), false, nullptr);
     ASSERT_TRUE(trainer.ok()) << trainer.status();
     auto result = (*trainer)->Run();
