@@ -124,14 +124,16 @@ TEST(StreamBatcherTest, BatchedStreamsGiveWhatEachGivesAlone) {
   BatchSizes observer;
   BatcherOptions options;
   options.max_batch = 64;
-  options.max_wait_ms = 50;
+  options.max_wait_ms = 500;  // the first ready stream waits for the others
   StreamBatcher batcher(options, &observer);
   constexpr int kStreams = 8;
   std::vector<std::unique_ptr<RecognitionStream>> streams;
   std::vector<CollectingSink> sinks(kStreams);
-  for (int i = 0; i < kStreams; ++i) streams.push_back(Stream(model, i));
-  for (int i = 0; i < kStreams; ++i)
+  for (int i = 0; i < kStreams; ++i) streams.push_back(Stream(model, i, /*feed=*/false));
+  for (int i = 0; i < kStreams; ++i) {
     batcher.Add(streams[static_cast<size_t>(i)].get(), &sinks[static_cast<size_t>(i)]);
+  }
+  for (int i = 0; i < kStreams; ++i) Feed(*streams[static_cast<size_t>(i)], i);
   for (int i = 0; i < kStreams; ++i) {
     ASSERT_TRUE(sinks[static_cast<size_t>(i)].Wait()) << "stream " << i;
     EXPECT_EQ(sinks[static_cast<size_t>(i)].FinalText(), Alone(model, i)) << "stream " << i;
@@ -140,7 +142,8 @@ TEST(StreamBatcherTest, BatchedStreamsGiveWhatEachGivesAlone) {
   for (auto& s : streams) batcher.Remove(s.get());
   const std::vector<int> sizes = observer.Take();
   ASSERT_FALSE(sizes.empty());
-  EXPECT_EQ(*std::max_element(sizes.begin(), sizes.end()), kStreams) << "all ready streams stepped together";
+  EXPECT_EQ(*std::max_element(sizes.begin(), sizes.end()), kStreams)
+      << "all ready streams stepped together: " << ::testing::PrintToString(sizes);
   EXPECT_EQ(batcher.active_streams(), 0u);
 }
 
