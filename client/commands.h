@@ -12,6 +12,7 @@ namespace asr::client {
 void AddHealthCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
 void AddInfoCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
 void AddTrainingCommands(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
-void AddRecognitionCommands(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
+void AddTranscribeCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
+void AddBenchStreamCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code);
 
 }  // namespace asr::client

@@ -6,6 +6,7 @@
 #include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -34,5 +35,25 @@ int ReportFailure(const std::string& what, const grpc::Status& status);
 
 // One protobuf message as a single JSON line (field names as in the .proto).
 std::string ToJsonLine(const google::protobuf::Message& message);
+
+// Calls the unary `rpc` of `stub` with `request` under the unary deadline.
+// On failure reports "asr-client: <what>: CODE: message" and returns 1;
+// otherwise prints the response, as one JSON line with --json and through
+// `print(response)` without, and returns 0 (the exit code either way).
+template <class Stub, class Request, class Response, class Print>
+int CallAndPrint(const ConnectionOptions& conn, const std::string& what, Stub& stub,
+                 grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                 const Request& request, Print print) {
+  auto ctx = MakeContext(conn);
+  Response response;
+  const grpc::Status st = (stub.*rpc)(ctx.get(), request, &response);
+  if (!st.ok()) return ReportFailure(what, st);
+  if (conn.json) {
+    std::printf("%s\n", ToJsonLine(response).c_str());
+  } else {
+    print(response);
+  }
+  return 0;
+}
 
 }  // namespace asr::client

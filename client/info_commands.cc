@@ -33,22 +33,15 @@ void AddInfoCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_code
   auto* cmd = app.add_subcommand("info", "print the server's version and compute setup");
   cmd->callback([&conn, exit_code] {
     auto stub = asr::v1::InfoService::NewStub(MakeChannel(conn));
-    auto ctx = MakeContext(conn);
-    asr::v1::ServerInfo info;
-    const grpc::Status st = stub->GetServerInfo(ctx.get(), asr::v1::GetServerInfoRequest(), &info);
-    if (!st.ok()) {
-      *exit_code = ReportFailure("info from " + conn.server, st);
-      return;
-    }
-    if (conn.json) {
-      std::printf("%s\n", ToJsonLine(info).c_str());
-      *exit_code = 0;
-      return;
-    }
-    std::printf("version %s (%s)\nlibtorch %s\ncuda %s\ncompute_threads %d\nuptime_seconds %.1f\n",
-                info.version().c_str(), info.git_commit().c_str(), info.torch_version().c_str(),
-                info.cuda_available() ? "yes" : "no", info.compute_threads(), info.uptime_seconds());
-    *exit_code = 0;
+    *exit_code = CallAndPrint(
+        conn, "info from " + conn.server, *stub, &asr::v1::InfoService::Stub::GetServerInfo,
+        asr::v1::GetServerInfoRequest(), [](const asr::v1::ServerInfo& info) {
+          std::printf(
+              "version %s (%s)\nlibtorch %s\ncuda %s\ncompute_threads %d\nuptime_seconds "
+              "%.1f\n",
+              info.version().c_str(), info.git_commit().c_str(), info.torch_version().c_str(),
+              info.cuda_available() ? "yes" : "no", info.compute_threads(), info.uptime_seconds());
+        });
   });
 }
 

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   asr::client::AddHealthCommand(app, conn, &exit_code);
   asr::client::AddInfoCommand(app, conn, &exit_code);
   asr::client::AddTrainingCommands(app, conn, &exit_code);
-  asr::client::AddRecognitionCommands(app, conn, &exit_code);
+  asr::client::AddTranscribeCommand(app, conn, &exit_code);
+  asr::client::AddBenchStreamCommand(app, conn, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

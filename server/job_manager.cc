@@ -76,6 +76,7 @@ asr::v1::JobEvent ToJobEvent(const ProgressEvent& p, asr::v1::Job* job) {
       break;
     case ProgressEvent::Kind::kMessage:
     case ProgressEvent::Kind::kDone:
+    case ProgressEvent::Kind::kSkippedStep:
       e.set_message(p.message);
       break;
   }
@@ -259,7 +260,7 @@ absl::StatusOr<asr::v1::Job> JobManager::Cancel(const std::string& id) {
   if (job->state() == asr::v1::QUEUED) {
     queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
     *job->mutable_end_time() = TimeUtil::GetCurrentTime();
-    job->set_stop_reason("cancelled");
+    job->set_stop_reason(fields::NameOf(StopReason::kCancelled));
     if (absl::Status st = Record(*job, StateEvent(asr::v1::CANCELLED)); !st.ok()) return st;
   } else if (auto it = running_.find(id); it != running_.end()) {
     it->second->cancel = true;
@@ -390,7 +391,7 @@ void JobManager::RunJob(const std::string& id) {
       metrics_->OnValidation(id, p.dev_cer, p.dev_wer);
     } else if (p.kind == ProgressEvent::Kind::kCheckpoint) {
       metrics_->OnCheckpoint(p.checkpoint_seconds, p.checkpoint_failed);
-    } else if (p.kind == ProgressEvent::Kind::kMessage && p.message.rfind("skipped a non-finite", 0) == 0) {
+    } else if (p.kind == ProgressEvent::Kind::kSkippedStep) {
       metrics_->OnSkippedSteps(1);
     }
     (void)Record(job, std::move(e));
@@ -400,18 +401,19 @@ void JobManager::RunJob(const std::string& id) {
   auto result = (*trainer)->Run(&run->cancel);
   metrics_->ForgetJob(id);
   if (!result.ok()) return fail(std::string(result.status().message()));
-  job.set_stop_reason(result->stop_reason);
+  job.set_stop_reason(fields::NameOf(result->stop_reason));
   bool shutdown;
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutdown = run->shutdown;
   }
-  if (result->stop_reason == "cancelled" && shutdown) {
+  const bool cancelled = result->stop_reason == StopReason::kCancelled;
+  if (cancelled && shutdown) {
     (void)Record(job, StateEvent(asr::v1::QUEUED));  // resumes at the next start
     return;
   }
   *job.mutable_end_time() = TimeUtil::GetCurrentTime();
-  (void)Record(job, StateEvent(result->stop_reason == "cancelled" ? asr::v1::CANCELLED : asr::v1::SUCCEEDED));
+  (void)Record(job, StateEvent(cancelled ? asr::v1::CANCELLED : asr::v1::SUCCEEDED));
 }
 
 }  // namespace asr::server

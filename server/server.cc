@@ -63,7 +63,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->auth_ = std::make_unique<Authenticator>(std::move(*auth));
   auto creds = Credentials(options);
   if (!creds.ok()) return creds.status();
-
   auto metrics = MetricsEndpoint::Start(options.metrics_listen);
   if (!metrics.ok()) return metrics.status();
   s->metrics_ = std::move(*metrics);
@@ -71,29 +70,42 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!store.ok()) return store.status();
   s->store_ = std::move(*store);
   s->models_ = std::make_unique<ModelRegistry>(s->store_.get(), options.state_dir + "/models");
-  s->training_metrics_ = std::make_unique<TrainingMetrics>(s->metrics_->registry());
-  JobManagerOptions jm;
-  jm.state_dir = options.state_dir;
-  jm.data_root = std::filesystem::absolute(options.data_root).string();
-  jm.max_concurrent_jobs = options.training.max_concurrent_jobs;
-  jm.compute_threads = ResolveComputeThreads(options.threads);
-  s->jobs_ = std::make_unique<JobManager>(s->store_.get(), s->models_.get(), s->training_metrics_.get(), jm);
+  s->CreateServices();
+  if (absl::Status st = s->Serve(*creds); !st.ok()) return st;
+  if (absl::Status st = s->ImportModels(); !st.ok()) return st;
+  if (absl::Status st = s->jobs_->Start(); !st.ok()) return st;
+  s->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  return s;
+}
 
+void Server::CreateServices() {
+  const ServerOptions& o = options_;
+  training_metrics_ = std::make_unique<TrainingMetrics>(metrics_->registry());
+  JobManagerOptions jm;
+  jm.state_dir = o.state_dir;
+  jm.data_root = std::filesystem::absolute(o.data_root).string();
+  jm.max_concurrent_jobs = o.training.max_concurrent_jobs;
+  jm.compute_threads = ResolveComputeThreads(o.threads);
+  jobs_ = std::make_unique<JobManager>(store_.get(), models_.get(), training_metrics_.get(), jm);
   UploadLimits limits;
-  limits.max_bytes = options.training.max_upload_mb << 20;
-  limits.max_files = options.training.max_upload_files;
-  const RecognitionServiceOptions& ro = options.recognition;
-  s->recognition_metrics_ = std::make_unique<RecognitionMetrics>(s->metrics_->registry());
-  RecognitionMetrics* rm = s->recognition_metrics_.get();
-  s->batcher_ = std::make_unique<StreamBatcher>(BatcherOptions{ro.max_batch, ro.max_batch_wait_ms}, rm);
+  limits.max_bytes = o.training.max_upload_mb << 20;
+  limits.max_files = o.training.max_upload_files;
+  training_service_ = std::make_unique<TrainingService>(jobs_.get(), models_.get(), training_metrics_.get(),
+                                                        auth_.get(), jm.data_root, limits);
+
+  const RecognitionServiceOptions& ro = o.recognition;
+  recognition_metrics_ = std::make_unique<RecognitionMetrics>(metrics_->registry());
+  batcher_ = std::make_unique<StreamBatcher>(BatcherOptions{ro.max_batch, ro.max_batch_wait_ms},
+                                             recognition_metrics_.get());
   StreamLimits stream_limits;
   stream_limits.max_stream_seconds = ro.max_stream_seconds;
-  stream_limits.max_chunk_bytes = static_cast<int64_t>(options.max_message_mb) << 20;
-  s->recognition_service_ = std::make_unique<RecognitionService>(s->models_.get(), s->batcher_.get(), rm,
-                                                                 s->auth_.get(), ro, stream_limits);
-  s->info_service_ = std::make_unique<InfoService>(s->auth_.get());
-  s->training_service_ = std::make_unique<TrainingService>(
-      s->jobs_.get(), s->models_.get(), s->training_metrics_.get(), s->auth_.get(), jm.data_root, limits);
+  stream_limits.max_chunk_bytes = static_cast<int64_t>(o.max_message_mb) << 20;
+  recognition_service_ = std::make_unique<RecognitionService>(
+      models_.get(), batcher_.get(), recognition_metrics_.get(), auth_.get(), ro, stream_limits);
+  info_service_ = std::make_unique<InfoService>(auth_.get());
+}
+
+absl::Status Server::Serve(const std::shared_ptr<grpc::ServerCredentials>& creds) {
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection serves the schema only. It stays open with auth on: gRPC's
   // plugin registers itself at static initialization and cannot check tokens.
@@ -102,32 +114,34 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // Without this gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.max_message_mb << 20);
-  builder.SetMaxSendMessageSize(options.max_message_mb << 20);
-  builder.AddListeningPort(options.listen, *creds, &s->grpc_port_);
-  builder.RegisterService(s->info_service_.get());
-  builder.RegisterService(s->training_service_.get());
-  builder.RegisterService(s->recognition_service_.get());
-  s->grpc_server_ = builder.BuildAndStart();
-  if (s->grpc_server_ == nullptr || s->grpc_port_ == 0) {
+  builder.SetMaxReceiveMessageSize(options_.max_message_mb << 20);
+  builder.SetMaxSendMessageSize(options_.max_message_mb << 20);
+  builder.AddListeningPort(options_.listen, creds, &grpc_port_);
+  builder.RegisterService(info_service_.get());
+  builder.RegisterService(training_service_.get());
+  builder.RegisterService(recognition_service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
     return absl::UnavailableError(
-        absl::StrCat("listen: cannot serve gRPC on '", options.listen, "' (address in use or not local?)"));
+        absl::StrCat("listen: cannot serve gRPC on '", options_.listen, "' (address in use or not local?)"));
   }
-  for (const std::string& m : options.recognition.import_models) {
+  return absl::OkStatus();
+}
+
+absl::Status Server::ImportModels() {
+  for (const std::string& m : options_.recognition.import_models) {
     const std::string name = m.substr(0, m.find('=')), path = m.substr(m.find('=') + 1);
-    auto existing = s->models_->List(name);
+    auto existing = models_->List(name);
     if (!existing.ok()) return existing.status();
     if (!existing->empty()) continue;
     asr::v1::ModelVersion info;
     info.set_job_id("imported:" + path);
-    auto published = s->models_->Publish(name, path, info);
+    auto published = models_->Publish(name, path, info);
     if (!published.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("import_models: ", published.status().message()));
     }
   }
-  if (absl::Status st = s->jobs_->Start(); !st.ok()) return st;
-  s->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
-  return s;
+  return absl::OkStatus();
 }
 
 Server::~Server() { Shutdown(absl::ZeroDuration()); }

@@ -13,7 +13,8 @@
 
 namespace grpc {
 class Server;
-}
+class ServerCredentials;
+}  // namespace grpc
 namespace asr {
 class StreamBatcher;
 }
@@ -49,6 +50,11 @@ class Server {
 
  private:
   Server();
+  // Start()'s parts: the job manager and the services over the store and
+  // registry; the gRPC server on options_.listen; the --import-model files.
+  void CreateServices();
+  absl::Status Serve(const std::shared_ptr<grpc::ServerCredentials>& creds);
+  absl::Status ImportModels();
   ServerOptions options_;
   std::unique_ptr<MetricsEndpoint> metrics_;
   std::unique_ptr<Authenticator> auth_;

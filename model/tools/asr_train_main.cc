@@ -128,10 +128,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "asr-train: %s after %lld steps (%s); best dev CER %.2f%% WER %.2f%% at step %lld; "
                "step %lld (export_model %s) -> %s\n",
-               result->stop_reason.c_str(), static_cast<long long>(result->steps),
+               asr::fields::NameOf(result->stop_reason), static_cast<long long>(result->steps),
                Duration(result->elapsed_seconds).c_str(), 100 * result->best_dev_cer,
                100 * result->best_dev_wer, static_cast<long long>(result->best_step),
                static_cast<long long>(result->exported_step),
                asr::fields::NameOf((*trainer)->config().train.export_model), result->model_path.c_str());
-  return result->stop_reason == "cancelled" ? 130 : 0;
+  return result->stop_reason == asr::StopReason::kCancelled ? 130 : 0;
 }

@@ -20,37 +20,6 @@
 
 namespace asr {
 
-nlohmann::json ProgressEvent::ToJson() const {
-  static const char* kKinds[] = {"step", "validation", "checkpoint", "message", "done"};
-  nlohmann::json j = {{"kind", kKinds[static_cast<int>(kind)]},
-                      {"step", step},
-                      {"epoch", epoch},
-                      {"elapsed_seconds", elapsed_seconds}};
-  switch (kind) {
-    case Kind::kStep:
-      j.update({{"total_steps", total_steps},
-                {"total_epochs", total_epochs},
-                {"loss", loss},
-                {"learning_rate", learning_rate},
-                {"frames_per_second", frames_per_second},
-                {"eta_seconds", eta_seconds},
-                {"skipped_steps", skipped_steps}});
-      break;
-    case Kind::kValidation:
-      j.update({{"dev_loss", dev_loss}, {"dev_cer", dev_cer}, {"dev_wer", dev_wer}, {"is_best", is_best}});
-      break;
-    case Kind::kCheckpoint:
-      j.update({{"checkpoint_path", checkpoint_path},
-                {"checkpoint_seconds", checkpoint_seconds},
-                {"checkpoint_failed", checkpoint_failed},
-                {"message", message}});
-      break;
-    default:
-      j["message"] = message;
-  }
-  return j;
-}
-
 namespace {
 
 ProgressEvent MessageEvent(std::string message) {
@@ -70,6 +39,21 @@ std::vector<std::string> TrainingWords(const Dataset& data, const Vocabulary& vo
   }
   return {words.begin(), words.end()};
 }
+
+// Sets the shared compute pools to one thread for its lifetime when
+// `threads` > 1, then back to `threads`.
+class SingleThreadedScope {
+ public:
+  explicit SingleThreadedScope(int threads) : restore_(threads) {
+    if (restore_ > 1) SetComputeThreads(1);
+  }
+  ~SingleThreadedScope() {
+    if (restore_ > 1) SetComputeThreads(restore_);
+  }
+
+ private:
+  int restore_;
+};
 
 }  // namespace
 
@@ -104,18 +88,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   t->log_ = std::make_unique<std::ofstream>((std::filesystem::path(out_dir) / "train_log.jsonl").string(),
                                             std::ios::app);
 
-  std::optional<CheckpointData> ckpt;
-  if (resume) {
-    std::vector<std::string> rejected;
-    auto c = ReadNewestValidCheckpoint(t->ckpt_dir_, &rejected);
-    for (const std::string& r : rejected) t->Emit(MessageEvent("rejected checkpoint: " + r));
-    if (c.ok()) {
-      ckpt = std::move(*c);
-      t->Emit(MessageEvent(absl::StrCat("resuming from ", ckpt->path, " at step ", ckpt->state.step)));
-    } else {
-      t->Emit(MessageEvent("no checkpoint to resume from; starting fresh"));
-    }
-  }
+  const std::optional<CheckpointData> ckpt = resume ? t->NewestCheckpoint() : std::nullopt;
   t->config_ = ckpt ? ckpt->config : config;
   t->config_.audio_root = config.audio_root;
   if (ckpt) {  // the server may have moved its data root; paths come from the caller
@@ -129,6 +102,36 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
   SetComputeThreads(ResolveComputeThreads(cfg.train.threads));
   torch::manual_seed(cfg.train.seed);
 
+  if (absl::Status st = t->LoadData(); !st.ok()) return st;
+  auto cmvn =
+      ckpt ? absl::StatusOr<Cmvn>(ckpt->cmvn) : ComputeCmvn(*t->train_, cfg.train.cmvn_max_utterances);
+  if (!cmvn.ok()) return cmvn.status();
+  t->train_->SetMaskFill(cmvn->mean());
+  if (t->config_.model.lexicon.empty()) {
+    t->config_.model.lexicon = TrainingWords(*t->train_, *cfg.model.MakeVocabulary());
+  }
+  if (absl::Status st = t->BuildModels(*cmvn); !st.ok()) return st;
+  if (absl::Status st = t->StartFrom(ckpt ? &*ckpt : nullptr); !st.ok()) return st;
+  const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
+  t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
+  std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
+  return t;
+}
+
+std::optional<CheckpointData> Trainer::NewestCheckpoint() {
+  std::vector<std::string> rejected;
+  auto c = ReadNewestValidCheckpoint(ckpt_dir_, &rejected);
+  for (const std::string& r : rejected) Emit(MessageEvent("rejected checkpoint: " + r));
+  if (!c.ok()) {
+    Emit(MessageEvent("no checkpoint to resume from; starting fresh"));
+    return std::nullopt;
+  }
+  Emit(MessageEvent(absl::StrCat("resuming from ", c->path, " at step ", c->state.step)));
+  return std::move(*c);
+}
+
+absl::Status Trainer::LoadData() {
+  const TrainingConfig& cfg = config_;
   const Vocabulary vocab = *cfg.model.MakeVocabulary();
   for (bool train : {true, false}) {
     const std::string& path = train ? cfg.train_manifest : cfg.dev_manifest;
@@ -137,65 +140,59 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     if (!utts.ok()) return utts.status();
     auto ds = std::make_unique<Dataset>(std::move(*utts), cfg.model.features, vocab, cfg.data, train,
                                         cfg.train.seed, &report);
-    for (const std::string& p : report.problems) t->Emit(MessageEvent("skipped " + p));
+    for (const std::string& p : report.problems) Emit(MessageEvent("skipped " + p));
     if (ds->size() == 0)
       return absl::InvalidArgumentError(absl::StrCat("'", path, "' has no usable utterances"));
-    t->Emit(MessageEvent(absl::StrCat(train ? "train" : "dev", ": ", ds->size(), " utterances, ",
-                                      static_cast<int64_t>(ds->total_seconds() / 60), " min of audio, ",
-                                      report.skipped, " skipped")));
-    (train ? t->train_ : t->dev_) = std::move(ds);
+    Emit(MessageEvent(absl::StrCat(train ? "train" : "dev", ": ", ds->size(), " utterances, ",
+                                   static_cast<int64_t>(ds->total_seconds() / 60), " min of audio, ",
+                                   report.skipped, " skipped")));
+    (train ? train_ : dev_) = std::move(ds);
   }
+  return absl::OkStatus();
+}
 
-  Cmvn cmvn;
-  if (ckpt) {
-    cmvn = ckpt->cmvn;
-  } else {
-    auto c = ComputeCmvn(*t->train_, cfg.train.cmvn_max_utterances);
-    if (!c.ok()) return c.status();
-    cmvn = *c;
-  }
-  t->train_->SetMaskFill(cmvn.mean());
-  if (t->config_.model.lexicon.empty()) t->config_.model.lexicon = TrainingWords(*t->train_, vocab);
-  t->model_ = AcousticModel(cfg.model, cmvn);
+absl::Status Trainer::BuildModels(const Cmvn& cmvn) {
+  const TrainingConfig& cfg = config_;
+  // Constructed in this order from the seeded generator: model, replicas, average.
+  model_ = AcousticModel(cfg.model, cmvn);
   if (cfg.train.device == Device::kCuda) {
     if (!torch::cuda::is_available()) {
       return absl::FailedPreconditionError(
           "train.device: cuda requested, but this LibTorch sees no CUDA device");
     }
-    t->model_->to(torch::kCUDA);
-    if (cfg.train.precision == Precision::kBf16) t->model_->set_lstm_dtype(torch::kBFloat16);
+    model_->to(torch::kCUDA);
+    if (cfg.train.precision == Precision::kBf16) model_->set_lstm_dtype(torch::kBFloat16);
   } else if (cfg.train.data_parallel) {
     for (int k = 1; k < ResolveComputeThreads(cfg.train.threads); ++k) {
-      t->replicas_.push_back(AcousticModel(cfg.model, cmvn));
-      t->replicas_.back()->train();
+      replicas_.push_back(AcousticModel(cfg.model, cmvn));
+      replicas_.back()->train();
     }
   }
-  t->optimizer_ = std::make_unique<torch::optim::AdamW>(
-      t->model_->parameters(), torch::optim::AdamWOptions(cfg.optimizer.lr)
-                                   .betas({cfg.optimizer.betas[0], cfg.optimizer.betas[1]})
-                                   .eps(cfg.optimizer.eps)
-                                   .weight_decay(cfg.optimizer.weight_decay));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      model_->parameters(), torch::optim::AdamWOptions(cfg.optimizer.lr)
+                                .betas({cfg.optimizer.betas[0], cfg.optimizer.betas[1]})
+                                .eps(cfg.optimizer.eps)
+                                .weight_decay(cfg.optimizer.weight_decay));
   if (cfg.train.ema_decay > 0) {
-    t->averaged_ = AcousticModel(cfg.model, cmvn);
-    t->averaged_->to(t->model_->device());
-    if (cfg.train.precision == Precision::kBf16) t->averaged_->set_lstm_dtype(torch::kBFloat16);
+    averaged_ = AcousticModel(cfg.model, cmvn);
+    averaged_->to(model_->device());
+    if (cfg.train.precision == Precision::kBf16) averaged_->set_lstm_dtype(torch::kBFloat16);
   }
-  std::vector<AcousticModel> copies = t->replicas_;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::StartFrom(const CheckpointData* ckpt) {
+  std::vector<AcousticModel> copies = replicas_;
   if (ckpt) {
-    if (absl::Status st = RestoreCheckpoint(*ckpt, t->model_, *t->optimizer_, t->averaged_model());
-        !st.ok()) {
+    if (absl::Status st = RestoreCheckpoint(*ckpt, model_, *optimizer_, averaged_model()); !st.ok())
       return st;
-    }
-    t->state_ = ckpt->state;
+    state_ = ckpt->state;
   }
   // The average starts from the initial weights (or, resuming from a
   // checkpoint without one, from the restored weights).
-  if (t->averaged_ && !(ckpt && ckpt->bundle.blobs.count("averaged"))) copies.push_back(t->averaged_);
-  CopyParameters(t->model_, copies);
-  const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
-  t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
-  std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
-  return t;
+  if (averaged_ && !(ckpt && ckpt->bundle.blobs.count("averaged"))) copies.push_back(averaged_);
+  CopyParameters(model_, copies);
+  return absl::OkStatus();
 }
 
 double Trainer::Elapsed() const {
@@ -289,128 +286,141 @@ absl::Status Trainer::Validate(int64_t epoch) {
 
 absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
   session_start_ = std::chrono::steady_clock::now();
-  const RunOptions& run = config_.train;
-  const double budget = run.time_budget_minutes * 60;
-  std::string stop = "completed";
-  double loss_sum = 0;
-  int64_t loss_count = 0, frames = 0, last_event_step = state_.step;
-  auto window_start = std::chrono::steady_clock::now();
-  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  window_ = StepWindow{};
+  window_.first_step = state_.step;
+  window_.start = session_start_;
   // Data-parallel: one thread per replica, each running the shared pools
   // single-threaded; all threads again once Run returns.
-  struct SingleThreadedScope {
-    int restore;
-    explicit SingleThreadedScope(int threads) : restore(threads) {
-      if (restore > 1) SetComputeThreads(1);
-    }
-    ~SingleThreadedScope() {
-      if (restore > 1) SetComputeThreads(restore);
-    }
-  } single_threaded(replicas_.empty() ? 0 : 1 + static_cast<int>(replicas_.size()));
+  SingleThreadedScope single_threaded(replicas_.empty() ? 0 : 1 + static_cast<int>(replicas_.size()));
+  const RunOptions& run = config_.train;
   TrainingLoss loss_terms;
   loss_terms.confidence_penalty = run.confidence_penalty;
   loss_terms.intermediate_ctc_weight = run.intermediate_ctc_weight;
   loss_terms.intermediate_ctc_layer = run.IntermediateCtcLayer(config_.model.num_layers);
-
-  while (state_.epoch < run.epochs && stop == "completed") {
-    BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
-                       config_.data.prefetch_batches);
-    while (auto batch = loader.Next()) {
-      if (cancelled()) {
-        stop = "cancelled";
-        break;
-      }
-      if (run.max_steps > 0 && state_.step >= run.max_steps) {
-        stop = "max_steps";
-        break;
-      }
-      const double budget_spent = budget > 0 ? Elapsed() / budget : 0;  // share of the time budget
-      if (budget_spent >= 1) {
-        stop = "time_budget";
-        break;
-      }
-      for (const std::string& p : train_->TakeProblems()) Emit(MessageEvent(p));
-      state_.batch_in_epoch = batch->index + 1;
-      if (batch->size() == 0) continue;
-      const double lr =
-          LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget_spent);
-      for (auto& group : optimizer_->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      model_->train();
-      // Burn-in length per batch, from (seed, step): reproducible across resumes.
-      std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL +
-                               static_cast<uint64_t>(state_.step));
-      const int64_t burn_in =
-          1 + static_cast<int64_t>(burn_rng() %
-                                   static_cast<uint64_t>(std::max(1, 2 * config_.model.burn_in_frames)));
-      const double loss_value =
-          ForwardBackward(model_, replicas_, *batch, config_.model.burn_in_frames > 0 ? burn_in : 0,
-                          config_.train.seed, state_.step, loss_terms);
-      bool finite = std::isfinite(loss_value);
-      if (finite) {
-        const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;
-        finite = std::isfinite(torch::nn::utils::clip_grad_norm_(model_->parameters(), clip));
-      }
-      if (!finite) {
-        ++state_.skipped_steps;
-        if (++state_.nonfinite_streak >= run.max_consecutive_nonfinite) {
-          return absl::InternalError(absl::StrCat(
-              state_.nonfinite_streak, " consecutive steps with a non-finite loss or gradient at step ",
-              state_.step, "; aborting (train.max_consecutive_nonfinite)"));
-        }
-        Emit(MessageEvent(absl::StrCat("skipped a non-finite step (", state_.skipped_steps, " so far)")));
-        continue;
-      }
-      optimizer_->step();
-      CopyParameters(model_, replicas_);
-      ++state_.step;
-      UpdateAverage();
-      state_.nonfinite_streak = 0;
-      loss_sum += loss_value;
-      ++loss_count;
-      frames += batch->frames;
-      if (state_.step - last_event_step >= run.log_every_steps) {
-        const auto now = std::chrono::steady_clock::now();
-        const double window = std::chrono::duration<double>(now - window_start).count();
-        const double sec_per_step = window / static_cast<double>(state_.step - last_event_step);
-        double eta = sec_per_step * static_cast<double>(std::max<int64_t>(0, total_steps_ - state_.step));
-        if (budget > 0) eta = std::min(eta, std::max(0.0, budget - Elapsed()));
-        ProgressEvent e;
-        e.kind = ProgressEvent::Kind::kStep;
-        e.total_steps = total_steps_;
-        e.total_epochs = run.epochs;
-        e.loss = loss_sum / static_cast<double>(loss_count);
-        e.learning_rate = lr;
-        e.frames_per_second = static_cast<double>(frames) / window;
-        e.eta_seconds = eta;
-        e.skipped_steps = state_.skipped_steps;
-        Emit(e);
-        loss_sum = 0;
-        loss_count = 0;
-        frames = 0;
-        last_event_step = state_.step;
-        window_start = now;
-      }
-      if (run.checkpoint_every_steps > 0 && state_.step % run.checkpoint_every_steps == 0) {
-        (void)Checkpoint();  // a failed periodic checkpoint is reported; training goes on
-      }
-    }
-    if (stop != "completed") break;
+  std::optional<StopReason> stop;
+  while (!stop && state_.epoch < run.epochs) {
+    auto interrupted = RunEpoch(cancel, loss_terms);
+    if (!interrupted.ok()) return interrupted.status();
+    if ((stop = *interrupted)) break;
     const int64_t finished = state_.epoch;
     ++state_.epoch;
     state_.batch_in_epoch = 0;
     if (absl::Status st = ValidateWithAllThreads(finished); !st.ok()) return st;
     (void)Checkpoint();
     if (run.early_stopping_patience > 0 && state_.epochs_without_improvement >= run.early_stopping_patience) {
-      stop = "early_stopping";
+      stop = StopReason::kEarlyStopping;
     }
   }
-  if (stop == "cancelled" || stop == "max_steps" || stop == "time_budget") {
-    if (stop != "cancelled" && state_.step != ExportedStep()) {
+  if (stop == StopReason::kCancelled || stop == StopReason::kMaxSteps || stop == StopReason::kTimeBudget) {
+    // Stopped inside an epoch: the final weights are validated (and
+    // exported as the rule says) unless cancelled, then checkpointed.
+    if (stop != StopReason::kCancelled && state_.step != ExportedStep()) {
       if (absl::Status st = ValidateWithAllThreads(state_.epoch); !st.ok()) return st;
     }
     if (absl::Status st = Checkpoint(); !st.ok()) return st;
   }
+  return Finish(stop.value_or(StopReason::kCompleted));
+}
+
+absl::StatusOr<std::optional<StopReason>> Trainer::RunEpoch(const std::atomic<bool>* cancel,
+                                                            const TrainingLoss& loss_terms) {
+  const RunOptions& run = config_.train;
+  BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
+                     config_.data.prefetch_batches);
+  while (auto batch = loader.Next()) {
+    double budget_spent = 0;
+    if (const std::optional<StopReason> stop = StopBefore(cancel, &budget_spent)) return stop;
+    for (const std::string& p : train_->TakeProblems()) Emit(MessageEvent(p));
+    state_.batch_in_epoch = batch->index + 1;
+    if (batch->size() == 0) continue;
+    const double lr =
+        LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget_spent);
+    auto stepped = TrainStep(*batch, lr, loss_terms);
+    if (!stepped.ok()) return stepped.status();
+    if (!*stepped) continue;
+    if (state_.step - window_.first_step >= run.log_every_steps) EmitProgress(lr);
+    if (run.checkpoint_every_steps > 0 && state_.step % run.checkpoint_every_steps == 0) {
+      (void)Checkpoint();  // a failed periodic checkpoint is reported; training goes on
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<StopReason> Trainer::StopBefore(const std::atomic<bool>* cancel, double* budget_spent) const {
+  const RunOptions& run = config_.train;
+  if (cancel != nullptr && cancel->load()) return StopReason::kCancelled;
+  if (run.max_steps > 0 && state_.step >= run.max_steps) return StopReason::kMaxSteps;
+  const double budget = run.time_budget_minutes * 60;
+  *budget_spent = budget > 0 ? Elapsed() / budget : 0;
+  if (*budget_spent >= 1) return StopReason::kTimeBudget;
+  return std::nullopt;
+}
+
+absl::StatusOr<bool> Trainer::TrainStep(const Batch& batch, double lr, const TrainingLoss& loss_terms) {
+  for (auto& group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  model_->train();
+  // Burn-in length per batch, from (seed, step): reproducible across resumes.
+  std::mt19937_64 burn_rng(config_.train.seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(state_.step));
+  const int64_t burn_in =
+      1 +
+      static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(std::max(1, 2 * config_.model.burn_in_frames)));
+  const double loss =
+      ForwardBackward(model_, replicas_, batch, config_.model.burn_in_frames > 0 ? burn_in : 0,
+                      config_.train.seed, state_.step, loss_terms);
+  bool finite = std::isfinite(loss);
+  if (finite) {
+    const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;
+    finite = std::isfinite(torch::nn::utils::clip_grad_norm_(model_->parameters(), clip));
+  }
+  if (!finite) {
+    ++state_.skipped_steps;
+    if (++state_.nonfinite_streak >= config_.train.max_consecutive_nonfinite) {
+      return absl::InternalError(absl::StrCat(
+          state_.nonfinite_streak, " consecutive steps with a non-finite loss or gradient at step ",
+          state_.step, "; aborting (train.max_consecutive_nonfinite)"));
+    }
+    ProgressEvent e =
+        MessageEvent(absl::StrCat("skipped a non-finite step (", state_.skipped_steps, " so far)"));
+    e.kind = ProgressEvent::Kind::kSkippedStep;
+    e.skipped_steps = state_.skipped_steps;
+    Emit(e);
+    return false;
+  }
+  optimizer_->step();
+  CopyParameters(model_, replicas_);
+  ++state_.step;
+  UpdateAverage();
+  state_.nonfinite_streak = 0;
+  window_.loss_sum += loss;
+  ++window_.losses;
+  window_.frames += batch.frames;
+  return true;
+}
+
+void Trainer::EmitProgress(double lr) {
+  const auto now = std::chrono::steady_clock::now();
+  const double seconds = std::chrono::duration<double>(now - window_.start).count();
+  const double sec_per_step = seconds / static_cast<double>(state_.step - window_.first_step);
+  double eta = sec_per_step * static_cast<double>(std::max<int64_t>(0, total_steps_ - state_.step));
+  const double budget = config_.train.time_budget_minutes * 60;
+  if (budget > 0) eta = std::min(eta, std::max(0.0, budget - Elapsed()));
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::kStep;
+  e.total_steps = total_steps_;
+  e.total_epochs = config_.train.epochs;
+  e.loss = window_.loss_sum / static_cast<double>(window_.losses);
+  e.learning_rate = lr;
+  e.frames_per_second = static_cast<double>(window_.frames) / seconds;
+  e.eta_seconds = eta;
+  e.skipped_steps = state_.skipped_steps;
+  Emit(e);
+  window_ = StepWindow{};
+  window_.first_step = state_.step;
+  window_.start = now;
+}
+
+TrainingResult Trainer::Finish(StopReason stop) {
   TrainingResult r;
   r.steps = state_.step;
   r.epochs = state_.epoch;
@@ -423,7 +433,7 @@ absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
   r.elapsed_seconds = Elapsed();
   r.skipped_steps = state_.skipped_steps;
   r.failed_utterances = train_->failed() + dev_->failed();
-  ProgressEvent done = MessageEvent(stop);
+  ProgressEvent done = MessageEvent(fields::NameOf(stop));
   done.kind = ProgressEvent::Kind::kDone;
   Emit(done);
   return r;

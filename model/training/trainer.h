@@ -13,13 +13,17 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "model/training/checkpoint.h"
+#include "model/training/data_parallel.h"
 #include "model/training/dataset.h"
+#include "model/training/progress.h"
 #include "model/training/training_config.h"
 
 namespace torch::optim {
@@ -28,27 +32,6 @@ class AdamW;
 
 namespace asr {
 
-struct ProgressEvent {
-  enum class Kind { kStep, kValidation, kCheckpoint, kMessage, kDone };
-  Kind kind = Kind::kMessage;
-  int64_t step = -1, epoch = -1;  // -1: filled in with the trainer's current values
-  int64_t total_steps = 0, total_epochs = 0;
-  double loss = 0;  // mean training loss since the previous step event
-  double learning_rate = 0;
-  double frames_per_second = 0;  // feature frames (10 ms) trained per wall second
-  double eta_seconds = 0;
-  double elapsed_seconds = 0;                     // training wall time, across resumes
-  double dev_loss = 0, dev_cer = 0, dev_wer = 0;  // kValidation
-  bool is_best = false;                           // kValidation
-  std::string checkpoint_path;                    // kCheckpoint
-  double checkpoint_seconds = 0;                  // kCheckpoint: write time
-  bool checkpoint_failed = false;                 // kCheckpoint: the write failed (message says why)
-  std::string message;                            // kMessage / kDone
-  int64_t skipped_steps = 0;
-  nlohmann::json ToJson() const;
-};
-using ProgressCallback = std::function<void(const ProgressEvent&)>;
-
 struct TrainingResult {
   int64_t steps = 0;
   int64_t epochs = 0;
@@ -56,7 +39,7 @@ struct TrainingResult {
   int64_t best_step = -1;
   std::string model_path;      // exported model (OUT/model.asrmodel)
   int64_t exported_step = -1;  // its step: best_step, or the last validated with train.export_model "last"
-  std::string stop_reason;     // "completed", "max_steps", "time_budget", "early_stopping", "cancelled"
+  StopReason stop_reason = StopReason::kCompleted;
   double elapsed_seconds = 0;
   int64_t skipped_steps = 0;
   int64_t failed_utterances = 0;
@@ -83,7 +66,34 @@ class Trainer {
   const TrainingConfig& config() const { return config_; }
 
  private:
+  // Step events report the optimizer steps since the last one.
+  struct StepWindow {
+    double loss_sum = 0;
+    int64_t losses = 0, frames = 0;
+    int64_t first_step = 0;
+    std::chrono::steady_clock::time_point start;
+  };
+
   Trainer() = default;
+  // Create()'s parts: the newest valid checkpoint (its rejections and the
+  // choice reported as events), the train and dev data, the models and
+  // optimizer, and the state they start from.
+  std::optional<CheckpointData> NewestCheckpoint();
+  absl::Status LoadData();
+  absl::Status BuildModels(const Cmvn& cmvn);
+  absl::Status StartFrom(const CheckpointData* ckpt);
+  // Run()'s parts. The rest of the current epoch; a stop reason if a stop
+  // condition ended it early.
+  absl::StatusOr<std::optional<StopReason>> RunEpoch(const std::atomic<bool>* cancel,
+                                                     const TrainingLoss& loss_terms);
+  // Why the run stops before the next batch, if it does; *budget_spent is
+  // the share of the time budget used (0 without one).
+  std::optional<StopReason> StopBefore(const std::atomic<bool>* cancel, double* budget_spent) const;
+  // One optimizer step at learning rate `lr`; false if it was skipped
+  // (non-finite loss or gradient), an error after too many in a row.
+  absl::StatusOr<bool> TrainStep(const Batch& batch, double lr, const TrainingLoss& loss_terms);
+  void EmitProgress(double lr);
+  TrainingResult Finish(StopReason stop);
   absl::Status Checkpoint();
   absl::Status Validate(int64_t epoch);
   void Emit(ProgressEvent e);
@@ -109,6 +119,7 @@ class Trainer {
   TrainingState state_;
   int64_t total_steps_ = 0;
   std::chrono::steady_clock::time_point session_start_;
+  StepWindow window_;
   std::unique_ptr<std::ofstream> log_;
 };
 

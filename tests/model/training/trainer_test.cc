@@ -70,7 +70,7 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   const double untrained = Evaluate((*trainer)->model(), dev, 1).cer;
   auto result = (*trainer)->Run();
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->stop_reason, "completed");
+  EXPECT_EQ(result->stop_reason, StopReason::kCompleted);
   EXPECT_GE(untrained, 0.9);
   EXPECT_LT(result->best_dev_cer, 0.6) << "untrained CER " << untrained;
   // The exported best model reproduces the best dev CER.
@@ -225,7 +225,7 @@ void ExpectResumeIsExact(TrainingConfig c) {
   ASSERT_TRUE(b1.ok());
   auto r1 = (*b1)->Run(&cancel);
   ASSERT_TRUE(r1.ok());
-  EXPECT_EQ(r1->stop_reason, "cancelled");
+  EXPECT_EQ(r1->stop_reason, StopReason::kCancelled);
   EXPECT_EQ(r1->steps, 15);
   b1->reset();
   double b_loss = 0;
@@ -348,6 +348,24 @@ TEST_F(TrainerTest, NonFiniteStepsAreSkippedThenAbort) {
   EXPECT_EQ((*t)->state().step, 0);
 }
 
+// Consumers (the job manager's metrics) recognize a skipped step by its
+// event kind, not by the words of its message.
+TEST_F(TrainerTest, SkippedStepsAreEventsOfTheirOwnKind) {
+  TrainingConfig c = Tiny();
+  c.train.max_consecutive_nonfinite = 5;
+  std::vector<int64_t> skipped;
+  auto t = Trainer::Create(c, testing::MakeTempDir(), false, [&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::kSkippedStep) skipped.push_back(e.skipped_steps);
+  });
+  ASSERT_TRUE(t.ok());
+  {
+    torch::NoGradGuard g;
+    (*t)->model()->lstm()->cell(0, 0).g_x.fill_(NAN);
+  }
+  EXPECT_FALSE((*t)->Run().ok());
+  EXPECT_EQ(skipped, (std::vector<int64_t>{1, 2, 3, 4})) << "the fifth aborts the run instead";
+}
+
 TEST_F(TrainerTest, KeepsTheLastCheckpointsAndTheBest) {
   TrainingConfig c = Tiny();
   c.train.epochs = 3;
@@ -458,7 +476,7 @@ TEST_F(TrainerTest, ARunItsTimeBudgetCutsShortEndsWithTheDecayedLearningRate) {
   ASSERT_TRUE(t.ok()) << t.status();
   auto r = (*t)->Run();
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->stop_reason, "time_budget");
+  EXPECT_EQ(r->stop_reason, StopReason::kTimeBudget);
   ASSERT_GE(steps.size(), 10u);
   // The floor is 0.05 * 3e-3; by steps alone the last rate would be ~3e-3.
   EXPECT_LT(steps.back().learning_rate, 0.25 * c.optimizer.lr) << "after " << steps.size() << " steps";
