@@ -96,13 +96,8 @@ void StreamReactor::OnWriteDone(bool ok) {
 void StreamReactor::OnCancel() {
   StopDecoding();  // frees the stream's place in the batcher now
   std::lock_guard<std::mutex> lock(mu_);
-  queue_.clear();
-  const grpc::Status cancelled(grpc::StatusCode::CANCELLED, "cancelled by the client");
-  if (!writing_) {
-    FinishLocked(cancelled);
-  } else {
-    pending_finish_ = cancelled;
-  }
+  FinishAfterWriteLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"),
+                         /*drop_unwritten=*/true);
 }
 
 void StreamReactor::OnDone() {
@@ -120,22 +115,12 @@ void StreamReactor::OnResults(std::vector<RecognitionResult> results, bool finis
   for (const RecognitionResult& r : results) Enqueue(ToResponse(r, config_, stream_->model().label));
   if (!finished) return;
   std::lock_guard<std::mutex> lock(mu_);
-  if (finished_) return;
-  if (writing_ || !queue_.empty()) {
-    pending_finish_ = grpc::Status::OK;
-  } else {
-    FinishLocked(grpc::Status::OK);
-  }
+  FinishAfterWriteLocked(grpc::Status::OK, /*drop_unwritten=*/false);
 }
 
 void StreamReactor::OnError(const absl::Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
-  queue_.clear();
-  if (writing_) {
-    pending_finish_ = ToGrpc(status);
-  } else {
-    FinishLocked(ToGrpc(status));
-  }
+  FinishAfterWriteLocked(ToGrpc(status), /*drop_unwritten=*/true);
 }
 
 std::chrono::steady_clock::time_point StreamReactor::last_activity() {
@@ -165,11 +150,17 @@ void StreamReactor::StopDecoding() {
 void StreamReactor::Fail(const absl::Status& status) {
   StopDecoding();
   std::lock_guard<std::mutex> lock(mu_);
-  queue_.clear();
-  if (writing_) {
-    pending_finish_ = ToGrpc(status);
+  FinishAfterWriteLocked(ToGrpc(status), /*drop_unwritten=*/true);
+}
+
+void StreamReactor::FinishAfterWriteLocked(const grpc::Status& status, bool drop_unwritten) {
+  if (finished_ || pending_finish_) return;  // the first way the call ends wins
+  // The response being written (front) must outlive its write.
+  if (drop_unwritten) queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
+  if (writing_ || !queue_.empty()) {
+    pending_finish_ = status;
   } else {
-    FinishLocked(ToGrpc(status));
+    FinishLocked(status);
   }
 }
 

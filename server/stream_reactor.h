@@ -64,6 +64,9 @@ class StreamReactor final
   // decode in flight, whose callback may need mu_: never call with mu_ held.
   void StopDecoding();
   void Fail(const absl::Status& status);
+  // Finishes the call with `status` once the write in flight (and, unless
+  // `drop_unwritten`, every queued response) has been written.
+  void FinishAfterWriteLocked(const grpc::Status& status, bool drop_unwritten);
   void Enqueue(Response r);
   void WriteNextLocked();
   void FinishLocked(const grpc::Status& status);

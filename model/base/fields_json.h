@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "model/base/fields.h"
 #include "nlohmann/json.hpp"
 
@@ -150,6 +151,45 @@ absl::Status FromJson(const nlohmann::json& j, const std::string& path, T* optio
   JsonReader r(j, path);
   Visit(*options, r);
   return r.Finish();
+}
+
+// Markdown table rows, one per JSON field of `options`:
+// "| `path.name` | default as JSON | help |", sections flattened.
+class ReferenceWriter {
+ public:
+  explicit ReferenceWriter(std::string prefix) : prefix_(std::move(prefix)) {}
+  template <class T>
+  void operator()(const FieldInfo& f, const T& value) {
+    if (!f.in_json()) return;
+    const std::string path = Path(prefix_, f.name);
+    if constexpr (kIsOptions<T>) {
+      ReferenceWriter inner(path);
+      Visit(value, inner);
+      rows += inner.rows;
+    } else {
+      std::string shown;
+      if constexpr (std::is_same_v<T, float>) {
+        shown = absl::StrCat(value);  // 0.97, not the double nearest the float
+      } else {
+        JsonWriter w;
+        w(f, value);
+        shown = w.out[f.name].dump();
+      }
+      rows += absl::StrCat("| `", path, "` | `", shown, "` | ", absl::StrReplaceAll(f.help, {{"|", "\\|"}}),
+                           " |\n");
+    }
+  }
+  std::string rows;
+
+ private:
+  std::string prefix_;
+};
+
+template <class T>
+std::string ReferenceRows(const T& defaults, const std::string& prefix = "") {
+  ReferenceWriter w(prefix);
+  Visit(defaults, w);
+  return w.rows;
 }
 
 }  // namespace asr::fields

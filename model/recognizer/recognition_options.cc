@@ -37,6 +37,14 @@ absl::Status AudioFormat::Validate(bool stream) const {
   return absl::OkStatus();
 }
 
+RawFormat AudioFormat::raw_format() const {
+  RawFormat f;
+  f.encoding = encoding == AudioEncoding::kLinear16 ? RawEncoding::kS16le : RawEncoding::kF32le;
+  f.sample_rate = sample_rate_hertz;
+  f.channels = std::max(1, audio_channel_count);
+  return f;
+}
+
 absl::Status DecodingOptions::Validate() const {
   if (max_alternatives < 0 || max_alternatives > 10) {
     return absl::InvalidArgumentError(

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "features/audio.h"
 #include "model/ctc.h"
 #include "model/recognizer/recognizer_model.h"
 
@@ -27,6 +28,8 @@ struct AudioFormat {
   int audio_channel_count = 0;  // kLinear16/kFloat32 only, in [0, 32]; 0 = 1; channels are averaged
 
   bool raw() const { return encoding == AudioEncoding::kLinear16 || encoding == AudioEncoding::kFloat32; }
+  // The headerless PCM layout of a raw() format.
+  RawFormat raw_format() const;
   // INVALID_ARGUMENT naming the field ("sample_rate_hertz: ..."); `stream`
   // requires an encoding, which offline recognition can infer.
   absl::Status Validate(bool stream) const;

@@ -51,15 +51,14 @@ absl::StatusOr<std::unique_ptr<RecognitionStream>> RecognitionStream::Create(
 
 RecognitionStream::~RecognitionStream() = default;
 
-void RecognitionStream::SetReadyHook(ReadyHook hook) {
+void RecognitionStream::SetWakeHook(std::function<void()> hook) {
   std::lock_guard<std::mutex> lock(mu_);
-  ready_hook_ = std::move(hook);
-  if (ready_hook_ && HasWorkLocked()) ready_hook_(OldestWorkLocked());
+  wake_hook_ = std::move(hook);
 }
 
 bool RecognitionStream::HasWorkLocked() const {
   if (finished_) return false;
-  return !inputs_.empty() || end_utterance_ || (input_done_ && !finished_ && inputs_done_ == inputs_pushed_);
+  return !inputs_.empty() || end_utterance_ || (input_done_ && inputs_done_ == inputs_pushed_);
 }
 
 RecognitionStream::Clock::time_point RecognitionStream::OldestWorkLocked() const {
@@ -67,8 +66,13 @@ RecognitionStream::Clock::time_point RecognitionStream::OldestWorkLocked() const
   return HasWorkLocked() ? settle_since_ : Clock::time_point::max();
 }
 
-void RecognitionStream::NotifyLocked(bool had_work) {
-  if (ready_hook_ && !had_work && HasWorkLocked()) ready_hook_(OldestWorkLocked());
+void RecognitionStream::PublishReadinessLocked() {
+  ready_since_.store(OldestWorkLocked().time_since_epoch().count(), std::memory_order_release);
+}
+
+std::function<void()> RecognitionStream::WakeIfNewLocked(bool had_work) {
+  PublishReadinessLocked();
+  return !had_work && HasWorkLocked() ? wake_hook_ : nullptr;
 }
 
 bool RecognitionStream::IsReady() {
@@ -76,8 +80,16 @@ bool RecognitionStream::IsReady() {
   return HasWorkLocked();
 }
 
-std::vector<RecognitionResult> RecognitionStream::TakeResults() {
+std::vector<RecognitionResult> RecognitionStream::TakeResults(bool* last_taken) {
   std::lock_guard<std::mutex> lock(mu_);
+  return TakeResultsLocked(last_taken);
+}
+
+std::vector<RecognitionResult> RecognitionStream::TakeResultsLocked(bool* last_taken) {
+  if (last_taken != nullptr) {
+    *last_taken = finished_ && !last_taken_;
+    last_taken_ = finished_;
+  }
   return std::exchange(results_, {});
 }
 
@@ -107,48 +119,50 @@ double RecognitionStream::ProcessedSecondsLocked() const {
 // ---- producer side -------------------------------------------------------------
 
 absl::Status RecognitionStream::AcceptAudio(const std::string& bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (finished_) return absl::OkStatus();  // e.g. after a single-utterance final
-  if (input_done_) return absl::InvalidArgumentError("audio after the end of input");
+  std::lock_guard<std::mutex> audio_lock(audio_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return absl::OkStatus();  // e.g. after a single-utterance final
+    if (input_done_) return absl::InvalidArgumentError("audio after the end of input");
+  }
   if (static_cast<int64_t>(bytes.size()) > limits_.max_chunk_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("audio message of ", bytes.size(), " bytes exceeds ", limits_.max_chunk_bytes));
   }
   if (bytes.empty()) return absl::OkStatus();
   if (options_.audio.raw()) {
-    RawFormat raw;
-    raw.encoding =
-        options_.audio.encoding == AudioEncoding::kLinear16 ? RawEncoding::kS16le : RawEncoding::kF32le;
-    raw.sample_rate = options_.audio.sample_rate_hertz;
-    raw.channels = std::max(1, options_.audio.audio_channel_count);
+    const RawFormat raw = options_.audio.raw_format();
     DecodeOptions dec;
     dec.max_seconds = limits_.max_stream_seconds;
     auto audio = DecodeRawPcm(bytes.data(), bytes.size(), raw, "audio chunk", dec);
     if (!audio.ok()) return audio.status();
-    return FeedLocked(audio->samples, raw.sample_rate);
+    return FeedAudioLocked(audio->samples, raw.sample_rate);
   }
   container_bytes_ += bytes;
   if (container_bytes_.size() > static_cast<size_t>(limits_.max_chunk_bytes) * 64) {
     return absl::OutOfRangeError("compressed stream larger than the server's buffer limit");
   }
   if (container_bytes_.size() - container_tried_at_ < 16384) return absl::OkStatus();
-  return DecodeContainerLocked(/*final=*/false);
+  return DecodeContainerAudioLocked(/*final=*/false);
 }
 
 absl::Status RecognitionStream::AcceptWaveform(int sample_rate, const float* samples, size_t n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (finished_) return absl::OkStatus();
-  if (input_done_) return absl::InvalidArgumentError("audio after the end of input");
+  std::lock_guard<std::mutex> audio_lock(audio_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return absl::OkStatus();
+    if (input_done_) return absl::InvalidArgumentError("audio after the end of input");
+  }
   if (sample_rate < 1000 || sample_rate > 384000) {
     return absl::InvalidArgumentError(absl::StrCat("sample rate ", sample_rate, " not in [1000, 384000]"));
   }
-  return FeedLocked(std::vector<float>(samples, samples + n), sample_rate);
+  return FeedAudioLocked(std::vector<float>(samples, samples + n), sample_rate);
 }
 
 // Re-decodes the container bytes received so far and feeds the samples not
 // fed yet. Until the end of input, a container that does not decode yet is
 // incomplete, not an error.
-absl::Status RecognitionStream::DecodeContainerLocked(bool final) {
+absl::Status RecognitionStream::DecodeContainerAudioLocked(bool final) {
   container_tried_at_ = container_bytes_.size();
   DecodeOptions dec;
   dec.max_seconds = limits_.max_stream_seconds;
@@ -161,10 +175,10 @@ absl::Status RecognitionStream::DecodeContainerLocked(bool final) {
   const std::vector<float> fresh(audio->samples.begin() + static_cast<std::ptrdiff_t>(container_decoded_),
                                  audio->samples.end());
   container_decoded_ = audio->samples.size();
-  return FeedLocked(fresh, audio->sample_rate);
+  return FeedAudioLocked(fresh, audio->sample_rate);
 }
 
-absl::Status RecognitionStream::FeedLocked(const std::vector<float>& mono, int rate) {
+absl::Status RecognitionStream::FeedAudioLocked(const std::vector<float>& mono, int rate) {
   if (!pipeline_) {
     const AcousticModelConfig& mc = model_->network->config();
     auto p = StreamingFeaturePipeline::Create(rate, mc.features, &model_->network->cmvn(), mc.online_cmn);
@@ -175,60 +189,74 @@ absl::Status RecognitionStream::FeedLocked(const std::vector<float>& mono, int r
     return absl::InvalidArgumentError(
         absl::StrCat("sample rate changed from ", input_rate_, " to ", rate, " Hz"));
   }
-  audio_seconds_ += static_cast<double>(mono.size()) / rate;
-  if (audio_seconds_ > limits_.max_stream_seconds) {
+  fed_seconds_ += static_cast<double>(mono.size()) / rate;
+  if (fed_seconds_ > limits_.max_stream_seconds) {
     return absl::OutOfRangeError(
         absl::StrCat("stream longer than the server's maximum of ", limits_.max_stream_seconds, " s"));
   }
   if (absl::Status st = pipeline_->AcceptAudio(mono.data(), mono.size()); !st.ok()) return st;
-  return DrainFeaturesLocked(/*flush=*/false);
+  return QueueInputsAudioLocked(/*finish=*/false);
 }
 
-absl::Status RecognitionStream::DrainFeaturesLocked(bool flush) {
-  const bool had_work = HasWorkLocked();
-  const int64_t before = inputs_pushed_;
-  const auto now = Clock::now();
-  std::vector<float> frame(static_cast<size_t>(pipeline_ ? pipeline_->Dim() : 0)), stacked;
-  auto queue = [&] {
-    inputs_.push_back(std::move(stacked));
-    arrivals_.push_back(now);
-    ++inputs_pushed_;
-  };
-  for (; pipeline_ && next_frame_ < pipeline_->NumFramesReady(); ++next_frame_) {
-    if (absl::Status st = pipeline_->CopyFrame(next_frame_, frame.data()); !st.ok()) return st;
-    if (stacker_->Push(frame.data(), &stacked)) queue();
+absl::Status RecognitionStream::QueueInputsAudioLocked(bool finish) {
+  std::vector<std::vector<float>> stacked;
+  if (pipeline_) {
+    if (finish) {
+      if (absl::Status st = pipeline_->InputFinished(); !st.ok()) return st;
+    }
+    std::vector<float> frame(static_cast<size_t>(pipeline_->Dim())), out;
+    for (; next_frame_ < pipeline_->NumFramesReady(); ++next_frame_) {
+      if (absl::Status st = pipeline_->CopyFrame(next_frame_, frame.data()); !st.ok()) return st;
+      if (stacker_->Push(frame.data(), &out)) stacked.push_back(std::move(out));
+    }
+    pipeline_->DiscardFramesBefore(next_frame_);
+    if (finish && stacker_->Flush(&out)) stacked.push_back(std::move(out));
   }
-  if (pipeline_) pipeline_->DiscardFramesBefore(next_frame_);
-  if (flush && stacker_->Flush(&stacked)) queue();
-  if (inputs_pushed_ > before) chunk_marks_.emplace_back(inputs_pushed_, now);
-  NotifyLocked(had_work);
+  const auto now = Clock::now();
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool had_work = HasWorkLocked();
+    for (auto& x : stacked) {
+      inputs_.push_back(std::move(x));
+      arrivals_.push_back(now);
+    }
+    inputs_pushed_ += static_cast<int64_t>(stacked.size());
+    if (!stacked.empty()) chunk_marks_.emplace_back(inputs_pushed_, now);
+    audio_seconds_ = fed_seconds_;
+    if (finish) {
+      input_done_ = true;
+      settle_since_ = now;
+    }
+    wake = WakeIfNewLocked(had_work);
+  }
+  if (wake) wake();
   return absl::OkStatus();
 }
 
 absl::Status RecognitionStream::InputFinished() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (input_done_ || finished_) return absl::OkStatus();
-  const bool had_work = HasWorkLocked();
+  std::lock_guard<std::mutex> audio_lock(audio_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (input_done_ || finished_) return absl::OkStatus();
+  }
   if (!container_bytes_.empty()) {
-    if (absl::Status st = DecodeContainerLocked(/*final=*/true); !st.ok()) return st;
+    if (absl::Status st = DecodeContainerAudioLocked(/*final=*/true); !st.ok()) return st;
   }
-  input_done_ = true;
-  settle_since_ = Clock::now();
-  if (pipeline_) {
-    if (absl::Status st = pipeline_->InputFinished(); !st.ok()) return st;
-    if (absl::Status st = DrainFeaturesLocked(/*flush=*/true); !st.ok()) return st;
-  }
-  NotifyLocked(had_work);
-  return absl::OkStatus();
+  return QueueInputsAudioLocked(/*finish=*/true);
 }
 
 void RecognitionStream::EndUtterance() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (finished_ || end_utterance_) return;
-  const bool had_work = HasWorkLocked();
-  end_utterance_ = true;
-  settle_since_ = Clock::now();
-  NotifyLocked(had_work);
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || end_utterance_) return;
+    const bool had_work = HasWorkLocked();
+    end_utterance_ = true;
+    settle_since_ = Clock::now();
+    wake = WakeIfNewLocked(had_work);
+  }
+  if (wake) wake();
 }
 
 // ---- decode side ---------------------------------------------------------------
@@ -239,11 +267,17 @@ bool RecognitionStream::PopInput(std::vector<float>* x) {
   *x = std::move(inputs_.front());
   inputs_.pop_front();
   arrivals_.pop_front();
+  PublishReadinessLocked();
   return true;
 }
 
 void RecognitionStream::AcceptLogProbs(const float* log_probs, int64_t vocab) {
   std::lock_guard<std::mutex> lock(mu_);
+  AcceptLogProbsLocked(log_probs, vocab);
+  PublishReadinessLocked();
+}
+
+void RecognitionStream::AcceptLogProbsLocked(const float* log_probs, int64_t vocab) {
   if (finished_) return;
   decoder_->Accept(log_probs, 1);
   ++inputs_done_;
@@ -274,12 +308,25 @@ void RecognitionStream::AcceptLogProbs(const float* log_probs, int64_t vocab) {
 
 void RecognitionStream::Settle() {
   std::lock_guard<std::mutex> lock(mu_);
+  SettleLocked();
+  PublishReadinessLocked();
+}
+
+void RecognitionStream::SettleLocked() {
   if (end_utterance_) {
     end_utterance_ = false;
     if (!finished_ && decoder_->has_speech()) EndUtteranceLocked();
   }
   FinishIfDoneLocked();
-  if (ready_hook_) ready_hook_(OldestWorkLocked());
+}
+
+std::vector<RecognitionResult> RecognitionStream::DecodeOutput(const float* log_probs, int64_t vocab,
+                                                               bool* last_taken) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (log_probs != nullptr) AcceptLogProbsLocked(log_probs, vocab);
+  SettleLocked();
+  PublishReadinessLocked();
+  return TakeResultsLocked(last_taken);
 }
 
 void RecognitionStream::EndUtteranceLocked() {

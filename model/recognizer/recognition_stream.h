@@ -18,6 +18,7 @@
 // use a stream concurrently; TakeResults() from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -70,8 +71,9 @@ class RecognitionStream {
   // True while the decode side has work: model inputs queued, an
   // EndUtterance() pending, or the input finished without its final result.
   bool IsReady();
-  // The results made since the last call, in order.
-  std::vector<RecognitionResult> TakeResults();
+  // The results made since the last call, in order. *last_taken (if
+  // given) becomes true on the one call that takes the stream's last result.
+  std::vector<RecognitionResult> TakeResults(bool* last_taken = nullptr);
   // True once the last result (the stream's final) has been made.
   bool IsFinished();
   // Model inputs queued and not yet decoded (a backpressure signal).
@@ -91,25 +93,41 @@ class RecognitionStream {
   // and the final result once the input is finished and all decoded.
   void Settle();
 
-  // Hook for a scheduler: called with `since`, the arrival time of the
-  // oldest work, whenever the stream gets work while it had none and after
-  // every decode-side call (Clock::time_point::max() = no work left). Runs
-  // with the stream's lock held: it must not call back into the stream.
-  using ReadyHook = std::function<void(Clock::time_point since)>;
-  void SetReadyHook(ReadyHook hook);
+  // For a scheduler: when the oldest work the decode side has waiting
+  // arrived (Clock::time_point::max() = none). Lock-free; always current.
+  Clock::time_point ready_since() const {
+    return Clock::time_point(Clock::duration(ready_since_.load(std::memory_order_acquire)));
+  }
+  // Called when the stream gets work while it had none, on the producer's
+  // thread, with none of the stream's locks held (a scheduler wakes up).
+  void SetWakeHook(std::function<void()> hook);
 
  private:
-  friend void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer);
+  friend void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer,
+                            const std::function<void(size_t, std::vector<RecognitionResult>, bool)>& settled);
   RecognitionStream() = default;
-  absl::Status FeedLocked(const std::vector<float>& mono, int rate);
-  absl::Status DrainFeaturesLocked(bool flush);
-  absl::Status DecodeContainerLocked(bool final);
+  // DecodeStreams' whole decode side after the step, under one lock:
+  // AcceptLogProbs (unless log_probs is null), Settle, TakeResults.
+  std::vector<RecognitionResult> DecodeOutput(const float* log_probs, int64_t vocab, bool* last_taken);
+  // Audio side; audio_mu_ held.
+  absl::Status FeedAudioLocked(const std::vector<float>& mono, int rate);
+  absl::Status DecodeContainerAudioLocked(bool final);
+  // Stacks the feature frames ready (with `finish`, the last ones too) and
+  // queues them; with `finish` the input ends in the same step.
+  absl::Status QueueInputsAudioLocked(bool finish);
+  // Shared side; mu_ held.
+  void AcceptLogProbsLocked(const float* log_probs, int64_t vocab);
+  void SettleLocked();
+  std::vector<RecognitionResult> TakeResultsLocked(bool* last_taken);
   void EmitLocked(bool is_final);
   void FinishIfDoneLocked();
   void EndUtteranceLocked();
   bool HasWorkLocked() const;
   Clock::time_point OldestWorkLocked() const;
-  void NotifyLocked(bool had_work);
+  // Stores OldestWorkLocked() in ready_since_; after every change of work.
+  void PublishReadinessLocked();
+  // The wake hook if the stream has work now and had none before.
+  std::function<void()> WakeIfNewLocked(bool had_work);
   double ProcessedSecondsLocked() const;
 
   std::shared_ptr<const RecognizerModel> model_;
@@ -117,17 +135,24 @@ class RecognitionStream {
   StreamLimits limits_;
   RecognitionObserver* observer_ = nullptr;
 
-  std::mutex mu_;  // guards everything below
-  ReadyHook ready_hook_;
-  // Producer side.
+  // The audio side: decoding, features, stacking. Held for as long as a
+  // message takes, so the decode side never waits on it (lock order:
+  // audio_mu_, then mu_).
+  std::mutex audio_mu_;
   std::unique_ptr<StreamingFeaturePipeline> pipeline_;  // created at the first samples (their rate)
   std::unique_ptr<FrameStacker> stacker_;
   std::string container_bytes_;    // FLAC/Ogg bytes so far
   size_t container_decoded_ = 0;   // samples already fed from the container
   size_t container_tried_at_ = 0;  // bytes at the last decode attempt
   int input_rate_ = 0;
-  int64_t next_frame_ = 0;    // next feature frame to stack
-  double audio_seconds_ = 0;  // audio received
+  int64_t next_frame_ = 0;  // next feature frame to stack
+  double fed_seconds_ = 0;  // audio fed to the pipeline
+
+  // Shared between the sides and the decode side's own state; held briefly.
+  std::mutex mu_;
+  std::function<void()> wake_hook_;
+  std::atomic<Clock::rep> ready_since_{Clock::time_point::max().time_since_epoch().count()};
+  double audio_seconds_ = 0;  // audio received, as of the last queued inputs
   bool input_done_ = false;
   // Model inputs: queued (oldest first), with their chunk's arrival time.
   std::deque<std::vector<float>> inputs_;
@@ -137,16 +162,17 @@ class RecognitionStream {
   // (inputs_pushed_ after a chunk, the chunk's arrival), oldest first.
   std::deque<std::pair<int64_t, Clock::time_point>> chunk_marks_;
   Clock::time_point settle_since_;  // when the pending EndUtterance() or InputFinished() came
-  // Decode side.
-  LstmState state_;  // [L, 1, *]; undefined before the first step (burn-in comes first); decode side only,
-                     // unguarded
   std::unique_ptr<CtcDecoder> decoder_;
   Clock::time_point speech_arrival_;  // arrival of the audio of the latest non-blank frame
   int utterance_ = 0;
   std::string last_interim_;
   bool end_utterance_ = false;  // EndUtterance() pending
   bool finished_ = false;
+  bool last_taken_ = false;  // TakeResults() has handed out the last result
   std::vector<RecognitionResult> results_;
+  // The decode side's alone (DecodeStreams), unguarded: [L, 1, *];
+  // undefined before the first step (burn-in comes first).
+  LstmState state_;
 };
 
 }  // namespace asr

@@ -2,9 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <map>
 
 #include "features/pipeline.h"
 
@@ -12,10 +12,11 @@ namespace asr {
 namespace {
 
 // Steps `streams` (all of one model, each with a popped input in `inputs`)
-// once, batched; feeds each its log-probabilities.
+// once, batched; feeds each its log-probabilities and settles it.
 void StepBatch(const RecognizerModel& model, const std::vector<RecognitionStream*>& streams,
                const std::vector<std::vector<float>>& inputs, LstmState* const* states,
-               RecognitionObserver* observer) {
+               RecognitionObserver* observer,
+               const std::function<void(size_t, const float*, int64_t)>& output) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = static_cast<int64_t>(streams.size());
   const int64_t dim = static_cast<int64_t>(inputs.front().size());
@@ -50,29 +51,60 @@ void StepBatch(const RecognizerModel& model, const std::vector<RecognitionStream
                       static_cast<double>(n) * model.output_frame_seconds());
   }
   const int64_t vocab = logp.size(1);
-  for (int64_t i = 0; i < n; ++i) streams[i]->AcceptLogProbs(logp.data_ptr<float>() + i * vocab, vocab);
+  for (int64_t i = 0; i < n; ++i) output(static_cast<size_t>(i), logp.data_ptr<float>() + i * vocab, vocab);
 }
 
 }  // namespace
 
-void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer) {
+void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer,
+                   const SettledCallback& settled) {
   torch::NoGradGuard no_grad;
-  // Streams with input, grouped by model (one batched step per model).
-  std::map<const RecognizerModel*, std::vector<RecognitionStream*>> groups;
-  std::map<const RecognizerModel*, std::vector<std::vector<float>>> inputs;
-  for (RecognitionStream* s : streams) {
+  // Settles streams[index], with the model's output for it if it had input.
+  auto finish = [&](size_t index, const float* log_probs, int64_t vocab) {
+    RecognitionStream* s = streams[index];
+    if (!settled) {
+      if (log_probs != nullptr) s->AcceptLogProbs(log_probs, vocab);
+      s->Settle();
+      return;
+    }
+    bool last = false;
+    std::vector<RecognitionResult> results = s->DecodeOutput(log_probs, vocab, &last);
+    settled(index, std::move(results), last);
+  };
+  // The streams with input, grouped by model (one batched step per model;
+  // a server's batch has one), as indices into `streams`.
+  struct Group {
+    const RecognizerModel* model;
+    std::vector<size_t> members;
+    std::vector<std::vector<float>> inputs;
+  };
+  std::vector<Group> groups;
+  std::vector<size_t> idle;
+  for (size_t i = 0; i < streams.size(); ++i) {
     std::vector<float> x;
-    if (!s->PopInput(&x)) continue;
-    groups[&s->model()].push_back(s);
-    inputs[&s->model()].push_back(std::move(x));
+    if (!streams[i]->PopInput(&x)) {
+      idle.push_back(i);
+      continue;
+    }
+    const RecognizerModel* model = &streams[i]->model();
+    auto g = std::find_if(groups.begin(), groups.end(), [model](const Group& g) { return g.model == model; });
+    if (g == groups.end()) g = groups.insert(groups.end(), Group{model, {}, {}});
+    g->members.push_back(i);
+    g->inputs.push_back(std::move(x));
   }
-  for (auto& [model, group] : groups) {
+  for (const Group& g : groups) {
     // The LSTM states belong to the decode side, which this call is.
+    std::vector<RecognitionStream*> members;
     std::vector<LstmState*> states;
-    for (RecognitionStream* s : group) states.push_back(&s->state_);
-    StepBatch(*model, group, inputs[model], states.data(), observer);
+    for (size_t i : g.members) {
+      members.push_back(streams[i]);
+      states.push_back(&streams[i]->state_);
+    }
+    StepBatch(
+        *g.model, members, g.inputs, states.data(), observer,
+        [&](size_t k, const float* log_probs, int64_t vocab) { finish(g.members[k], log_probs, vocab); });
   }
-  for (RecognitionStream* s : streams) s->Settle();
+  for (size_t i : idle) finish(i, nullptr, 0);
 }
 
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
@@ -110,11 +142,7 @@ absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const std:
   dec.max_seconds = max_seconds;
   absl::StatusOr<Audio> audio;
   if (format.raw()) {
-    RawFormat raw;
-    raw.encoding = format.encoding == AudioEncoding::kLinear16 ? RawEncoding::kS16le : RawEncoding::kF32le;
-    raw.sample_rate = format.sample_rate_hertz;
-    raw.channels = std::max(1, format.audio_channel_count);
-    audio = DecodeRawPcm(bytes.data(), bytes.size(), raw, "audio", dec);
+    audio = DecodeRawPcm(bytes.data(), bytes.size(), format.raw_format(), "audio", dec);
   } else {
     audio = DecodeAudioBuffer(bytes.data(), bytes.size(), "audio", dec);
   }

@@ -5,6 +5,7 @@
 // gives the offline transcript.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,15 +20,22 @@
 
 namespace asr {
 
+// Receives a stream's new results as soon as DecodeStreams has settled it:
+// the stream's index in the `streams` given, its results (taken, as by
+// TakeResults), and whether they end with the stream's last result.
+using SettledCallback = std::function<void(size_t index, std::vector<RecognitionResult> results, bool last)>;
+
 // One decode step for every stream given: each with queued input advances
 // by one model output frame, in one batched LN-LSTM step per model (a
 // stream's first step warms its state up with burn-in); then each settles
-// (endpoint finals, the final result of a finished input). Results wait in
+// (endpoint finals, the final result of a finished input). With `settled`,
+// each stream's results are handed to it at once, so a caller can send
+// them while later streams are still being settled; without, they wait in
 // each stream for TakeResults(). `observer` (may be null) sees each batched
-// step. No two callers may decode the same stream at once; streams of one
-// model may be decoded by one caller at a time. Exceptions from LibTorch
-// propagate (a stream that saw one is in an unspecified state).
-void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer = nullptr);
+// step. No two callers may decode the same stream at once. Exceptions from
+// LibTorch propagate (a stream not yet settled is in an unspecified state).
+void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionObserver* observer = nullptr,
+                   const SettledCallback& settled = {});
 
 // A whole recording: bytes in `format` (raw PCM, or with kUnspecified any
 // container libsndfile reads), at most `max_seconds` long. Errors:

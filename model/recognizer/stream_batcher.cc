@@ -25,21 +25,19 @@ void StreamBatcher::Add(RecognitionStream* stream, StreamSink* sink) {
     std::lock_guard<std::mutex> lock(mu_);
     streams_[stream] = Entry{sink, &stream->model()};
   }
-  // The hook runs under the stream's lock and takes ours: the order is
-  // always stream, then batcher, never the reverse.
-  stream->SetReadyHook([this, stream](Clock::time_point since) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = streams_.find(stream);
-      if (it == streams_.end()) return;
-      it->second.ready_since = since;
-    }
-    cv_.notify_all();
-  });
+  stream->SetWakeHook([this] { WakeUp(); });
+  WakeUp();  // it may have work already
+}
+
+void StreamBatcher::WakeUp() {
+  // Readiness lives in the streams (lock-free); taking mu_ orders this
+  // after a Loop() that has just looked and is about to wait.
+  { std::lock_guard<std::mutex> lock(mu_); }
+  cv_.notify_all();
 }
 
 void StreamBatcher::Remove(RecognitionStream* stream) {
-  stream->SetReadyHook(nullptr);
+  stream->SetWakeHook(nullptr);
   std::unique_lock<std::mutex> lock(mu_);
   idle_cv_.wait(lock, [&] {
     auto it = streams_.find(stream);
@@ -54,35 +52,37 @@ size_t StreamBatcher::active_streams() {
 }
 
 std::vector<RecognitionStream*> StreamBatcher::NextBatchLocked(Clock::time_point* wake) {
-  // The stream whose work has waited longest decides the model.
-  const Entry* oldest = nullptr;
+  // Each idle stream's oldest work, read once; the longest-waiting decides the model.
+  std::vector<std::pair<Clock::time_point, std::pair<RecognitionStream*, const Entry*>>> ready;
   for (const auto& [s, e] : streams_) {
-    if (!e.in_flight && e.ready_since != Clock::time_point::max() &&
-        (oldest == nullptr || e.ready_since < oldest->ready_since)) {
-      oldest = &e;
-    }
+    if (e.in_flight) continue;
+    const Clock::time_point since = s->ready_since();
+    if (since != Clock::time_point::max()) ready.push_back({since, {s, &e}});
   }
-  if (oldest == nullptr) return {};
+  if (ready.empty()) return {};
+  const auto oldest = std::min_element(ready.begin(), ready.end(),
+                                       [](const auto& a, const auto& b) { return a.first < b.first; });
+  const RecognizerModel* model = oldest->second.second->model;
+  const Clock::time_point oldest_since = oldest->first;
   // Ready streams of that model, longest-waiting first (no stream starves
   // when more than max_batch are ready).
-  std::vector<std::pair<Clock::time_point, RecognitionStream*>> ready;
+  ready.erase(std::remove_if(ready.begin(), ready.end(),
+                             [model](const auto& r) { return r.second.second->model != model; }),
+              ready.end());
   size_t streams_with_model = 0;
-  for (const auto& [s, e] : streams_) {
-    if (e.model != oldest->model) continue;
-    ++streams_with_model;
-    if (!e.in_flight && e.ready_since != Clock::time_point::max()) ready.emplace_back(e.ready_since, s);
-  }
+  for (const auto& [s, e] : streams_) streams_with_model += e.model == model;
   const size_t take = std::min(ready.size(), static_cast<size_t>(opts_.max_batch));
-  std::partial_sort(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(take), ready.end());
+  std::partial_sort(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(take), ready.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
   // Wait briefly for more company unless the batch is full or waited enough.
   const auto deadline =
-      oldest->ready_since + std::chrono::microseconds(static_cast<int64_t>(opts_.max_wait_ms * 1000));
+      oldest_since + std::chrono::microseconds(static_cast<int64_t>(opts_.max_wait_ms * 1000));
   if (static_cast<int>(take) < opts_.max_batch && take < streams_with_model && Clock::now() < deadline) {
     *wake = deadline;
     return {};
   }
   std::vector<RecognitionStream*> batch;
-  for (size_t i = 0; i < take; ++i) batch.push_back(ready[i].second);
+  for (size_t i = 0; i < take; ++i) batch.push_back(ready[i].second.first);
   return batch;
 }
 
@@ -104,45 +104,30 @@ void StreamBatcher::Loop() {
       if (stop_) return;
       for (RecognitionStream* s : batch) streams_.at(s).in_flight = true;
     }
-    absl::Status error;
-    try {
-      DecodeStreams(batch, observer_);
-    } catch (const std::exception& e) {
-      error = absl::InternalError(absl::StrCat("recognition failed: ", e.what()));
-    }
-    Deliver(batch, error);
-  }
-}
-
-// Hands each stream of `batch` its results (or the error), then releases it.
-void StreamBatcher::Deliver(const std::vector<RecognitionStream*>& batch, const absl::Status& error) {
-  std::vector<StreamSink*> sinks;
-  std::vector<bool> report_finish;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (RecognitionStream* s : batch) sinks.push_back(streams_.at(s).sink);
-  }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (!error.ok()) {
-      sinks[i]->OnError(error);
-      continue;
-    }
-    std::vector<RecognitionResult> results = batch[i]->TakeResults();
-    const bool finished = batch[i]->IsFinished();
-    bool first_finish = false;
+    // Each stream's results go to its sink as soon as it is settled.
+    std::vector<StreamSink*> sinks;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      Entry& e = streams_.at(batch[i]);
-      first_finish = finished && !e.finished;
-      e.finished = e.finished || finished;
+      for (RecognitionStream* s : batch) sinks.push_back(streams_.at(s).sink);
     }
-    if (!results.empty() || first_finish) sinks[i]->OnResults(std::move(results), first_finish);
+    std::vector<bool> settled(batch.size(), false);
+    try {
+      DecodeStreams(batch, observer_, [&](size_t i, std::vector<RecognitionResult> results, bool last) {
+        settled[i] = true;
+        if (!results.empty() || last) sinks[i]->OnResults(std::move(results), last);
+      });
+    } catch (const std::exception& e) {
+      const absl::Status error = absl::InternalError(absl::StrCat("recognition failed: ", e.what()));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!settled[i]) sinks[i]->OnError(error);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (RecognitionStream* s : batch) streams_.at(s).in_flight = false;
+    }
+    idle_cv_.notify_all();
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (RecognitionStream* s : batch) streams_.at(s).in_flight = false;
-  }
-  idle_cv_.notify_all();
 }
 
 }  // namespace asr

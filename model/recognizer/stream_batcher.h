@@ -2,7 +2,7 @@
 // the whole of serving: collect the streams that are ready, decode those of
 // one model together (DecodeStreams: one batched LN-LSTM step for up to
 // max_batch streams, waiting at most max_wait_ms for company), and hand
-// each stream's new results to its sink. Throughput grows with the number
+// each stream's new results to its sink as soon as that stream is settled. Throughput grows with the number
 // of concurrent streams instead of the number of threads. Thread-safe.
 #pragma once
 
@@ -57,15 +57,14 @@ class StreamBatcher {
   struct Entry {
     StreamSink* sink;
     const RecognizerModel* model;
-    Clock::time_point ready_since = Clock::time_point::max();  // oldest work; max() = none
-    bool in_flight = false;
-    bool finished = false;  // `finished` was reported
+    bool in_flight = false;  // in the batch being decoded
   };
   void Loop();
+  // Wakes Loop() to look at the streams again (a stream got work).
+  void WakeUp();
   // The streams of the next batch (one model), or none: then *wake says
   // until when to wait for company (max() = for new work).
   std::vector<RecognitionStream*> NextBatchLocked(Clock::time_point* wake);
-  void Deliver(const std::vector<RecognitionStream*>& batch, const absl::Status& error);
 
   BatcherOptions opts_;
   RecognitionObserver* observer_;

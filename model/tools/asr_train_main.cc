@@ -2,6 +2,7 @@
 // model/training/training_config.h) into OUT: checkpoints/, model.asrmodel (best by
 // dev CER), train_log.jsonl (every progress event), config.json.
 //   asr-train --config CONFIG.json --out DIR [--resume] [--threads N]
+//   asr-train --print-config-reference   (every config field, its default and meaning, as Markdown)
 // A progress bar on a terminal, plain log lines otherwise. SIGINT/SIGTERM
 // stop within one step after writing a checkpoint (exit 130); rerun with
 // --resume to continue. Exit codes: 0 done, 1 failed, 2 usage/config.
@@ -12,6 +13,8 @@
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "model/base/fields_json.h"
 #include "model/compute_threads.h"
 #include "model/training/trainer.h"
 
@@ -85,15 +88,38 @@ class ProgressPrinter {
   bool pending_newline_ = false;
 };
 
+// Every field of the training config with its default and meaning, from
+// the structs' Fields() lists (docs/training.md holds this output).
+std::string ConfigReference() {
+  std::string out = "| field | default | meaning |\n| --- | --- | --- |\n" +
+                    asr::fields::ReferenceRows(asr::TrainingConfig{});
+  // MFCC features add or change these (the rest are as for fbank).
+  asr::FeatureOptions mfcc;
+  mfcc.type = asr::FeatureType::kMfcc;
+  const std::string fbank_rows = asr::fields::ReferenceRows(asr::FeatureOptions{}, "model.features");
+  out += "\nWith `model.features.type` `\"mfcc\"`, these fields are added or have other defaults:\n\n";
+  out += "| field | default | meaning |\n| --- | --- | --- |\n";
+  for (absl::string_view row : absl::StrSplit(asr::fields::ReferenceRows(mfcc, "model.features"), '\n')) {
+    // "| `name` | `default`": the same name and default as for fbank are not repeated.
+    const absl::string_view name_and_default = row.substr(0, row.find("` | ", row.find("` | `") + 5) + 1);
+    if (!row.empty() && fbank_rows.find(std::string(name_and_default)) == std::string::npos) {
+      absl::StrAppend(&out, row, "\n");
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string config_path, out_dir;
-  bool resume = false;
+  bool resume = false, reference = false;
   int threads = -1;
   CLI::App app{"asr-train: trains an LN-LSTM CTC speech recognizer"};
-  app.add_option("--config", config_path, "training config JSON")->required();
-  app.add_option("--out", out_dir, "output directory")->required();
+  auto* print_reference = app.add_flag("--print-config-reference", reference,
+                                       "print every config field with its default, and exit");
+  app.add_option("--config", config_path, "training config JSON")->excludes(print_reference);
+  app.add_option("--out", out_dir, "output directory")->excludes(print_reference);
   app.add_flag("--resume", resume, "continue from the newest valid checkpoint in OUT/checkpoints");
   app.add_option("--threads", threads,
                  "LibTorch + BLAS threads (overrides train.threads; 0 = half the cores)");
@@ -101,6 +127,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (reference) {
+    std::fputs(ConfigReference().c_str(), stdout);
+    return 0;
+  }
+  if (config_path.empty() || out_dir.empty()) {
+    std::fprintf(stderr, "asr-train: --config and --out are required\n%s", app.help().c_str());
+    return 2;
   }
   auto config = asr::TrainingConfig::Load(config_path);
   if (!config.ok()) {

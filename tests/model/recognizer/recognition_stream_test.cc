@@ -198,21 +198,27 @@ TEST(RecognitionStreamTest, EndUtteranceMakesAFinalAtTheNextDecode) {
   EXPECT_TRUE(s->IsFinished());
 }
 
-TEST(RecognitionStreamTest, ReadyHookReportsTheOldestWorkAndWhenItIsDone) {
+TEST(RecognitionStreamTest, ReadySinceIsTheOldestWorkAndTheWakeHookFiresWhenWorkAppears) {
+  using Clock = RecognitionStream::Clock;
   auto s = MakeStream(Linear16());
-  std::vector<RecognitionStream::Clock::time_point> calls;
-  s->SetReadyHook([&](RecognitionStream::Clock::time_point since) { calls.push_back(since); });
-  EXPECT_TRUE(calls.empty()) << "no work yet";
-  const auto before = RecognitionStream::Clock::now();
+  int wakes = 0;
+  s->SetWakeHook([&] { ++wakes; });
+  EXPECT_EQ(s->ready_since(), Clock::time_point::max()) << "no work yet";
+  const auto before = Clock::now();
   ASSERT_TRUE(s->AcceptAudio(Silence(0.2)).ok());
-  ASSERT_EQ(calls.size(), 1u);
-  EXPECT_GE(calls[0], before);
+  EXPECT_EQ(wakes, 1);
+  const Clock::time_point first = s->ready_since();
+  EXPECT_GE(first, before);
+  EXPECT_LE(first, Clock::now());
   ASSERT_TRUE(s->AcceptAudio(Silence(0.2)).ok());
-  EXPECT_EQ(calls.size(), 1u) << "work arrived while there was some: no call";
+  EXPECT_EQ(wakes, 1) << "work arrived while there was some: no wake";
+  EXPECT_EQ(s->ready_since(), first) << "the oldest work decides";
   int64_t counter = 0;
   DecodeScripted(*s, &counter, [](int64_t) { return Vocabulary::kBlank; });
-  ASSERT_EQ(calls.size(), 2u);
-  EXPECT_EQ(calls[1], RecognitionStream::Clock::time_point::max());
+  EXPECT_EQ(s->ready_since(), Clock::time_point::max());
+  ASSERT_TRUE(s->InputFinished().ok());
+  EXPECT_EQ(wakes, 2) << "the end of input is work: the final result";
+  EXPECT_NE(s->ready_since(), Clock::time_point::max());
 }
 
 // The streamed recording, in 100 ms chunks, decoded step by step with the
