@@ -46,6 +46,12 @@ absl::StatusOr<std::unique_ptr<RecognitionStream>> RecognitionStream::Create(
   s->options_ = options;
   s->limits_ = limits;
   s->observer_ = observer;
+  // Raw audio's rate is known now: build the pipeline (mel banks, window,
+  // resampler) here rather than in the first audio message, whose latency
+  // a burst of new streams would otherwise pay.
+  if (options.audio.raw()) {
+    if (absl::Status st = s->CreatePipelineAudioLocked(options.audio.sample_rate_hertz); !st.ok()) return st;
+  }
   return s;
 }
 
@@ -178,13 +184,18 @@ absl::Status RecognitionStream::DecodeContainerAudioLocked(bool final) {
   return FeedAudioLocked(fresh, audio->sample_rate);
 }
 
+absl::Status RecognitionStream::CreatePipelineAudioLocked(int rate) {
+  const AcousticModelConfig& mc = model_->network->config();
+  auto p = StreamingFeaturePipeline::Create(rate, mc.features, &model_->network->cmvn(), mc.online_cmn);
+  if (!p.ok()) return p.status();
+  pipeline_ = std::move(*p);
+  input_rate_ = rate;
+  return absl::OkStatus();
+}
+
 absl::Status RecognitionStream::FeedAudioLocked(const std::vector<float>& mono, int rate) {
   if (!pipeline_) {
-    const AcousticModelConfig& mc = model_->network->config();
-    auto p = StreamingFeaturePipeline::Create(rate, mc.features, &model_->network->cmvn(), mc.online_cmn);
-    if (!p.ok()) return p.status();
-    pipeline_ = std::move(*p);
-    input_rate_ = rate;
+    if (absl::Status st = CreatePipelineAudioLocked(rate); !st.ok()) return st;
   } else if (rate != input_rate_) {
     return absl::InvalidArgumentError(
         absl::StrCat("sample rate changed from ", input_rate_, " to ", rate, " Hz"));

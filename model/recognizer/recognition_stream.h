@@ -109,7 +109,8 @@ class RecognitionStream {
   // DecodeStreams' whole decode side after the step, under one lock:
   // AcceptLogProbs (unless log_probs is null), Settle, TakeResults.
   std::vector<RecognitionResult> DecodeOutput(const float* log_probs, int64_t vocab, bool* last_taken);
-  // Audio side; audio_mu_ held.
+  // Audio side; audio_mu_ held (or the stream not yet shared).
+  absl::Status CreatePipelineAudioLocked(int rate);
   absl::Status FeedAudioLocked(const std::vector<float>& mono, int rate);
   absl::Status DecodeContainerAudioLocked(bool final);
   // Stacks the feature frames ready (with `finish`, the last ones too) and
