@@ -297,7 +297,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--random-speakers", type=float, default=0.0, metavar="FRACTION",
                     help="share of training espeak-ng utterances spoken by a random speaker (random vocal-tract "
-                         "length, formants, pitch, voice source); 0 by default (see README)")
+                         "length, formants, pitch, voice source); 0 by default (see docs/training.md)")
     ap.add_argument("--accented-voices", choices=["auto", "on", "off"], default="auto",
                     help="12%% of train spoken by Italian, Czech and Finnish diphone voices (ACCENTED_VOICES) "
                          "reading the English digits spelled in their orthography; auto: on for digits unless "

@@ -53,7 +53,8 @@ size_t StreamBatcher::active_streams() {
 
 std::vector<RecognitionStream*> StreamBatcher::NextBatchLocked(Clock::time_point* wake) {
   // Each idle stream's oldest work, read once; the longest-waiting decides the model.
-  std::vector<std::pair<Clock::time_point, std::pair<RecognitionStream*, const Entry*>>> ready;
+  std::vector<Ready>& ready = ready_;
+  ready.clear();
   for (const auto& [s, e] : streams_) {
     if (e.in_flight) continue;
     const Clock::time_point since = s->ready_since();

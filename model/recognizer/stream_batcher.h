@@ -71,7 +71,11 @@ class StreamBatcher {
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::map<RecognitionStream*, Entry> streams_;  // guarded by mu_
-  bool stop_ = false;                            // guarded by mu_
+  // NextBatchLocked()'s scratch (oldest work, (stream, entry)), kept to
+  // spare an allocation per batch; guarded by mu_.
+  using Ready = std::pair<Clock::time_point, std::pair<RecognitionStream*, const Entry*>>;
+  std::vector<Ready> ready_;
+  bool stop_ = false;  // guarded by mu_
   std::thread thread_;
 };
 
