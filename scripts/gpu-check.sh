@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The one prepared run for a GPU machine (CUDA PyTorch 2.x, nvcc, cmake,
 # ninja; no gRPC, no apt, no internet). Builds only what needs the GPU
-# (model/, features/, their CUDA tests and the LSTM benchmark) against that
-# machine's LibTorch, runs the _CUDA tests, the CUDA benchmarks and a tiny
-# fp32-vs-bf16 training comparison, and prints one JSON summary line last.
+# (model/, features/, every test executable that holds a _CUDA test, and
+# the LSTM benchmark) against that machine's LibTorch, runs those tests, the
+# CUDA benchmarks and a tiny fp32-vs-bf16 training comparison, and prints
+# one JSON summary line last. Exits 1 if the build failed or any GPU test
+# failed, did not run or was skipped (scripts/gtest-cuda-summary.py).
 # Budget: under 8 minutes on a 16-core H100 machine.
 #
 #   scripts/fetch-gpu-debs.sh             # here, on the Debian machine: .debs + tiny corpus into gpu-debs/
@@ -52,6 +54,12 @@ if [[ $torch_abi != 1 ]]; then
 fi
 
 # --- configure + build ------------------------------------------------------------
+# Every test executable that holds a _CUDA test (they skip on a CPU build, so
+# this is the only place they run), and ln_lstm_cuda_test, all of which needs a GPU.
+mapfile -t cuda_tests < <( (echo ln_lstm_cuda_test
+  grep -rlE --include='*_test.cc' '^TEST(_F)?\([A-Za-z0-9_]+, [A-Za-z0-9_]+_CUDA\)' tests |
+    xargs -r -n1 basename | sed 's/\.cc$//') | sort -u)
+log "CUDA test executables: ${cuda_tests[*]}"
 build_rc=0
 # Another compiler than Debian's: its new warnings are reported, not fatal.
 # Debian's multiarch headers (OpenSSL's configuration.h) come last.
@@ -66,7 +74,7 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DASR_BUILD_SERVER=O
   >"$out/configure.log" 2>&1 || build_rc=$?
 if [[ $build_rc == 0 ]]; then
   # -k 0: every compile error in one run (device time is short).
-  timeout 330 cmake --build build-gpu --target ln_lstm_cuda_test ln_lstm_golden_test asr_bench_lstm asr-train \
+  timeout 330 cmake --build build-gpu --target "${cuda_tests[@]}" asr_bench_lstm asr-train \
     -- -k 0 >"$out/build.log" 2>&1 || build_rc=$?
 else
   tail -40 "$out/configure.log" >&2
@@ -78,16 +86,17 @@ if [[ $build_rc != 0 && -f $out/build.log ]]; then
 fi
 
 # --- tests, benchmark, tiny training ----------------------------------------------
-tests_rc=-1 golden_rc=-1 bench_rc=-1 fp32_rc=-1 bf16_rc=-1
+tests_rc=-1 bench_rc=-1 fp32_rc=-1 bf16_rc=-1
 if [[ $build_rc == 0 ]]; then
-  timeout 120 build-gpu/bin/ln_lstm_cuda_test --gtest_output="json:$out/ln_lstm_cuda_test.json" \
-    >"$out/ln_lstm_cuda_test.log" 2>&1; tests_rc=$?
-  if [[ $tests_rc != 0 ]]; then  # graph capture or the kernels? the same tests with direct launches
+  tests_rc=0
+  for t in "${cuda_tests[@]}"; do
+    timeout 120 "build-gpu/bin/$t" --gtest_output="json:$out/gtest-$t.json" >"$out/$t.log" 2>&1 || tests_rc=1
+  done
+  if ! grep -q '"failures": 0' "$out/gtest-ln_lstm_cuda_test.json" 2>/dev/null; then
+    # graph capture or the kernels? the same tests with direct launches
     ASR_CUDA_GRAPHS=0 timeout 120 build-gpu/bin/ln_lstm_cuda_test >"$out/ln_lstm_cuda_test_nographs.log" 2>&1
     log "ln_lstm_cuda_test without CUDA graphs: rc=$?"
   fi
-  timeout 60 build-gpu/bin/ln_lstm_golden_test --gtest_output="json:$out/ln_lstm_golden_test.json" \
-    >"$out/ln_lstm_golden_test.log" 2>&1; golden_rc=$?
   timeout 200 build-gpu/bin/asr_bench_lstm --benchmark_filter=_CUDA --benchmark_min_time=0.5 \
     --benchmark_out="$out/bench.json" --benchmark_out_format=json >"$out/bench.log" 2>&1; bench_rc=$?
   if [[ -f $debs/tiny-corpus/train.jsonl ]]; then
@@ -110,7 +119,7 @@ fi
 
 # What failed, on stderr (the device tool returns the output's tail).
 [[ -f $out/ln_lstm_cuda_test.log ]] && grep "worst error" "$out/ln_lstm_cuda_test.log" >&2
-for f in ln_lstm_cuda_test ln_lstm_cuda_test_nographs ln_lstm_golden_test; do
+for f in "${cuda_tests[@]}" ln_lstm_cuda_test_nographs; do
   [[ -f $out/$f.log ]] && grep -E -B2 -A12 "Failure|FAILED|terminate|what\(\)" "$out/$f.log" | head -40 >&2
 done
 for f in bench train-fp32 train-bf16; do
@@ -118,16 +127,13 @@ for f in bench train-fp32 train-bf16; do
 done
 
 # --- one JSON summary -------------------------------------------------------------
-python3 - "$out" "$build_rc" "$tests_rc" "$golden_rc" "$bench_rc" "$fp32_rc" "$bf16_rc" "${gpu:-none}" \
+# Fails (exit 1) when any GPU test failed, was skipped or did not run.
+tests_summary=$(python3 scripts/gtest-cuda-summary.py "$out" "${cuda_tests[@]}")
+tests_ok=$?
+python3 - "$out" "$build_rc" "$tests_rc" "$tests_summary" "$bench_rc" "$fp32_rc" "$bf16_rc" "${gpu:-none}" \
   "$built" "$(( $(date +%s) - started ))" <<'EOF'
 import json, os, re, sys
-out, build, tests, golden, bench, fp32, bf16, gpu, built, total = sys.argv[1:]
-def gtest(name):
-    try:
-        j = json.load(open(os.path.join(out, name)))
-        return {"tests": j["tests"], "failures": j["failures"]}
-    except Exception:
-        return None
+out, build, tests, tests_summary, bench, fp32, bf16, gpu, built, total = sys.argv[1:]
 def losses(precision):
     path = os.path.join(out, f"train-{precision}", "train_log.jsonl")
     try:
@@ -154,8 +160,8 @@ if common:
     curve = {"steps": common[-1], "fp32_final_loss": a[common[-1]], "bf16_final_loss": b[common[-1]],
              "max_rel_diff": max(rel), "mean_rel_diff": sum(rel) / len(rel), "tolerance_mean_rel": 0.05}
 print(json.dumps({"gpu": gpu, "build_rc": int(build), "build_seconds": int(built), "total_seconds": int(total),
-                  "ln_lstm_cuda_test": {"rc": int(tests), **(gtest("ln_lstm_cuda_test.json") or {})},
-                  "ln_lstm_golden_test": {"rc": int(golden), **(gtest("ln_lstm_golden_test.json") or {})},
+                  "cuda_tests": {"rc": int(tests), **json.loads(tests_summary)},
                   "bench_rc": int(bench), "fwd_bwd_vs_cudnn": ratios, "step": steps,
                   "train_rc": {"fp32": int(fp32), "bf16": int(bf16)}, "bf16_vs_fp32_loss": curve}))
 EOF
+[[ $build_rc == 0 && $tests_ok == 0 ]]

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace asr::server {
@@ -22,15 +23,24 @@ absl::StatusOr<Authenticator> Authenticator::FromFile(const std::string& path) {
 
 grpc::Status Authenticator::Check(const grpc::CallbackServerContext* context) const {
   if (token_.empty()) return grpc::Status::OK;
-  const auto& md = context->client_metadata();
-  const auto it = md.find("authorization");
-  if (it == md.end()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token");
-  const std::string got(it->second.data(), it->second.size());
-  const std::string want = "Bearer " + token_;
-  // Constant-time comparison.
-  unsigned char diff = got.size() == want.size() ? 0 : 1;
-  for (size_t i = 0; i < want.size(); ++i)
-    diff |= static_cast<unsigned char>(want[i] ^ (i < got.size() ? got[i] : 0));
+  return CheckMetadata(context->client_metadata());
+}
+
+grpc::Status Authenticator::CheckMetadata(const Metadata& metadata) const {
+  if (token_.empty()) return grpc::Status::OK;
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token");
+  const absl::string_view got(it->second.data(), it->second.size());
+  constexpr absl::string_view kScheme = "bearer ";
+  if (got.size() < kScheme.size() || !absl::EqualsIgnoreCase(got.substr(0, kScheme.size()), kScheme)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "authorization is not 'Bearer <token>'");
+  }
+  const absl::string_view presented = got.substr(kScheme.size());
+  // Every byte of the token is compared whatever the presented value; a
+  // length difference alone is a mismatch.
+  unsigned char diff = presented.size() == token_.size() ? 0 : 1;
+  for (size_t i = 0; i < token_.size(); ++i)
+    diff |= static_cast<unsigned char>(token_[i] ^ (i < presented.size() ? presented[i] : 0));
   if (diff != 0) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
   return grpc::Status::OK;
 }

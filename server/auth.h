@@ -1,10 +1,12 @@
 // Optional bearer-token authentication: with a token configured, every RPC
-// (except health and server reflection, which serves the schema only) must carry "authorization: Bearer
-// <token>" metadata, or it fails with UNAUTHENTICATED.
+// (except health and server reflection, which serves the schema only) must
+// carry "authorization: Bearer <token>" metadata (the scheme's case is
+// ignored, RFC 7235), or it fails with UNAUTHENTICATED.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -13,6 +15,8 @@ namespace asr::server {
 
 class Authenticator {
  public:
+  using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+
   Authenticator() = default;
   explicit Authenticator(std::string token) : token_(std::move(token)) {}
   // Reads the token from a file (surrounding whitespace trimmed); an empty
@@ -22,6 +26,9 @@ class Authenticator {
   bool enabled() const { return !token_.empty(); }
   // OK, or UNAUTHENTICATED. Thread-safe.
   grpc::Status Check(const grpc::CallbackServerContext* context) const;
+  // The same on a call's client metadata. The token is compared in time
+  // that depends on its length only, never on where a guess first differs.
+  grpc::Status CheckMetadata(const Metadata& metadata) const;
 
  private:
   std::string token_;

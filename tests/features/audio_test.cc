@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "tests/support/process.h"
+#include "tests/support/tolerance.h"
 
 namespace asr {
 namespace {
@@ -83,10 +84,7 @@ TEST(AudioTest, EveryFormatRoundTripsFromFileAndFromMemory) {
     EXPECT_EQ(from_file->sample_rate, c.rate) << c.name;
     if (c.max_error >= 0) {
       ASSERT_EQ(from_file->samples.size(), src.size()) << c.name;
-      double worst = 0;
-      for (size_t i = 0; i < src.size(); ++i)
-        worst = std::max(worst, double(std::fabs(from_file->samples[i] - src[i])));
-      EXPECT_LE(worst, c.max_error) << c.name;
+      EXPECT_TRUE(testing::AllClose(from_file->samples, src, c.max_error)) << c.name;
     } else {
       EXPECT_NEAR(from_file->duration_seconds(), 1.0, 0.05) << c.name;
       EXPECT_NEAR(ToneAmplitude(from_file->samples, 440, c.rate), 0.5, 0.05) << c.name;

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -107,6 +109,37 @@ StreamResult RunStream(const ServerProcess& s, const std::vector<Req>& messages,
   return r;
 }
 
+// Streams `messages` (config first) in lockstep with the server: after each
+// audio message, reads until a response covers all audio sent but the last
+// `slack_seconds` (the part of a chunk too short for a whole output frame),
+// so that every chunk's interim result is read before the next chunk goes.
+// Load cannot merge or drop interims this way, however slow the server.
+StreamResult RunLockstepStream(const ServerProcess& s, const std::vector<Req>& messages, int rate,
+                               double slack_seconds = 0.3) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+  auto stub = Stub(s);
+  auto rw = stub->StreamingRecognize(&ctx);
+  StreamResult r;
+  double sent = 0, covered = 0;
+  bool open = true;
+  for (const Req& m : messages) {
+    if (!(open = rw->Write(m))) break;
+    sent += static_cast<double>(m.audio().size()) / 2.0 / rate;
+    Resp resp;
+    while (covered < sent - slack_seconds && (open = rw->Read(&resp))) {
+      covered = resp.processed_audio_seconds();
+      r.responses.push_back(resp);
+    }
+    if (!open) break;
+  }
+  rw->WritesDone();
+  Resp resp;
+  while (rw->Read(&resp)) r.responses.push_back(resp);
+  r.status = rw->Finish();
+  return r;
+}
+
 std::vector<Req> Chunks(const asr::v1::RecognitionConfig& c, const std::string& pcm, size_t chunk) {
   std::vector<Req> out(1);
   *out[0].mutable_config() = c;
@@ -173,11 +206,11 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
   c.set_interim_results(true);
   c.mutable_endpoint()->set_silence_seconds(0.8);
   c.set_request_id("req-7");
-  const StreamResult sr = RunStream(*server, Chunks(c, pcm, static_cast<size_t>(rate / 10 * 2)));
+  const StreamResult sr =
+      RunLockstepStream(*server, Chunks(c, pcm, static_cast<size_t>(rate / 10 * 2)), rate);
   ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
-  // Interims queued behind a slow write are replaced by newer ones, so how
-  // many arrive depends on load; each utterance gets at least one before
-  // its final.
+  // Sent in lockstep, each utterance's chunks are decoded (and their
+  // interims read) before its endpoint's final.
   int finals = 0, interims = 0, interims_this_utterance = 0;
   double last_processed = 0;
   for (const Resp& r : sr.responses) {
@@ -291,7 +324,19 @@ std::string Metric(const ServerProcess& s, const std::string& name) {
   return "";
 }
 
-TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStreamAtOnce) {
+// Polls `pred` every 20 ms until it holds or `seconds` pass; true if it held.
+// Deadlines are generous: they only bound a failing test, never time a
+// passing one.
+bool WaitUntil(const std::function<bool()>& pred, double seconds = 60) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStream) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   for (bool cancel : {true, false}) {
@@ -304,10 +349,8 @@ TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStreamAtOnce) {
     Req audio;
     audio.set_audio(std::string(3200, '\0'));
     rw->Write(audio);
-    for (int i = 0; i < 50 && Metric(*server, "asr_streams_active") != "1"; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    EXPECT_EQ(Metric(*server, "asr_streams_active"), "1");
+    ASSERT_TRUE(WaitUntil([&] { return Metric(*server, "asr_streams_active") == "1"; }))
+        << "the stream never became active";
     if (cancel) {
       ctx->TryCancel();
       rw->Finish();
@@ -317,12 +360,14 @@ TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStreamAtOnce) {
       stub.reset();
     }
     ctx.reset();
-    bool freed = false;
-    for (int i = 0; i < 100 && !freed; ++i) {
-      freed = Metric(*server, "asr_streams_active") == "0";
-      if (!freed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    EXPECT_TRUE(freed) << (cancel ? "cancel" : "disconnect");
+    // Well inside the 30 s idle timeout: only the cancel or disconnect can free it.
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(WaitUntil([&] { return Metric(*server, "asr_streams_active") == "0"; }, 20))
+        << (cancel ? "cancel" : "disconnect");
+    RecordProperty(
+        cancel ? "freed_after_cancel_ms" : "freed_after_disconnect_ms",
+        static_cast<int>(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()));
   }
   EXPECT_NE(Metric(*server, "asr_streams_total{code=\"CANCELLED\"}"), "");
 }
@@ -332,19 +377,39 @@ TEST(RecognitionServiceTest, BeyondMaxStreamsIsResourceExhaustedAndAdmittedStrea
   ASSERT_NE(server, nullptr);
   int rate = 0;
   const std::string pcm = Pcm16(TestFiles()[0], &rate);
+  // Three streams send their config and first chunk, then hold until the
+  // fourth has been turned away, so all three are surely active meanwhile.
   std::vector<StreamResult> admitted(3);
+  std::promise<void> release;
+  const std::shared_future<void> released = release.get_future().share();
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i) {
-    threads.emplace_back([&, i] { admitted[i] = RunStream(*server, Chunks(Config(rate), pcm, 1600), 30); });
+    threads.emplace_back([&, i] {
+      const std::vector<Req> msgs = Chunks(Config(rate), pcm, 1600);
+      grpc::ClientContext ctx;
+      auto stub = Stub(*server);
+      auto rw = stub->StreamingRecognize(&ctx);
+      std::thread reader([&] {
+        Resp resp;
+        while (rw->Read(&resp)) admitted[i].responses.push_back(resp);
+      });
+      for (size_t m = 0; m < msgs.size() && rw->Write(msgs[m]); ++m) {
+        if (m == 1) released.wait();
+      }
+      rw->WritesDone();
+      reader.join();
+      admitted[i].status = rw->Finish();
+    });
   }
-  for (int i = 0; i < 100 && Metric(*server, "asr_streams_active") != "3"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const bool all_active = WaitUntil([&] { return Metric(*server, "asr_streams_active") == "3"; });
+  EXPECT_TRUE(all_active) << "active: " << Metric(*server, "asr_streams_active");
   Req config;
   *config.mutable_config() = Config(rate);
-  const StreamResult extra = RunStream(*server, {config});
-  EXPECT_EQ(extra.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << extra.status.error_message();
+  const StreamResult extra = all_active ? RunStream(*server, {config}) : StreamResult{};
+  release.set_value();
   for (auto& t : threads) t.join();
+  ASSERT_TRUE(all_active);
+  EXPECT_EQ(extra.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << extra.status.error_message();
   for (const StreamResult& r : admitted) {
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     EXPECT_TRUE(r.responses.back().results(0).is_final());

@@ -1,8 +1,10 @@
 // The training half of the service, end to end: the real asr-server and
 // asr-client over loopback, on the tiny synthesized corpus. Upload -> train
-// -> watch -> checkpoints -> publish; cancel; kill -9 and resume; a corrupt
-// newest checkpoint; bad configs and paths; authentication; WatchJob resume
-// by sequence number.
+// -> watch -> checkpoints -> publish; cancel; kill -9 and resume, with a
+// watch that reattaches; a corrupt newest checkpoint; bad configs and paths;
+// authentication of every RPC; WatchJob resume by sequence number.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,8 +12,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <thread>
 
+#include "asr/v1/info.pb.h"
+#include "asr/v1/recognition.pb.h"
 #include "asr/v1/training.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/corpus.h"
@@ -128,10 +134,29 @@ TEST(TrainingServiceTest, CancelStopsWithinAStepAndLeavesACheckpoint) {
   EXPECT_EQ(nlohmann::json::parse(ckpts.out)["checkpoints"].size(), 1u) << ckpts.out;
 }
 
-// Starts a long job, waits for a checkpoint past step 10, kills the server
-// with SIGKILL, optionally corrupts the newest checkpoint, restarts, and
-// checks the job resumes from the right step and finishes.
-void KillAndResume(bool corrupt_newest) {
+// Parses the JSON lines of `asr-client --json watch` (other lines are its
+// messages on stderr) into events.
+std::vector<asr::v1::JobEvent> ParseWatchOutput(const std::string& log) {
+  std::vector<asr::v1::JobEvent> events;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    asr::v1::JobEvent e;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
+    events.push_back(e);
+  }
+  return events;
+}
+
+enum class Corruption { kNone, kFlippedBytes };
+
+// Starts a long job and an `asr-client watch` of it, waits for a checkpoint
+// past step 10, kills the server with SIGKILL, optionally flips bytes in
+// the middle of the newest checkpoint, restarts on the same port, and
+// checks the job resumes from the right step and finishes, and that the
+// watch reattached on its own and saw every event once, in order, ending
+// with the job's real final state.
+void KillAndResume(Corruption corruption) {
   std::string why;
   auto server = ServerProcess::Start({}, &why);
   ASSERT_NE(server, nullptr) << why;
@@ -141,10 +166,14 @@ void KillAndResume(bool corrupt_newest) {
   ProcessResult train = server->Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl"});
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::string job = FirstLine(train.out);
+  auto watcher =
+      ChildProcess::Start({BinPath("asr-client"), "--server", server->address(), "--json", "watch", job},
+                          server->dir + "/watch.log");
   ASSERT_TRUE(WaitFor(
       *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 12; }, 300));
   server->process->Signal(SIGKILL);
   server->process->WaitFor(30);
+  ASSERT_TRUE(watcher->running()) << "the watch ended with the server: " << watcher->log();
   const std::string ckpt_dir = server->state_dir + "/jobs/" + job + "/checkpoints";
   std::vector<std::string> ckpts;
   for (const auto& e : fs::directory_iterator(ckpt_dir)) ckpts.push_back(e.path().string());
@@ -152,12 +181,21 @@ void KillAndResume(bool corrupt_newest) {
   ASSERT_FALSE(ckpts.empty());
   const int64_t newest = std::stoll(fs::path(ckpts[0]).stem().string().substr(5));
   int64_t expected_resume = newest;
-  if (corrupt_newest) {
+  if (corruption == Corruption::kFlippedBytes) {
+    // Lengths stay intact: only the checksum can tell.
     ASSERT_GE(ckpts.size(), 2u);
-    fs::resize_file(ckpts[0], fs::file_size(ckpts[0]) / 2);
+    std::fstream f(ckpts[0], std::ios::in | std::ios::out | std::ios::binary);
+    const auto middle = static_cast<std::streamoff>(fs::file_size(ckpts[0]) / 2);
+    for (std::streamoff i = 0; i < 8; ++i) {
+      f.seekg(middle + i);
+      const char c = static_cast<char>(f.get() ^ 0x5a);
+      f.seekp(middle + i);
+      f.put(c);
+    }
+    ASSERT_TRUE(f.good());
     expected_resume = std::stoll(fs::path(ckpts[1]).stem().string().substr(5));
   }
-  auto restarted = ServerProcess::Start({}, &why, server->dir);
+  auto restarted = ServerProcess::Start({}, &why, server->dir, server->grpc_port);
   ASSERT_NE(restarted, nullptr) << why;
   ASSERT_TRUE(WaitFor(
       *restarted, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::SUCCEEDED; }, 600))
@@ -179,13 +217,30 @@ void KillAndResume(bool corrupt_newest) {
     if (restarted_seen && first_step_after < 0 && e.has_progress()) first_step_after = e.progress().step();
   }
   EXPECT_TRUE(restarted_seen);
-  EXPECT_EQ(rejected_seen, corrupt_newest);
+  EXPECT_EQ(rejected_seen, corruption == Corruption::kFlippedBytes);
   EXPECT_EQ(first_step_after, expected_resume + 1);
+  // The watch outlived the server: it reattached and saw the same events.
+  const std::optional<int> watch_exit = watcher->WaitFor(120);
+  ASSERT_TRUE(watch_exit.has_value()) << "the watch did not end after the job did: " << watcher->log();
+  EXPECT_EQ(*watch_exit, 0) << watcher->log();
+  EXPECT_NE(watcher->log().find("reattaching"), std::string::npos) << watcher->log();
+  const std::vector<asr::v1::JobEvent> watched = ParseWatchOutput(watcher->log());
+  ASSERT_EQ(watched.size(), events.size()) << watcher->log();
+  for (size_t i = 0; i < watched.size(); ++i) {
+    EXPECT_EQ(watched[i].sequence(), static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(watched[i].SerializeAsString(), events[i].SerializeAsString()) << "event " << i + 1;
+  }
+  ASSERT_FALSE(watched.empty());
+  EXPECT_EQ(watched.back().state(), asr::v1::SUCCEEDED);
 }
 
-TEST(TrainingServiceTest, Kill9MidTrainingThenRestartResumesAndFinishes) { KillAndResume(false); }
+TEST(TrainingServiceTest, Kill9MidTrainingThenRestartResumesAndTheWatchReattaches) {
+  KillAndResume(Corruption::kNone);
+}
 
-TEST(TrainingServiceTest, CorruptNewestCheckpointOnRestartFallsBackToThePreviousOne) { KillAndResume(true); }
+TEST(TrainingServiceTest, NewestCheckpointWithFlippedBytesIsRejectedAndThePreviousOneResumes) {
+  KillAndResume(Corruption::kFlippedBytes);
+}
 
 TEST(TrainingServiceTest, BadConfigsAndPathsAreInvalidArgumentNamingTheField) {
   std::string why;
@@ -270,29 +325,86 @@ TEST(TrainingServiceTest, UploadsAreVerifiedAndLimited) {
   for (const auto& e : fs::directory_iterator(server->data_root + "/datasets")) ADD_FAILURE() << e.path();
 }
 
-TEST(TrainingServiceTest, BearerTokenIsRequiredExceptForHealth) {
+// Calls `method` ("/package.Service/Method") with one empty request message
+// and a half-close, whatever its streaming kind, and returns its status: a
+// unary, client-, server- or bidi-streaming method all read this way on the
+// wire. `authorization` is sent as that metadata unless empty.
+grpc::Status CallWithEmptyRequest(const ServerProcess& s, const std::string& method,
+                                  const std::string& authorization) {
+  grpc::GenericStub stub(grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials()));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+  auto call = stub.PrepareCall(&ctx, method, &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  call->StartCall(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::Slice nothing("");
+  grpc::ByteBuffer request(&nothing, 1), response;
+  if (ok) {
+    call->Write(request, nullptr);
+    cq.Next(&tag, &ok);
+  }
+  if (ok) {
+    call->WritesDone(nullptr);
+    cq.Next(&tag, &ok);
+  }
+  do {
+    call->Read(&response, nullptr);
+    cq.Next(&tag, &ok);
+  } while (ok);
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  cq.Next(&tag, &ok);
+  return status;
+}
+
+// Every method of every asr.v1 service, as "/asr.v1.Service/Method".
+std::vector<std::string> AllServiceMethods() {
+  std::vector<std::string> out;
+  for (const google::protobuf::FileDescriptor* file :
+       {asr::v1::GetServerInfoRequest::descriptor()->file(), asr::v1::RecognizeRequest::descriptor()->file(),
+        asr::v1::GetJobRequest::descriptor()->file()}) {
+    for (int i = 0; i < file->service_count(); ++i) {
+      const auto* service = file->service(i);
+      for (int m = 0; m < service->method_count(); ++m)
+        out.push_back("/" + service->full_name() + "/" + service->method(m)->name());
+    }
+  }
+  return out;
+}
+
+TEST(TrainingServiceTest, BearerTokenIsRequiredByEveryRpcExceptHealth) {
   const std::string dir = MakeTempDir();
   std::ofstream(dir + "/token") << "s3cret\n";
   std::string why;
   auto server = ServerProcess::Start({"--auth-token-file", dir + "/token"}, &why);
   ASSERT_NE(server, nullptr) << why;
-  EXPECT_EQ(server->Client({"health"}).exit_code, 0);
-  ProcessResult r = server->Client({"jobs"});
+  const std::vector<std::string> methods = AllServiceMethods();
+  ASSERT_GE(methods.size(), 15u);
+  for (const std::string& method : methods) {
+    for (const char* wrong : {"", "Bearer s3cretEXTRA", "Bearer s3cre", "Bearer guess", "s3cret"}) {
+      EXPECT_EQ(CallWithEmptyRequest(*server, method, wrong).error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << method << " with authorization '" << wrong << "'";
+    }
+    // With the token, the empty request gets as far as the method itself.
+    const grpc::Status st = CallWithEmptyRequest(*server, method, "Bearer s3cret");
+    EXPECT_NE(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method << ": " << st.error_message();
+  }
+  EXPECT_TRUE(CallWithEmptyRequest(*server, "/grpc.health.v1.Health/Check", "").ok());
+  // The client: a tokenless upload stores nothing, a wrong token is named.
+  ProcessResult r = server->Client({"upload", TinyCorpus()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
-  std::ofstream(dir + "/wrong") << "guess";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(server->data_root + "/datasets", ec)) ADD_FAILURE() << e.path();
+  std::ofstream(dir + "/wrong") << "s3cretEXTRA";
   EXPECT_NE(server->Client({"--token-file", dir + "/wrong", "jobs"}).err.find("UNAUTHENTICATED"),
             std::string::npos);
   EXPECT_EQ(server->Client({"--token-file", dir + "/token", "jobs"}).exit_code, 0);
-  EXPECT_NE(server->Client({"info"}).err.find("UNAUTHENTICATED"), std::string::npos);
-  grpc::ClientContext ctx;
-  asr::v1::WatchJobRequest req;
-  req.set_job_id("job-x");
-  auto reader = Stub(*server)->WatchJob(&ctx, req);
-  asr::v1::JobEvent e;
-  while (reader->Read(&e)) {
-  }
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(server->Client({"health"}).exit_code, 0);
 }
 
 TEST(TrainingServiceTest, WatchResumesBySequenceWithoutMissingEvents) {

@@ -277,5 +277,28 @@ TEST(BundleTest, RoundTripsAndDetectsEveryTruncation) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+// A flipped byte anywhere leaves every length intact: only the checksum can
+// tell, and it must, in the kind, the metadata, a blob's name or bytes, or
+// the checksum itself.
+TEST(BundleTest, DetectsAFlippedByteAnywhere) {
+  const std::string dir = testing::MakeTempDir();
+  const Bundle b{"checkpoint", "{\"step\":3}", {{"model", std::string(1000, 'x')}, {"optimizer", "abc"}}};
+  ASSERT_TRUE(WriteBundleAtomically(dir + "/b", b).ok());
+  const std::string bytes = testing::ReadFileOrEmpty(dir + "/b");
+  const size_t kind = bytes.find("checkpoint"), json = bytes.find("step"), name = bytes.find("model"),
+               blob = bytes.find("xxxx") + 500, last = bytes.size() - 1;
+  for (size_t pos : {kind, json, name, blob, last}) {
+    ASSERT_LT(pos, bytes.size());
+    std::string flipped = bytes;
+    flipped[pos] = static_cast<char>(flipped[pos] ^ 0x01);
+    std::ofstream(dir + "/f", std::ios::binary | std::ios::trunc) << flipped;
+    const auto r = ReadBundle(dir + "/f");
+    ASSERT_FALSE(r.ok()) << "byte " << pos << " of " << bytes.size();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(r.status().message().find("checksum"), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find(dir + "/f"), std::string::npos) << r.status();
+  }
+}
+
 }  // namespace
 }  // namespace asr

@@ -23,6 +23,7 @@
 
 #include "model/ln_lstm.h"
 #include "tests/support/npy_tensor.h"
+#include "tests/support/tolerance.h"
 
 namespace asr {
 namespace {
@@ -109,8 +110,8 @@ double WorstRelativeError(const Result& a, const Result& b) {
   auto rel = [](const torch::Tensor& x, const torch::Tensor& y) {
     return (x - y).abs().max().item<double>() / std::max(1e-30, y.abs().max().item<double>());
   };
-  double worst = std::max({rel(a.y, b.y), rel(a.h, b.h), rel(a.c, b.c)});
-  for (size_t i = 0; i < a.grads.size(); ++i) worst = std::max(worst, rel(a.grads[i], b.grads[i]));
+  double worst = testing::Worse(testing::Worse(rel(a.y, b.y), rel(a.h, b.h)), rel(a.c, b.c));
+  for (size_t i = 0; i < a.grads.size(); ++i) worst = testing::Worse(worst, rel(a.grads[i], b.grads[i]));
   return worst;
 }
 

@@ -53,6 +53,18 @@ bool AllCloseRelative(const torch::Tensor& a, const torch::Tensor& b, double rto
     return false;
   }
   const torch::Tensor ad = a.to(torch::kFloat64).cpu(), bd = b.to(torch::kFloat64).cpu();
+  // Non-finite values fail outright (as tests/support/tolerance.h's checks do).
+  for (const auto& [t, which] : {std::pair{ad, "value"}, std::pair{bd, "reference value"}}) {
+    const torch::Tensor bad = torch::logical_not(torch::isfinite(t)).flatten().nonzero();
+    if (bad.numel() > 0) {
+      const int64_t i = bad[0].item<int64_t>();
+      std::ostringstream os;
+      os << bad.numel() << " non-finite; element " << i << ": " << which << " "
+         << t.flatten()[i].item<double>();
+      *why = os.str();
+      return false;
+    }
+  }
   const double scale = bd.numel() ? bd.abs().max().item<double>() : 0.0;
   const torch::Tensor excess = (ad - bd).abs() - rtol * (bd.abs() + scale);
   if (excess.numel() == 0 || excess.max().item<double>() <= 0) return true;

@@ -10,8 +10,8 @@ namespace asr::testing {
 
 torch::Tensor LoadNpyTensor(const std::string& path);
 
-// True iff every element satisfies |a - b| <= rtol * (|b| + max|b|);
-// otherwise *why describes the worst element.
+// True iff every element is finite and satisfies |a - b| <= rtol * (|b| +
+// max|b|); otherwise *why describes the first non-finite or the worst element.
 bool AllCloseRelative(const torch::Tensor& a, const torch::Tensor& b, double rtol, std::string* why);
 
 }  // namespace asr::testing

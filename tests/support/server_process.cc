@@ -9,7 +9,8 @@
 namespace asr::testing {
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& extra_args,
-                                                    std::string* why, const std::string& reuse_dir) {
+                                                    std::string* why, const std::string& reuse_dir,
+                                                    int grpc_port) {
   auto s = std::make_unique<ServerProcess>();
   s->dir = reuse_dir.empty() ? MakeTempDir("asr-server") : reuse_dir;
   s->state_dir = s->dir + "/state";
@@ -19,7 +20,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
   std::filesystem::remove(ready);
   std::vector<std::string> argv = {BinPath("asr-server"),
                                    "--listen",
-                                   "127.0.0.1:0",
+                                   "127.0.0.1:" + std::to_string(grpc_port),
                                    "--metrics-listen",
                                    "127.0.0.1:0",
                                    "--state-dir",

@@ -12,11 +12,14 @@ namespace asr::testing {
 
 class ServerProcess {
  public:
-  // Starts build/bin/asr-server with --listen/--metrics-listen on port 0 and
-  // waits (up to 120 s) for its ready file. Returns nullptr if it exited or
-  // never became ready; *why then holds its log.
+  // Starts build/bin/asr-server with --listen on `grpc_port` (0: a free
+  // one) and --metrics-listen on a free port, and waits (up to 120 s) for
+  // its ready file. `reuse_dir` restarts on an earlier server's files.
+  // Returns nullptr if it exited or never became ready; *why then holds its
+  // log.
   static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {},
-                                              std::string* why = nullptr, const std::string& reuse_dir = "");
+                                              std::string* why = nullptr, const std::string& reuse_dir = "",
+                                              int grpc_port = 0);
   std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port); }
   // Runs build/bin/asr-client --server address() ARGS...
   ProcessResult Client(const std::vector<std::string>& args, double timeout_seconds = 120) const;

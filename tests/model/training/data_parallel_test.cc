@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "model/ctc.h"
+#include "tests/support/tolerance.h"
 
 namespace asr {
 namespace {
@@ -92,7 +93,7 @@ TEST(DataParallelTest, StaleReplicaParametersShowInTheGradient) {
   (void)ForwardBackward(dp.main, dp.replicas, batch, 2, 1, 0);
   double diff = 0;
   const std::vector<torch::Tensor> a = Grads(whole.main), b = Grads(dp.main);
-  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, (a[i] - b[i]).abs().max().item<double>());
+  for (size_t i = 0; i < a.size(); ++i) diff = testing::Worse(diff, (a[i] - b[i]).abs().max().item<double>());
   EXPECT_GT(diff, 1e-4);
 }
 
@@ -154,7 +155,7 @@ TEST(DataParallelTest, ConfidencePenaltySubtractsTheFrameEntropy) {
     const double scale = want[i].abs().max().item<double>();
     EXPECT_LE(err, 1e-4 * scale + 1e-7) << "parameter " << i << ": " << err << " of " << scale;
     penalty_effect =
-        std::max(penalty_effect, (got[i] - without[i]).abs().max().item<double>() / (scale + 1e-12));
+        testing::Worse(penalty_effect, (got[i] - without[i]).abs().max().item<double>() / (scale + 1e-12));
   }
   EXPECT_GT(penalty_effect, 1e-2);  // the penalty changes the gradient
 }
@@ -205,7 +206,7 @@ TEST(DataParallelTest, IntermediateCtcAddsTheTruncatedModelsLoss) {
     const double err = (got[p.key()].grad() - want).abs().max().item<double>();
     const double scale = want.abs().max().item<double>();
     EXPECT_LE(err, 1e-4 * scale + 1e-7) << p.key() << ": " << err << " of " << scale;
-    intermediate_effect = std::max(
+    intermediate_effect = testing::Worse(
         intermediate_effect,
         (got[p.key()].grad() - without[p.key()].grad()).abs().max().item<double>() / (scale + 1e-12));
   }

@@ -78,6 +78,76 @@ TEST_F(DatasetTest, ReadsKaldiDirectoriesWithHeaderDurations) {
   EXPECT_EQ(report.skipped, 1);  // the piped entry
 }
 
+// Confinement to a data root (the server's): audio must resolve, symlinks
+// and ".." included, to a file inside the root. Laid out under one
+// temporary directory:
+//   root/audio/in.wav            a real file
+//   root/inside.wav -> audio/in.wav, root/escape.wav -> ../outside/secret.wav,
+//   root/absolute.wav -> BASE/outside/secret.wav, root/linked -> BASE/outside
+//   outside/secret.wav, root-sibling/x.wav  (a name that shares the root's prefix)
+//   rootlink -> root             (the data root given through a symlink)
+TEST(DatasetConfinementTest, AudioMustResolveInsideTheDataRoot) {
+  namespace fs = std::filesystem;
+  const std::string base = fs::canonical(testing::MakeTempDir()).string();
+  const std::string root = base + "/root";
+  fs::create_directories(root + "/audio");
+  fs::create_directories(base + "/outside");
+  fs::create_directories(base + "/root-sibling");
+  WriteTone(root + "/audio/in.wav", 0.5);
+  WriteTone(base + "/outside/secret.wav", 0.5);
+  WriteTone(base + "/root-sibling/x.wav", 0.5);
+  fs::create_symlink("audio/in.wav", root + "/inside.wav");
+  fs::create_symlink("../outside/secret.wav", root + "/escape.wav");
+  fs::create_symlink(base + "/outside/secret.wav", root + "/absolute.wav");
+  fs::create_directory_symlink(base + "/outside", root + "/linked");
+  fs::create_directory_symlink(root, base + "/rootlink");
+  const std::vector<std::string> inside = {"audio/in.wav", "audio/../audio/in.wav", "./inside.wav",
+                                           root + "/audio/in.wav"};
+  const std::vector<std::string> outside = {"escape.wav",
+                                            "absolute.wav",
+                                            "linked/secret.wav",
+                                            "../outside/secret.wav",
+                                            "audio/../../outside/secret.wav",
+                                            "../root-sibling/x.wav",
+                                            base + "/outside/secret.wav",
+                                            root + "/../outside/secret.wav"};
+  std::ofstream manifest(root + "/m.jsonl");
+  std::ofstream scp(root + "/wav.scp"), text(root + "/text");
+  int n = 0;
+  for (const auto* list : {&inside, &outside}) {
+    for (const std::string& path : *list) {
+      manifest << nlohmann::json{{"audio_filepath", path}, {"duration", 0.5}, {"text", "x"}}.dump() << "\n";
+      scp << "u" << n << " " << path << "\n";
+      text << "u" << n++ << " x\n";
+    }
+  }
+  manifest.close();
+  scp.close();
+  text.close();
+  for (const std::string& confine : {root, base + "/rootlink", root + "/"}) {
+    for (const std::string& dataset : {root + "/m.jsonl", root}) {
+      const std::string what = dataset + " confined to " + confine;
+      DataReport report;
+      auto utts = ReadDataset(dataset, &report, confine);
+      ASSERT_TRUE(utts.ok()) << what << ": " << utts.status();
+      EXPECT_EQ(utts->size(), inside.size()) << what;
+      EXPECT_EQ(report.skipped, static_cast<int64_t>(outside.size())) << what;
+      for (const Utterance& u : *utts) {
+        EXPECT_EQ(fs::canonical(u.audio_path).string(), root + "/audio/in.wav")
+            << what << ": " << u.audio_path;
+      }
+      for (const std::string& problem : report.problems) {
+        EXPECT_NE(problem.find("outside the data root"), std::string::npos) << what << ": " << problem;
+      }
+    }
+  }
+  // Unconfined (the command-line trainer), every entry reads.
+  DataReport report;
+  auto all = ReadDataset(root + "/m.jsonl", &report);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), inside.size() + outside.size());
+}
+
 TEST_F(DatasetTest, BatchesRespectCapsAndAreDeterministic) {
   DataReport report;
   auto utts = ReadNemoManifest(dir_ + "/train.jsonl", &report);

@@ -204,10 +204,24 @@ std::map<std::string, torch::Tensor> Params(AcousticModel& m) {
   return p;
 }
 
+// How the second run of ExpectResumeIsExact is interrupted.
+enum class Interruption {
+  kCancel,  // cancelled at step 15: resumes from the checkpoint written on cancel
+  kCrash,   // as if killed at step 17: resumes from the periodic checkpoint of step 14
+};
+
+// N steps straight equal N/2, an interruption and a resume in a new Trainer
+// (loss and parameters within 1e-6).
 // threads 2: two data-parallel replicas (train.data_parallel, the default).
-void ExpectResumeIsExact(TrainingConfig c) {
+void ExpectResumeIsExact(TrainingConfig c, Interruption interruption = Interruption::kCancel) {
   c.train.max_steps = 30;  // crosses an epoch boundary
   c.data.loader_threads = 1;
+  const int64_t stop_at = interruption == Interruption::kCancel ? 15 : 17;
+  const int64_t resume_at = interruption == Interruption::kCancel ? 15 : 14;
+  if (interruption == Interruption::kCrash) {
+    c.train.checkpoint_every_steps = 7;  // in both runs: checkpoints must not change training
+    c.train.keep_last_checkpoints = 10;
+  }
   // N steps straight.
   const std::string a_dir = testing::MakeTempDir();
   double a_loss = 0;
@@ -216,24 +230,38 @@ void ExpectResumeIsExact(TrainingConfig c) {
   });
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE((*a)->Run().ok());
-  // N/2, stop (checkpoint), resume in a new Trainer, N/2 more.
+  // N/2, stop, resume in a new Trainer, N/2 more.
   const std::string b_dir = testing::MakeTempDir();
   std::atomic<bool> cancel{false};
   auto b1 = Trainer::Create(c, b_dir, false, [&](const ProgressEvent& e) {
-    if (e.kind == ProgressEvent::Kind::kStep && e.step == 15) cancel = true;
+    if (e.kind == ProgressEvent::Kind::kStep && e.step == stop_at) cancel = true;
   });
   ASSERT_TRUE(b1.ok());
   auto r1 = (*b1)->Run(&cancel);
   ASSERT_TRUE(r1.ok());
   EXPECT_EQ(r1->stop_reason, StopReason::kCancelled);
-  EXPECT_EQ(r1->steps, 15);
+  EXPECT_EQ(r1->steps, stop_at);
   b1->reset();
+  if (interruption == Interruption::kCrash) {
+    // What a kill leaves: only the checkpoints written before it.
+    int kept = 0;
+    for (const std::string& path : ListCheckpoints(b_dir + "/checkpoints")) {
+      auto ckpt = ReadCheckpoint(path);
+      ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+      if (ckpt->state.step > resume_at) {
+        std::filesystem::remove(path);
+      } else {
+        ++kept;
+      }
+    }
+    ASSERT_GE(kept, 1);
+  }
   double b_loss = 0;
   auto b2 = Trainer::Create(c, b_dir, true, [&](const ProgressEvent& e) {
     if (e.kind == ProgressEvent::Kind::kStep && e.step == 30) b_loss = e.loss;
   });
   ASSERT_TRUE(b2.ok());
-  EXPECT_EQ((*b2)->state().step, 15);
+  EXPECT_EQ((*b2)->state().step, resume_at);
   ASSERT_TRUE((*b2)->Run().ok());
   EXPECT_EQ((*b2)->state().step, 30);
   EXPECT_NEAR(b_loss, a_loss, 1e-6);
@@ -256,6 +284,11 @@ void ExpectResumeIsExact(TrainingConfig c) {
 TEST_F(TrainerTest, ResumeIsExact) {
   TrainingConfig c = Tiny();
   ExpectResumeIsExact(c);
+}
+
+TEST_F(TrainerTest, ResumeFromAPeriodicCheckpointIsExact) {
+  TrainingConfig c = Tiny();
+  ExpectResumeIsExact(c, Interruption::kCrash);
 }
 
 TEST_F(TrainerTest, ResumeIsExactWithDataParallelReplicas) {
