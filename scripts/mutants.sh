@@ -32,13 +32,19 @@ done
 [[ ${#patches[@]} -gt 0 ]] || { log "no mutants match: ${only[*]}"; exit 2; }
 
 # The working tree as it is (tracked and untracked, not ignored), at the same
-# relative paths, so ccache (CCACHE_BASEDIR, see CMakeLists.txt) hits; an
-# earlier run's build folder is kept (files keep their times: only what
-# changed rebuilds).
-src=$scratch/src
-find "$src" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} + 2>/dev/null
-mkdir -p "$src"
-git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$src"
+# relative paths, so ccache (CCACHE_BASEDIR, see CMakeLists.txt) hits. An
+# earlier run's build folder is kept: files that changed since are copied
+# with a fresh time (so they, and only they, rebuild, even where a mutant
+# was compiled last), files that are gone are removed.
+src=$scratch/src stage=$scratch/stage
+rm -rf "$stage" && mkdir -p "$stage" "$src"
+git ls-files -co --exclude-standard -z | tar --null -cf - -T - 2>/dev/null | tar -xf - -C "$stage"
+(cd "$stage" && find . -type f) | while read -r f; do
+  cmp -s "$stage/$f" "$src/$f" || { mkdir -p "$(dirname "$src/$f")" && cp "$stage/$f" "$src/$f"; }
+done
+(cd "$src" && find . -path ./build -prune -o -type f -print) | while read -r f; do
+  [[ -e $stage/$f ]] || rm -f "$src/$f"
+done
 mkdir -p "$scratch/logs"
 cmake -S "$src" --preset default -DASR_BUILD_BENCHMARKS=OFF >"$scratch/logs/configure.log" 2>&1 ||
   { log "configure failed: $scratch/logs/configure.log"; exit 1; }
