@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "model/base/seed_mix.h"
 #include "model/ln_lstm_cpu.h"
 #ifdef ASR_CUDA_ADAPTER
 #include "model/cuda/ln_lstm_cuda.h"
@@ -166,26 +167,37 @@ LstmOutput LayerNormLstmImpl::forward(const Tensor& input, const Tensor& lengths
     layer_input = outs.size() == 1 ? outs[0] : torch::cat(outs, 2);
     if (layer_outputs) layer_outputs->push_back(unpermute(layer_input, 1));
     if (options_.dropout() > 0 && is_training() && l + 1 < options_.num_layers()) {
-      const double p = options_.dropout();
-      if (dropout_generator_.defined() && layer_input.device().is_cpu()) {
-        const Tensor keep = torch::empty_like(layer_input).bernoulli_(1.0 - p, dropout_generator_);
-        layer_input = layer_input * keep * (1.0 / (1.0 - p));
-      } else {
-        layer_input = torch::dropout(layer_input, p, true);
-      }
+      layer_input = Dropout(layer_input, l, order);
     }
   }
   const Tensor output = layer_outputs ? layer_outputs->back() : unpermute(layer_input, 1);
   return {output, {unpermute(torch::stack(hs), 1), unpermute(torch::stack(cs), 1)}};
 }
 
-void LayerNormLstmImpl::SeedDropout(uint64_t seed) {
-  if (!dropout_generator_.defined()) {
-    dropout_generator_ = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return;
+Tensor LayerNormLstmImpl::Dropout(const Tensor& x, int64_t layer, const std::vector<int64_t>& order) {
+  const double p = options_.dropout();
+  if (dropout_row_seeds_.empty() || !x.device().is_cpu()) return torch::dropout(x, p, true);
+  TORCH_CHECK(dropout_row_seeds_.size() == order.size(), "LayerNormLstm: SeedDropout got ",
+              dropout_row_seeds_.size(), " row seeds for a batch of ", order.size());
+  const int64_t steps = x.size(0), width = x.size(2);
+  std::vector<Tensor> rows;
+  rows.reserve(order.size());
+  for (int64_t row : order) {
+    {
+      std::lock_guard<std::mutex> lock(dropout_generator_.mutex());
+      dropout_generator_.set_current_seed(
+          SplitMix64Finalize(dropout_row_seeds_[static_cast<size_t>(row)] +
+                             static_cast<uint64_t>(layer + 1) * 0x9e3779b97f4a7c15ULL));
+    }
+    // Contiguous [T, H], drawn in memory order: a longer padding only appends draws.
+    rows.push_back(torch::empty({steps, width}, x.options()).bernoulli_(1.0 - p, dropout_generator_));
   }
-  std::lock_guard<std::mutex> lock(dropout_generator_.mutex());
-  dropout_generator_.set_current_seed(seed);
+  return x * torch::stack(rows, 1) * (1.0 / (1.0 - p));
+}
+
+void LayerNormLstmImpl::SeedDropout(std::vector<uint64_t> row_seeds) {
+  if (!dropout_generator_.defined()) dropout_generator_ = at::make_generator<at::CPUGeneratorImpl>(0);
+  dropout_row_seeds_ = std::move(row_seeds);
 }
 
 std::pair<Tensor, LstmState> LayerNormLstmImpl::Step(const Tensor& x, const LstmState& state) {

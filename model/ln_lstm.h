@@ -93,17 +93,27 @@ class LayerNormLstmImpl : public torch::nn::Module {
   }
   int64_t num_directions() const { return options_.bidirectional() ? 2 : 1; }
 
-  // From now on, dropout masks of CPU tensors come from this module's own
-  // generator, (re)seeded here, instead of LibTorch's process-wide default
-  // one: reproducible per call site, and independent of other threads
-  // drawing random numbers at the same time (data-parallel replicas).
-  // Not thread-safe against a concurrent forward() of this module.
-  void SeedDropout(uint64_t seed);
+  // From now on, dropout masks of CPU tensors are drawn per batch row from
+  // this module's own generator instead of LibTorch's process-wide one:
+  // row b's mask after layer l comes from a generator seeded with a mix of
+  // (row_seeds[b], l), drawn in time order. A row's mask therefore depends
+  // neither on the other rows of its batch nor on the padded length, nor
+  // on other threads drawing random numbers; callers key the seeds by
+  // utterance and step (training/data_parallel.h), so that dropout is the
+  // same however a batch is split across threads or processes.
+  // row_seeds.size() must equal the batch size of the forward() calls that
+  // follow. Not thread-safe against a concurrent forward() of this module.
+  void SeedDropout(std::vector<uint64_t> row_seeds);
 
  private:
+  // Dropout of layer `layer`'s output x ([T, B, H], rows in the caller's
+  // order after `order`: row b of x is caller row order[b]).
+  torch::Tensor Dropout(const torch::Tensor& x, int64_t layer, const std::vector<int64_t>& order);
+
   LayerNormLstmOptions options_;
   std::vector<LstmCellWeights> cells_;
-  at::Generator dropout_generator_;  // undefined until SeedDropout
+  std::vector<uint64_t> dropout_row_seeds_;  // empty until SeedDropout
+  at::Generator dropout_generator_;          // undefined until SeedDropout
 };
 TORCH_MODULE(LayerNormLstm);
 

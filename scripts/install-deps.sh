@@ -18,7 +18,7 @@ RUNTIME=(
   libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libsqlite3-0 libspdlog1.10 libfmt9 libabsl20220623 libssl3
   ca-certificates
 )
-RUNTIME_TORCH=(libtorch1.13)
+RUNTIME_TORCH=(libtorch1.13 libgloo0)
 # Toolchain and headers to build.
 BUILD=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -27,7 +27,7 @@ BUILD=(
   prometheus-cpp-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-BUILD_TORCH=(libtorch-dev)
+BUILD_TORCH=(libtorch-dev libgloo-dev)
 # Tests, fuzzing, the default corpus, golden data and plots.
 TOOLS=(
   curl clang libclang-rt-14-dev clang-format

@@ -6,16 +6,26 @@
 // A progress bar on a terminal, plain log lines otherwise. SIGINT/SIGTERM
 // stop within one step after writing a checkpoint (exit 130); rerun with
 // --resume to continue. Exit codes: 0 done, 1 failed, 2 usage/config.
+//
+// Several processes (and hosts) train one model together when a launcher
+// sets torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT,
+// ...) or Slurm's (SLURM_PROCID, SLURM_NTASKS with MASTER_ADDR/PORT):
+//   torchrun --nproc_per_node 2 -r 2 -t 2 --log_dir LOGS --no_python asr-train --config C --out DIR --resume
+// Every rank gets the same arguments and sees the same DIR; rank 0 prints
+// progress and writes DIR (collective.h, trainer.h).
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "model/base/fields_json.h"
 #include "model/compute_threads.h"
+#include "model/training/collective.h"
 #include "model/training/trainer.h"
 
 namespace {
@@ -115,6 +125,7 @@ int main(int argc, char** argv) {
   std::string config_path, out_dir;
   bool resume = false, reference = false;
   int threads = -1;
+  double collective_timeout = 300;
   CLI::App app{"asr-train: trains an LN-LSTM CTC speech recognizer"};
   auto* print_reference = app.add_flag("--print-config-reference", reference,
                                        "print every config field with its default, and exit");
@@ -123,6 +134,10 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", resume, "continue from the newest valid checkpoint in OUT/checkpoints");
   app.add_option("--threads", threads,
                  "LibTorch + BLAS threads (overrides train.threads; 0 = half the cores)");
+  app.add_option("--collective-timeout", collective_timeout,
+                 "seconds a rank waits for its peers (joining, and every collective) before failing")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,22 +157,46 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (threads >= 0) config->train.threads = threads;
+  auto world = asr::WorldFromEnvironment();
+  if (!world.ok()) {
+    std::fprintf(stderr, "asr-train: %s\n", std::string(world.status().message()).c_str());
+    return 2;
+  }
+  std::unique_ptr<asr::Collective> collective;
+  if (world->has_value() && (*world)->world_size > 1) {
+    auto joined = asr::JoinProcessGroup(
+        **world, std::chrono::milliseconds(static_cast<int64_t>(collective_timeout * 1000)));
+    if (!joined.ok()) {
+      std::fprintf(stderr, "asr-train: %s\n", std::string(joined.status().message()).c_str());
+      return 1;
+    }
+    collective = std::move(*joined);
+    std::fprintf(stderr, "asr-train: joined as %s\n", (*world)->ToString().c_str());
+  }
+  const bool rank0 = collective == nullptr || collective->rank() == 0;
   asr::ConfigureAllocatorForTraining();
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   ProgressPrinter printer(isatty(STDERR_FILENO));
-  auto trainer = asr::Trainer::Create(*config, out_dir, resume, std::ref(printer));
+  asr::ProgressCallback progress;
+  if (rank0) progress = std::ref(printer);  // the other ranks report only errors and their end
+  auto trainer = asr::Trainer::Create(*config, out_dir, resume, progress, collective.get());
   if (!trainer.ok()) {
     printer.NewLine();
     std::fprintf(stderr, "asr-train: %s\n", std::string(trainer.status().message()).c_str());
     return trainer.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  std::fprintf(stderr, "asr-train: %s\n", asr::ComputeKernelsSummary().c_str());
+  if (rank0) std::fprintf(stderr, "asr-train: %s\n", asr::ComputeKernelsSummary().c_str());
   auto result = (*trainer)->Run(&g_cancel);
   printer.NewLine();
   if (!result.ok()) {
     std::fprintf(stderr, "asr-train: %s\n", std::string(result.status().message()).c_str());
     return 1;
+  }
+  if (!rank0) {
+    std::fprintf(stderr, "asr-train: rank %d: %s after %lld steps\n", collective->rank(),
+                 asr::fields::NameOf(result->stop_reason), static_cast<long long>(result->steps));
+    return result->stop_reason == asr::StopReason::kCancelled ? 130 : 0;
   }
   std::fprintf(stderr,
                "asr-train: %s after %lld steps (%s); best dev CER %.2f%% WER %.2f%% at step %lld; "

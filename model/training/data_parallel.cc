@@ -8,8 +8,8 @@
 #include <exception>
 #include <thread>
 
+#include "model/base/seed_mix.h"
 #include "model/ctc.h"
-#include "model/training/seed_mix.h"
 
 namespace asr {
 namespace {
@@ -48,10 +48,10 @@ double ShardLossBackward(AcousticModel& model, const Batch& batch, int64_t begin
 
 }  // namespace
 
-uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t shard) {
+uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t utterance) {
   return SplitMix64Finalize(seed * 0x9e3779b97f4a7c15ULL +
                             static_cast<uint64_t>(step) * 0xbf58476d1ce4e5b9ULL +
-                            static_cast<uint64_t>(shard) * 0x94d049bb133111ebULL);
+                            static_cast<uint64_t>(utterance) * 0x94d049bb133111ebULL);
 }
 
 void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {
@@ -63,55 +63,96 @@ void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {
   }
 }
 
-double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
-                       int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
-  const int64_t rows = batch.size();
-  const size_t shards =
-      static_cast<size_t>(std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows));
+std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups) {
+  std::vector<int64_t> out;
+  for (int64_t g = 0; g < groups; ++g) out.push_back((g + 1) * rows / groups - g * rows / groups);
+  return out;
+}
+
+GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& replicas,
+                                  const Batch& batch, const std::vector<int64_t>& group_rows, int64_t burn_in,
+                                  uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
+  const size_t groups = group_rows.size();
+  std::vector<int64_t> first(groups + 1, 0);
+  for (size_t g = 0; g < groups; ++g) first[g + 1] = first[g] + group_rows[g];
+  TORCH_CHECK(first[groups] == batch.size(), "ForwardBackwardGroups: groups hold ", first[groups],
+              " rows of ", batch.size());
+  const size_t workers = std::min(1 + replicas.size(), std::max<size_t>(groups, 1));
   auto model_of = [&](size_t k) -> AcousticModel& { return k == 0 ? model : replicas[k - 1]; };
-  auto first_row = [&](size_t k) { return static_cast<int64_t>(k) * rows / static_cast<int64_t>(shards); };
-  std::vector<double> losses(shards);
-  std::vector<std::exception_ptr> errors(shards);
-  auto run_shard = [&](size_t k) {
+  std::vector<GradientSum> partial(workers);
+  std::vector<std::exception_ptr> errors(workers);
+  auto run_worker = [&](size_t k) {
     try {
       AcousticModel& m = model_of(k);
-      m->zero_grad();
-      m->lstm()->SeedDropout(DropoutSeed(seed, step, static_cast<int64_t>(k)));
-      losses[k] = ShardLossBackward(m, batch, first_row(k), first_row(k + 1), burn_in, loss_terms);
+      GradientSum& sum = partial[k];
+      for (size_t g = k; g < groups; g += workers) {
+        const int64_t rows = group_rows[g];
+        if (rows == 0) continue;
+        m->zero_grad();
+        std::vector<uint64_t> row_seeds;
+        for (int64_t row = first[g]; row < first[g + 1]; ++row)
+          row_seeds.push_back(DropoutSeed(seed, step, batch.utterances[static_cast<size_t>(row)]));
+        m->lstm()->SeedDropout(std::move(row_seeds));
+        const double loss = ShardLossBackward(m, batch, first[g], first[g + 1], burn_in, loss_terms);
+        sum.loss_sum += static_cast<double>(rows) * loss;
+        sum.rows += rows;
+        if (!std::isfinite(loss)) continue;
+        torch::NoGradGuard no_grad;
+        const std::vector<torch::Tensor> params = m->parameters();
+        if (sum.grads.empty()) {
+          for (const torch::Tensor& p : params) sum.grads.push_back(torch::zeros_like(p, torch::kFloat64));
+        }
+        for (size_t i = 0; i < params.size(); ++i) {
+          if (params[i].grad().defined())
+            sum.grads[i].add_(params[i].grad().to(torch::kFloat64), static_cast<double>(rows));
+        }
+      }
     } catch (...) {
       errors[k] = std::current_exception();
     }
   };
-  std::vector<std::thread> workers;
-  for (size_t k = 1; k < shards; ++k) {
-    workers.emplace_back([&run_shard, k] {
+  std::vector<std::thread> threads;
+  for (size_t k = 1; k < workers; ++k) {
+    threads.emplace_back([&run_worker, k] {
       at::set_num_threads(1);  // this thread's OpenMP team
-      run_shard(k);
+      run_worker(k);
     });
   }
-  run_shard(0);
-  for (std::thread& w : workers) w.join();
+  run_worker(0);
+  for (std::thread& t : threads) t.join();
   for (const std::exception_ptr& e : errors) {
     if (e) std::rethrow_exception(e);
   }
-  std::vector<double> weight(shards);
-  double loss = 0;
-  for (size_t k = 0; k < shards; ++k) {
-    weight[k] = static_cast<double>(first_row(k + 1) - first_row(k)) / static_cast<double>(rows);
-    loss += weight[k] * losses[k];
-  }
-  if (shards == 1 || !std::isfinite(loss)) return loss;
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> sum = model->parameters();
-  for (size_t k = 0; k < shards; ++k) {
-    const std::vector<torch::Tensor> part = model_of(k)->parameters();
-    for (size_t i = 0; i < sum.size(); ++i) {
-      if (k == 0) {
-        sum[i].mutable_grad().mul_(weight[k]);
-      } else {
-        sum[i].mutable_grad().add_(part[i].grad(), weight[k]);
-      }
+  GradientSum total;
+  for (GradientSum& p : partial) {
+    total.loss_sum += p.loss_sum;
+    total.rows += p.rows;
+    if (p.grads.empty()) continue;
+    if (total.grads.empty()) {
+      total.grads = std::move(p.grads);
+    } else {
+      for (size_t i = 0; i < total.grads.size(); ++i) total.grads[i].add_(p.grads[i]);
     }
+  }
+  if (total.grads.empty()) {
+    for (const torch::Tensor& p : model->parameters())
+      total.grads.push_back(torch::zeros_like(p, torch::kFloat64));
+  }
+  return total;
+}
+
+double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
+                       int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
+  const int64_t rows = batch.size();
+  const int64_t groups = std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows);
+  const GradientSum sum = ForwardBackwardGroups(model, replicas, batch, EvenGroups(rows, groups), burn_in,
+                                                seed, step, loss_terms);
+  const double loss = rows > 0 ? sum.loss_sum / static_cast<double>(rows) : 0.0;
+  if (!std::isfinite(loss)) return loss;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> params = model->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    params[i].mutable_grad() = (sum.grads[i] / static_cast<double>(rows)).to(params[i].options());
   }
   return loss;
 }

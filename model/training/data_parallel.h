@@ -30,10 +30,11 @@ struct TrainingLoss {
 // parameters as model, see CopyParameters), the batch's rows are split into
 // 1 + replicas.size() contiguous shards of near-equal size, shard 0 run by
 // model on the calling thread and shard k by replicas[k - 1] on a thread of
-// its own, and the gradients summed into model's in shard order, each
-// weighted by its share of the rows: the whole batch's gradient up to
-// rounding, and deterministic. Dropout masks come from DropoutSeed(seed,
-// step, shard). Callers run LibTorch and BLAS single-threaded around this
+// its own, and the gradients summed in float64 (ForwardBackwardGroups),
+// each weighted by its share of the rows: the whole batch's gradient up to
+// rounding, and deterministic. Each row's dropout masks come from
+// DropoutSeed(seed, step, its utterance), so they do not depend on the
+// split. Callers run LibTorch and BLAS single-threaded around this
 // when replicas are used. The gradient is that of `loss` (TrainingLoss).
 // Returns the batch's mean CTC loss of the outputs (without penalty or
 // intermediate loss); when it is not finite, the gradients must not be
@@ -42,11 +43,40 @@ struct TrainingLoss {
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
                        int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss = {});
 
+// A batch's gradient and loss as float64 sums over row groups.
+struct GradientSum {
+  // One per parameter of the model, float64: the sum over groups g of
+  // rows_g · (gradient of group g's mean loss).
+  std::vector<torch::Tensor> grads;
+  double loss_sum = 0;  // sum of rows_g · (group g's mean CTC loss); NaN or inf if any is
+  int64_t rows = 0;     // rows summed over
+};
+
+// Forward and backward of `batch` in row groups: group g is the next
+// group_rows[g] rows (the counts sum to batch.size()), run on its own by
+// model (worker 0) or replicas[k - 1] (worker k), group g on worker
+// g % (1 + replicas.size()), each worker on a thread of its own. Each
+// group's gradient, times its row count, is added up in float64, exactly
+// enough that the sum does not depend on which worker (or, summed across
+// processes, which process) computed which group: the same groups give
+// the same gradient bit for bit. A group whose loss is not finite adds no
+// gradient (loss_sum then is not finite either). Dropout as for
+// ForwardBackward; model's gradients are left undefined or stale.
+GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& replicas,
+                                  const Batch& batch, const std::vector<int64_t>& group_rows, int64_t burn_in,
+                                  uint64_t seed, int64_t step, const TrainingLoss& loss = {});
+
+// Near-equal contiguous group sizes: `groups` counts summing to `rows`
+// (group g holds rows [g·rows/groups, (g+1)·rows/groups)).
+std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups);
+
 // Copies from's parameters into each of `to` (no autograd).
 void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to);
 
-// Dropout seed of shard `shard` at `step`: a function of the run's seed
-// only, so resumed runs and any thread timing draw the same masks.
-uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t shard);
+// Dropout seed of dataset utterance `utterance` at `step`: a function of
+// the run's seed, the step and the utterance only, so resumed runs, any
+// thread timing and any split of the batch (threads, processes) draw the
+// same masks.
+uint64_t DropoutSeed(uint64_t seed, int64_t step, int64_t utterance);
 
 }  // namespace asr

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "features/pipeline.h"
 #include "features/resample.h"
-#include "model/training/seed_mix.h"
+#include "model/base/seed_mix.h"
 
 namespace asr {
 namespace {
@@ -395,14 +395,43 @@ std::vector<std::string> Dataset::TakeProblems() const {
   return out;
 }
 
-BatchLoader::BatchLoader(const Dataset& data, int64_t epoch, int64_t first, int threads, int prefetch)
+BatchLoader::BatchLoader(const Dataset& data, int64_t epoch, int64_t first, int threads, int prefetch,
+                         int shard, int shards, int groups)
     : data_(data),
       epoch_(epoch),
       order_(data.EpochBatches(epoch)),
       prefetch_(static_cast<size_t>(std::max(1, prefetch))),
       next_to_claim_(static_cast<size_t>(std::max<int64_t>(0, first))),
       next_to_hand_out_(next_to_claim_) {
+  if (groups > 0) {
+    const size_t g0 = static_cast<size_t>(shard * groups / shards),
+                 g1 = static_cast<size_t>((shard + 1) * groups / shards);
+    for (std::vector<int64_t>& batch : order_) {
+      const size_t n = batch.size();
+      auto row = [&](size_t g) { return g * n / static_cast<size_t>(groups); };
+      std::vector<int64_t> sizes;
+      for (size_t g = g0; g < g1; ++g) sizes.push_back(static_cast<int64_t>(row(g + 1) - row(g)));
+      batch = std::vector<int64_t>(batch.begin() + static_cast<std::ptrdiff_t>(row(g0)),
+                                   batch.begin() + static_cast<std::ptrdiff_t>(row(g1)));
+      group_sizes_.push_back(std::move(sizes));
+    }
+  }
   for (int t = 0; t < threads; ++t) threads_.emplace_back([this] { Work(); });
+}
+
+Batch BatchLoader::Load(size_t k) const {
+  Batch b = data_.MakeBatch(order_[k], epoch_, static_cast<int64_t>(k));
+  if (group_sizes_.empty()) return b;
+  // Loaded rows keep their planned order: walk both.
+  size_t planned = 0, loaded = 0;
+  for (int64_t size : group_sizes_[k]) {
+    int64_t rows = 0;
+    for (int64_t i = 0; i < size; ++i, ++planned) {
+      if (loaded < b.utterances.size() && b.utterances[loaded] == order_[k][planned]) ++rows, ++loaded;
+    }
+    b.group_rows.push_back(rows);
+  }
+  return b;
 }
 
 BatchLoader::~BatchLoader() {
@@ -425,7 +454,7 @@ void BatchLoader::Work() {
       if (stop_ || next_to_claim_ >= order_.size()) return;
       k = next_to_claim_++;
     }
-    Batch b = data_.MakeBatch(order_[k], epoch_, static_cast<int64_t>(k));
+    Batch b = Load(k);
     {
       std::lock_guard<std::mutex> lock(mu_);
       ready_.emplace(k, std::move(b));
@@ -441,7 +470,7 @@ std::optional<Batch> BatchLoader::Next() {
     const size_t k = next_to_hand_out_++;
     next_to_claim_ = next_to_hand_out_;
     lock.unlock();
-    return data_.MakeBatch(order_[k], epoch_, static_cast<int64_t>(k));
+    return Load(k);
   }
   cv_.wait(lock, [this] { return ready_.count(next_to_hand_out_) > 0; });
   auto node = ready_.extract(next_to_hand_out_);

@@ -113,6 +113,9 @@ struct Batch {
   int64_t frames = 0;               // sum of feat_lengths
   double audio_seconds = 0;         // sum of (perturbed) durations
   int64_t index = 0;                // position in the epoch's batch order
+  // Loaded rows per gradient group (data_parallel.h), in row order, when
+  // the loader groups rows (BatchLoader); empty: not grouped.
+  std::vector<int64_t> group_rows;
   int64_t size() const { return static_cast<int64_t>(utterances.size()); }
 };
 
@@ -177,8 +180,14 @@ class Dataset {
 // out in order. Stops its threads on destruction.
 class BatchLoader {
  public:
-  // Starts at batch `first` of the epoch's order (for resume).
-  BatchLoader(const Dataset& data, int64_t epoch, int64_t first, int threads, int prefetch);
+  // Starts at batch `first` of the epoch's order (for resume). With
+  // `groups` > 0, every batch's n planned utterances are cut into that
+  // many gradient groups (group g: rows [g·n/groups, (g+1)·n/groups)), of
+  // which this process (`shard` of `shards`, shards <= groups) keeps groups
+  // [shard·groups/shards, (shard+1)·groups/shards): possibly no rows; each
+  // Batch then says how many of its rows loaded per group (group_rows).
+  BatchLoader(const Dataset& data, int64_t epoch, int64_t first, int threads, int prefetch, int shard = 0,
+              int shards = 1, int groups = 0);
   ~BatchLoader();
   // The next batch in epoch order, or nullopt at the end of the epoch.
   std::optional<Batch> Next();
@@ -186,10 +195,14 @@ class BatchLoader {
 
  private:
   void Work();
+  // Batch k of order_, with group_rows when grouping.
+  Batch Load(size_t k) const;
 
   const Dataset& data_;
   const int64_t epoch_;
-  const std::vector<std::vector<int64_t>> order_;
+  std::vector<std::vector<int64_t>> order_;  // this shard's planned rows of each batch
+  std::vector<std::vector<int64_t>>
+      group_sizes_;  // planned rows per kept group, per batch (empty: no groups)
   const size_t prefetch_;
   std::mutex mu_;
   std::condition_variable cv_;

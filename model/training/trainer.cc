@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -76,17 +77,20 @@ Trainer::~Trainer() = default;
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& config,
                                                          const std::string& out_dir, bool resume,
-                                                         ProgressCallback progress) {
+                                                         ProgressCallback progress, Collective* collective) {
   std::unique_ptr<Trainer> t(new Trainer());
   t->progress_ = std::move(progress);
+  t->collective_ = collective;
   t->out_dir_ = out_dir;
   t->ckpt_dir_ = (std::filesystem::path(out_dir) / "checkpoints").string();
   std::error_code ec;
   std::filesystem::create_directories(t->ckpt_dir_, ec);
   if (ec)
     return absl::PermissionDeniedError(absl::StrCat("cannot create '", t->ckpt_dir_, "': ", ec.message()));
-  t->log_ = std::make_unique<std::ofstream>((std::filesystem::path(out_dir) / "train_log.jsonl").string(),
-                                            std::ios::app);
+  if (t->writer()) {
+    t->log_ = std::make_unique<std::ofstream>((std::filesystem::path(out_dir) / "train_log.jsonl").string(),
+                                              std::ios::app);
+  }
 
   const std::optional<CheckpointData> ckpt = resume ? t->NewestCheckpoint() : std::nullopt;
   t->config_ = ckpt ? ckpt->config : config;
@@ -111,11 +115,64 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     t->config_.model.lexicon = TrainingWords(*t->train_, *cfg.model.MakeVocabulary());
   }
   if (absl::Status st = t->BuildModels(*cmvn); !st.ok()) return st;
+  const int world = collective ? collective->world_size() : 1;
+  t->gradient_groups_ = cfg.train.gradient_groups > 0 ? cfg.train.gradient_groups
+                                                      : world * (1 + static_cast<int>(t->replicas_.size()));
+  if (t->gradient_groups_ < world) {
+    return absl::InvalidArgumentError(absl::StrCat("train.gradient_groups: ", t->gradient_groups_,
+                                                   " is below the world size ", world,
+                                                   " (every process needs a group)"));
+  }
   if (absl::Status st = t->StartFrom(ckpt ? &*ckpt : nullptr); !st.ok()) return st;
+  if (collective) {
+    try {
+      if (absl::Status st = t->AgreeAcrossRanks(); !st.ok()) return st;
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(e.what());
+    }
+  }
   const int64_t per_epoch = static_cast<int64_t>(t->train_->EpochBatches(0).size());
   t->total_steps_ = cfg.train.max_steps > 0 ? cfg.train.max_steps : per_epoch * cfg.train.epochs;
-  std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
+  if (t->writer())
+    std::ofstream(std::filesystem::path(out_dir) / "config.json") << cfg.ToJson().dump(2) << "\n";
   return t;
+}
+
+absl::Status Trainer::AgreeAcrossRanks() {
+  // Rank 0's config hash and resume step, against every rank's own.
+  nlohmann::json cfg = config_.ToJson();
+  cfg.erase("train_manifest"), cfg.erase("dev_manifest"), cfg.erase("audio_root");  // may differ per host
+  const uint64_t hash = std::hash<std::string>()(cfg.dump());
+  // Two 32-bit halves: exact in float64, whatever the backend reduces in.
+  const torch::Tensor mine =
+      torch::tensor({static_cast<double>(hash >> 32), static_cast<double>(hash & 0xffffffffu),
+                     static_cast<double>(state_.step)},
+                    torch::kFloat64);
+  std::vector<torch::Tensor> root = {mine.clone()};
+  collective_->Broadcast(root, 0);
+  const bool same_config = torch::equal(root[0].narrow(0, 0, 2), mine.narrow(0, 0, 2));
+  const bool same_step = root[0][2].item<double>() == mine[2].item<double>();
+  std::vector<torch::Tensor> disagree = {
+      torch::tensor({same_config ? 0.0 : 1.0, same_step ? 0.0 : 1.0}, torch::kFloat64)};
+  collective_->AllReduceSum(disagree);
+  if (disagree[0][0].item<double>() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        disagree[0][0].item<double>(), " of ", collective_->world_size(),
+        " ranks have another config than rank 0 (every rank must get the same --config; this rank's is ",
+        same_config ? "the same" : "different", ")"));
+  }
+  if (disagree[0][1].item<double>() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ranks would resume from different checkpoints (rank 0 from step ", root[0][2].item<double>(),
+        ", this rank from step ", state_.step, "): every rank must see the same output folder"));
+  }
+  std::vector<torch::Tensor> params = model_->parameters();
+  if (averaged_) {
+    for (const torch::Tensor& p : averaged_->parameters()) params.push_back(p);
+  }
+  collective_->Broadcast(params, 0);
+  CopyParameters(model_, replicas_);
+  return absl::OkStatus();
 }
 
 std::optional<CheckpointData> Trainer::NewestCheckpoint() {
@@ -219,6 +276,7 @@ void Trainer::Emit(ProgressEvent e) {
 }
 
 absl::Status Trainer::Checkpoint() {
+  if (!writer()) return absl::OkStatus();
   TrainingState s = state_;
   s.elapsed_seconds = Elapsed();
   const std::string path = CheckpointPath(ckpt_dir_, state_.step);
@@ -260,7 +318,7 @@ absl::Status Trainer::Validate(int64_t epoch) {
   } else {
     ++state_.epochs_without_improvement;
   }
-  if (best || config_.train.export_model == ExportModel::kLast) {
+  if (writer() && (best || config_.train.export_model == ExportModel::kLast)) {
     const nlohmann::json meta = {
         {"step", state_.step}, {"epoch", epoch},
         {"dev_cer", r.cer},    {"dev_wer", r.wer},
@@ -285,6 +343,14 @@ absl::Status Trainer::Validate(int64_t epoch) {
 }
 
 absl::StatusOr<TrainingResult> Trainer::Run(const std::atomic<bool>* cancel) {
+  try {
+    return RunSession(cancel);
+  } catch (const std::exception& e) {  // a lost peer or collective timeout, or LibTorch
+    return absl::UnavailableError(absl::StrCat("training stopped at step ", state_.step, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<TrainingResult> Trainer::RunSession(const std::atomic<bool>* cancel) {
   session_start_ = std::chrono::steady_clock::now();
   window_ = StepWindow{};
   window_.first_step = state_.step;
@@ -326,13 +392,14 @@ absl::StatusOr<std::optional<StopReason>> Trainer::RunEpoch(const std::atomic<bo
                                                             const TrainingLoss& loss_terms) {
   const RunOptions& run = config_.train;
   BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
-                     config_.data.prefetch_batches);
+                     config_.data.prefetch_batches, collective_ ? collective_->rank() : 0,
+                     collective_ ? collective_->world_size() : 1, gradient_groups_);
   while (auto batch = loader.Next()) {
     double budget_spent = 0;
     if (const std::optional<StopReason> stop = StopBefore(cancel, &budget_spent)) return stop;
     for (const std::string& p : train_->TakeProblems()) Emit(MessageEvent(p));
     state_.batch_in_epoch = batch->index + 1;
-    if (batch->size() == 0) continue;
+    if (batch->size() == 0 && collective_ == nullptr) continue;  // ranks skip together (TrainStep)
     const double lr =
         LearningRate(config_.optimizer, config_.schedule, state_.step, total_steps_, budget_spent);
     auto stepped = TrainStep(*batch, lr, loss_terms);
@@ -348,10 +415,18 @@ absl::StatusOr<std::optional<StopReason>> Trainer::RunEpoch(const std::atomic<bo
 
 std::optional<StopReason> Trainer::StopBefore(const std::atomic<bool>* cancel, double* budget_spent) const {
   const RunOptions& run = config_.train;
-  if (cancel != nullptr && cancel->load()) return StopReason::kCancelled;
-  if (run.max_steps > 0 && state_.step >= run.max_steps) return StopReason::kMaxSteps;
+  bool cancelled = cancel != nullptr && cancel->load();
   const double budget = run.time_budget_minutes * 60;
   *budget_spent = budget > 0 ? Elapsed() / budget : 0;
+  if (collective_ != nullptr) {
+    std::vector<torch::Tensor> votes = {torch::tensor(
+        {cancelled ? 1.0 : 0.0, collective_->rank() == 0 ? *budget_spent : 0.0}, torch::kFloat64)};
+    collective_->AllReduceSum(votes);
+    cancelled = votes[0][0].item<double>() > 0;
+    *budget_spent = votes[0][1].item<double>();
+  }
+  if (cancelled) return StopReason::kCancelled;
+  if (run.max_steps > 0 && state_.step >= run.max_steps) return StopReason::kMaxSteps;
   if (*budget_spent >= 1) return StopReason::kTimeBudget;
   return std::nullopt;
 }
@@ -365,9 +440,12 @@ absl::StatusOr<bool> Trainer::TrainStep(const Batch& batch, double lr, const Tra
   const int64_t burn_in =
       1 +
       static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(std::max(1, 2 * config_.model.burn_in_frames)));
-  const double loss =
-      ForwardBackward(model_, replicas_, batch, config_.model.burn_in_frames > 0 ? burn_in : 0,
-                      config_.train.seed, state_.step, loss_terms);
+  GradientSum sum = ForwardBackwardGroups(model_, replicas_, batch, batch.group_rows,
+                                          config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
+                                          state_.step, loss_terms);
+  int64_t frames = batch.frames;
+  const double loss = CombineAcrossRanks(&sum, &frames);
+  if (sum.rows == 0) return false;  // no rank had a row that loaded
   bool finite = std::isfinite(loss);
   if (finite) {
     const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : INFINITY;
@@ -394,8 +472,31 @@ absl::StatusOr<bool> Trainer::TrainStep(const Batch& batch, double lr, const Tra
   state_.nonfinite_streak = 0;
   window_.loss_sum += loss;
   ++window_.losses;
-  window_.frames += batch.frames;
+  window_.frames += frames;
   return true;
+}
+
+double Trainer::CombineAcrossRanks(GradientSum* sum, int64_t* frames) {
+  torch::NoGradGuard no_grad;
+  if (collective_ != nullptr) {
+    // One float64 buffer: the gradient sums, then rows, loss sum and frames.
+    std::vector<torch::Tensor> parts = sum->grads;
+    parts.push_back(torch::tensor(
+        {static_cast<double>(sum->rows), sum->rows > 0 ? sum->loss_sum : 0.0, static_cast<double>(*frames)},
+        torch::kFloat64));
+    collective_->AllReduceSum(parts);
+    sum->rows = static_cast<int64_t>(parts.back()[0].item<double>());
+    sum->loss_sum = parts.back()[1].item<double>();
+    *frames = static_cast<int64_t>(parts.back()[2].item<double>());
+  }
+  if (sum->rows == 0) return 0;
+  const double loss = sum->loss_sum / static_cast<double>(sum->rows);
+  if (!std::isfinite(loss)) return loss;
+  std::vector<torch::Tensor> params = model_->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    params[i].mutable_grad() = (sum->grads[i] / static_cast<double>(sum->rows)).to(params[i].options());
+  }
+  return loss;
 }
 
 void Trainer::EmitProgress(double lr) {

@@ -7,8 +7,11 @@
 // (OUT/checkpoints) with retention, exact resume, and progress events for
 // CLIs and the service. With train.ema_decay, the model validated and
 // exported is a moving average of the weights. On CPU with several
-// threads, data-parallel across model replicas (data_parallel.h).
-// Deterministic on CPU for a fixed seed and thread count. Used by asr-train
+// threads, data-parallel across model replicas (data_parallel.h); across
+// processes (and hosts) with a Collective (collective.h): every batch split
+// between the ranks, gradients summed every step, rank 0 the only one that
+// writes. Deterministic on CPU for a fixed seed, whatever the thread count
+// and world size up to floating-point summation order. Used by asr-train
 // and the job manager.
 #pragma once
 
@@ -21,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/training/checkpoint.h"
+#include "model/training/collective.h"
 #include "model/training/data_parallel.h"
 #include "model/training/dataset.h"
 #include "model/training/progress.h"
@@ -50,13 +54,20 @@ class Trainer {
   // Reads the data, prepares CMVN (or the checkpoint's) and the model.
   // With resume, continues from the newest valid checkpoint in
   // OUT/checkpoints (its stored config wins); without one, starts fresh.
+  // With `collective` (not owned; outlives the Trainer), this process is
+  // one rank of a job: every rank must pass the same config and see the
+  // same OUT (a shared folder across hosts); ranks that disagree on the
+  // config or the checkpoint to resume from fail at once, and the
+  // parameters are broadcast from rank 0. Only rank 0 writes OUT.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainingConfig& config,
                                                          const std::string& out_dir, bool resume,
-                                                         ProgressCallback progress);
+                                                         ProgressCallback progress,
+                                                         Collective* collective = nullptr);
   ~Trainer();
 
   // Trains until done, cancelled (*cancel set: stops within one step and
-  // writes a checkpoint), out of budget, or failed.
+  // writes a checkpoint), out of budget, or failed (an exception, e.g. a
+  // lost peer rank, is an Unavailable status).
   absl::StatusOr<TrainingResult> Run(const std::atomic<bool>* cancel = nullptr);
 
   AcousticModel& model() { return model_; }
@@ -82,16 +93,30 @@ class Trainer {
   absl::Status LoadData();
   absl::Status BuildModels(const Cmvn& cmvn);
   absl::Status StartFrom(const CheckpointData* ckpt);
+  // Run() without turning exceptions into a status.
+  absl::StatusOr<TrainingResult> RunSession(const std::atomic<bool>* cancel);
   // Run()'s parts. The rest of the current epoch; a stop reason if a stop
   // condition ended it early.
   absl::StatusOr<std::optional<StopReason>> RunEpoch(const std::atomic<bool>* cancel,
                                                      const TrainingLoss& loss_terms);
   // Why the run stops before the next batch, if it does; *budget_spent is
-  // the share of the time budget used (0 without one).
+  // the share of the time budget used (0 without one). Across ranks: any
+  // rank's reason stops all, and rank 0's clock decides the budget.
   std::optional<StopReason> StopBefore(const std::atomic<bool>* cancel, double* budget_spent) const;
   // One optimizer step at learning rate `lr`; false if it was skipped
-  // (non-finite loss or gradient), an error after too many in a row.
+  // (non-finite loss or gradient, or no rows on any rank), an error after
+  // too many non-finite steps in a row. `batch` holds this rank's rows.
   absl::StatusOr<bool> TrainStep(const Batch& batch, double lr, const TrainingLoss& loss_terms);
+  // The step's gradient sums (this rank's groups) summed over the ranks
+  // (one allreduce, with the row, loss and *frames counts), then the mean
+  // over all rows set as model_'s gradients when the loss is finite.
+  // Returns the batch's mean CTC loss over every rank's rows (0 without
+  // rows; sum->rows is then 0).
+  double CombineAcrossRanks(GradientSum* sum, int64_t* frames);
+  // Create()'s check that every rank has the same config and resumes from
+  // the same step; then rank 0's parameters everywhere.
+  absl::Status AgreeAcrossRanks();
+  bool writer() const { return collective_ == nullptr || collective_->rank() == 0; }
   void EmitProgress(double lr);
   TrainingResult Finish(StopReason stop);
   absl::Status Checkpoint();
@@ -121,6 +146,8 @@ class Trainer {
   std::chrono::steady_clock::time_point session_start_;
   StepWindow window_;
   std::unique_ptr<std::ofstream> log_;
+  Collective* collective_ = nullptr;  // not owned; null: a single process
+  int gradient_groups_ = 1;           // train.gradient_groups, or one per thread per process
 };
 
 // Global CMVN statistics over up to max_utterances training utterances

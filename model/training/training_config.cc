@@ -67,6 +67,8 @@ absl::Status TrainingConfig::Validate() const {
   if (!(r.time_budget_minutes >= 0))
     return absl::InvalidArgumentError("train.time_budget_minutes: must be >= 0");
   if (r.threads < 0 || r.threads > 1024) return absl::InvalidArgumentError("train.threads: not in [0, 1024]");
+  if (r.gradient_groups < 0 || r.gradient_groups > 4096)
+    return absl::InvalidArgumentError("train.gradient_groups: not in [0, 4096]");
   if (r.checkpoint_every_steps < 0)
     return absl::InvalidArgumentError("train.checkpoint_every_steps: must be >= 0");
   if (r.keep_last_checkpoints < 1)

@@ -89,6 +89,14 @@ struct RunOptions {
   // thread count; the same gradient as the whole batch up to rounding).
   // false: one model, LibTorch and BLAS parallelize each operation instead.
   bool data_parallel = true;
+  // Every batch's gradient is the sum of the gradients of this many row
+  // groups (contiguous, near-equal), each run forward and backward on its
+  // own and summed in float64: the same groups, hence bit for bit the same
+  // training, whatever the threads and processes that compute them. 0 =
+  // one group per thread per process (fastest; results then depend on
+  // the thread count and world size up to rounding). Must be at least the
+  // world size.
+  int gradient_groups = 0;
   int checkpoint_every_steps = 500;
   int keep_last_checkpoints = 3;       // plus the best by dev CER
   int early_stopping_patience = 0;     // epochs without dev CER improvement; 0 = off
@@ -133,6 +141,10 @@ struct RunOptions {
     v({"threads", "LibTorch + BLAS threads; 0 = half the cores"}, s.threads);
     v({"data_parallel", "on CPU, one model replica per thread, each on a shard of the batch"},
       s.data_parallel);
+    v({"gradient_groups",
+       "row groups each batch's gradient is summed from (float64); fixed: the same training for any threads "
+       "and world size; 0 = one per thread per process"},
+      s.gradient_groups);
     v({"checkpoint_every_steps", "0 = only at epoch ends"}, s.checkpoint_every_steps);
     v({"keep_last_checkpoints", "plus the best by dev CER"}, s.keep_last_checkpoints);
     v({"early_stopping_patience", "epochs without dev CER improvement; 0 = off"}, s.early_stopping_patience);

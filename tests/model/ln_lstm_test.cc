@@ -146,6 +146,24 @@ TEST_F(LnLstmTest, DropoutOnlyBetweenLayersAndOnlyInTraining) {
   EXPECT_GT(MaxDiff(lstm->forward(x).output, lstm->forward(x).output), 0.0);
 }
 
+// A row's dropout masks come from its own seed: the same whatever rows
+// share its batch and however long the batch is padded.
+TEST_F(LnLstmTest, SeededDropoutMasksArePerRow) {
+  LayerNormLstm lstm(LayerNormLstmOptions(4, 6).num_layers(3).dropout(0.5));
+  lstm->train();
+  const torch::Tensor x = torch::randn({7, 2, 4});
+  lstm->SeedDropout({11, 22});
+  const torch::Tensor both = lstm->forward(x, torch::tensor({7, 4})).output;
+  lstm->SeedDropout({22});
+  const torch::Tensor alone = lstm->forward(x.narrow(0, 0, 4).narrow(1, 1, 1), torch::tensor({4})).output;
+  EXPECT_LT(MaxDiff(both.narrow(0, 0, 4).narrow(1, 1, 1), alone), 1e-6);
+  lstm->SeedDropout({33});
+  const torch::Tensor other = lstm->forward(x.narrow(0, 0, 4).narrow(1, 1, 1), torch::tensor({4})).output;
+  EXPECT_GT(MaxDiff(other, alone), 1e-3) << "another seed, other masks";
+  lstm->SeedDropout({11});
+  EXPECT_THROW(lstm->forward(x), c10::Error) << "one seed for two rows";
+}
+
 int64_t ResidentKiB() {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);) {

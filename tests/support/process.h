@@ -53,6 +53,9 @@ class ChildProcess {
   std::string log_path_;
 };
 
+// A TCP port on loopback that was free a moment ago (0 if none could be had).
+int FreePort();
+
 // GET http://host:port/path over plain HTTP/1.0; returns "" on any failure.
 // *status receives the HTTP status code (0 on failure) when non-null.
 std::string HttpGet(const std::string& host, int port, const std::string& path, int* status = nullptr);

@@ -1,6 +1,6 @@
 // Data-parallel training step: the shards' weighted gradients equal the
-// whole batch's (uneven shards included), and dropout masks depend on the
-// seed and step only.
+// whole batch's (uneven shards included, with dropout too), and dropout
+// masks depend on the seed, step and utterance only.
 #include "model/training/data_parallel.h"
 
 #include <gtest/gtest.h>
@@ -59,13 +59,23 @@ std::vector<torch::Tensor> Grads(AcousticModel& m) {
   return g;
 }
 
+void ExpectShardsSumToTheWholeBatch(double dropout);
+
+// With dropout too: each row's masks are keyed by its utterance, not its shard.
 TEST(DataParallelTest, ShardGradientsSumToTheWholeBatchGradient) {
+  for (double dropout : {0.0, 0.3}) {
+    SCOPED_TRACE(::testing::Message() << "dropout " << dropout);
+    ExpectShardsSumToTheWholeBatch(dropout);
+  }
+}
+
+void ExpectShardsSumToTheWholeBatch(double dropout) {
   const Batch batch = SomeBatch();
-  Models whole = MakeModels(0.0, 0);
+  Models whole = MakeModels(dropout, 0);
   const double whole_loss = ForwardBackward(whole.main, whole.replicas, batch, 2, 1, 0);
   const std::vector<torch::Tensor> expected = Grads(whole.main);
   for (int replicas : {1, 2, 4}) {  // shards of 3+2, 1+2+2 and 1 row each
-    Models dp = MakeModels(0.0, replicas);
+    Models dp = MakeModels(dropout, replicas);
     const double loss = ForwardBackward(dp.main, dp.replicas, batch, 2, 1, 0);
     EXPECT_NEAR(loss, whole_loss, 1e-5 * std::abs(whole_loss)) << replicas << " replicas";
     const std::vector<torch::Tensor> got = Grads(dp.main);
