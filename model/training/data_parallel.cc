@@ -69,9 +69,20 @@ std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups) {
   return out;
 }
 
-GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& replicas,
-                                  const Batch& batch, const std::vector<int64_t>& group_rows, int64_t burn_in,
-                                  uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
+void SetMeanGradient(AcousticModel& model, const GradientSum& sum) {
+  if (sum.in_model || sum.rows == 0) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> params = model->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!params[i].grad().defined()) params[i].mutable_grad() = torch::empty_like(params[i]);
+    torch::div_out(params[i].mutable_grad(), sum.grads[i],
+                   static_cast<double>(sum.rows));  // one pass, to float32
+  }
+}
+
+void ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
+                           const std::vector<int64_t>& group_rows, int64_t burn_in, uint64_t seed,
+                           int64_t step, GradientSum* sum, const TrainingLoss& loss_terms) {
   const size_t groups = group_rows.size();
   std::vector<int64_t> first(groups + 1, 0);
   for (size_t g = 0; g < groups; ++g) first[g + 1] = first[g] + group_rows[g];
@@ -79,12 +90,24 @@ GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticMode
               " rows of ", batch.size());
   const size_t workers = std::min(1 + replicas.size(), std::max<size_t>(groups, 1));
   auto model_of = [&](size_t k) -> AcousticModel& { return k == 0 ? model : replicas[k - 1]; };
-  std::vector<GradientSum> partial(workers);
+  const std::vector<torch::Tensor> params = model->parameters();
+  sum->scratch.resize(workers - 1);
+  for (size_t k = 0; k < workers; ++k) {
+    std::vector<torch::Tensor>& acc = k == 0 ? sum->grads : sum->scratch[k - 1];
+    if (acc.size() != params.size()) {
+      acc.clear();
+      for (const torch::Tensor& p : params) acc.push_back(torch::empty_like(p, torch::kFloat64));
+    }
+  }
+  sum->in_model = sum->allow_in_model && groups == 1;
+  std::vector<double> losses(workers, 0.0);
+  std::vector<int64_t> rows_done(workers, 0);
+  std::vector<char> added(workers, 0);  // whether worker k's sum holds a gradient yet
   std::vector<std::exception_ptr> errors(workers);
   auto run_worker = [&](size_t k) {
     try {
       AcousticModel& m = model_of(k);
-      GradientSum& sum = partial[k];
+      std::vector<torch::Tensor>& acc = k == 0 ? sum->grads : sum->scratch[k - 1];
       for (size_t g = k; g < groups; g += workers) {
         const int64_t rows = group_rows[g];
         if (rows == 0) continue;
@@ -94,18 +117,25 @@ GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticMode
           row_seeds.push_back(DropoutSeed(seed, step, batch.utterances[static_cast<size_t>(row)]));
         m->lstm()->SeedDropout(std::move(row_seeds));
         const double loss = ShardLossBackward(m, batch, first[g], first[g + 1], burn_in, loss_terms);
-        sum.loss_sum += static_cast<double>(rows) * loss;
-        sum.rows += rows;
-        if (!std::isfinite(loss)) continue;
+        losses[k] += static_cast<double>(rows) * loss;
+        rows_done[k] += rows;
+        if (!std::isfinite(loss) || sum->in_model) continue;
         torch::NoGradGuard no_grad;
-        const std::vector<torch::Tensor> params = m->parameters();
-        if (sum.grads.empty()) {
-          for (const torch::Tensor& p : params) sum.grads.push_back(torch::zeros_like(p, torch::kFloat64));
+        const std::vector<torch::Tensor> mine = m->parameters();
+        for (size_t i = 0; i < mine.size(); ++i) {
+          const torch::Tensor& grad = mine[i].grad();
+          if (!added[k]) {
+            if (grad.defined()) {
+              // In float64: grad * rows in float32 would round.
+              acc[i].copy_(grad).mul_(static_cast<double>(rows));
+            } else {
+              acc[i].zero_();
+            }
+          } else if (grad.defined()) {
+            acc[i].add_(grad, static_cast<double>(rows));
+          }
         }
-        for (size_t i = 0; i < params.size(); ++i) {
-          if (params[i].grad().defined())
-            sum.grads[i].add_(params[i].grad().to(torch::kFloat64), static_cast<double>(rows));
-        }
+        added[k] = 1;
       }
     } catch (...) {
       errors[k] = std::current_exception();
@@ -123,37 +153,32 @@ GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticMode
   for (const std::exception_ptr& e : errors) {
     if (e) std::rethrow_exception(e);
   }
-  GradientSum total;
-  for (GradientSum& p : partial) {
-    total.loss_sum += p.loss_sum;
-    total.rows += p.rows;
-    if (p.grads.empty()) continue;
-    if (total.grads.empty()) {
-      total.grads = std::move(p.grads);
-    } else {
-      for (size_t i = 0; i < total.grads.size(); ++i) total.grads[i].add_(p.grads[i]);
-    }
+  sum->loss_sum = 0;
+  sum->rows = 0;
+  for (size_t k = 0; k < workers; ++k) {
+    sum->loss_sum += losses[k];
+    sum->rows += rows_done[k];
   }
-  if (total.grads.empty()) {
-    for (const torch::Tensor& p : model->parameters())
-      total.grads.push_back(torch::zeros_like(p, torch::kFloat64));
+  if (sum->in_model) return;
+  torch::NoGradGuard no_grad;
+  if (!added[0]) {
+    for (torch::Tensor& t : sum->grads) t.zero_();
   }
-  return total;
+  for (size_t k = 1; k < workers; ++k) {
+    if (!added[k]) continue;
+    for (size_t i = 0; i < params.size(); ++i) sum->grads[i].add_(sum->scratch[k - 1][i]);
+  }
 }
 
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
                        int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss_terms) {
   const int64_t rows = batch.size();
   const int64_t groups = std::min<int64_t>(1 + static_cast<int64_t>(replicas.size()), rows);
-  const GradientSum sum = ForwardBackwardGroups(model, replicas, batch, EvenGroups(rows, groups), burn_in,
-                                                seed, step, loss_terms);
+  GradientSum sum;
+  ForwardBackwardGroups(model, replicas, batch, EvenGroups(rows, groups), burn_in, seed, step, &sum,
+                        loss_terms);
   const double loss = rows > 0 ? sum.loss_sum / static_cast<double>(rows) : 0.0;
-  if (!std::isfinite(loss)) return loss;
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> params = model->parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    params[i].mutable_grad() = (sum.grads[i] / static_cast<double>(rows)).to(params[i].options());
-  }
+  if (std::isfinite(loss)) SetMeanGradient(model, sum);
   return loss;
 }
 

@@ -43,13 +43,20 @@ struct TrainingLoss {
 double ForwardBackward(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
                        int64_t burn_in, uint64_t seed, int64_t step, const TrainingLoss& loss = {});
 
-// A batch's gradient and loss as float64 sums over row groups.
+// A batch's gradient and loss as float64 sums over row groups. Reuse one
+// across steps: its buffers are kept.
 struct GradientSum {
   // One per parameter of the model, float64: the sum over groups g of
-  // rows_g · (gradient of group g's mean loss).
+  // rows_g · (gradient of group g's mean loss). Unset when in_model.
   std::vector<torch::Tensor> grads;
   double loss_sum = 0;  // sum of rows_g · (group g's mean CTC loss); NaN or inf if any is
   int64_t rows = 0;     // rows summed over
+  // Set by the caller: a batch of one group may leave its gradient (the
+  // mean over its rows, exactly what grads / rows would round to) in the
+  // model's gradients instead; in_model then says it did.
+  bool allow_in_model = false;
+  bool in_model = false;
+  std::vector<std::vector<torch::Tensor>> scratch;  // per-worker sums of workers 1.., reused
 };
 
 // Forward and backward of `batch` in row groups: group g is the next
@@ -61,10 +68,14 @@ struct GradientSum {
 // processes, which process) computed which group: the same groups give
 // the same gradient bit for bit. A group whose loss is not finite adds no
 // gradient (loss_sum then is not finite either). Dropout as for
-// ForwardBackward; model's gradients are left undefined or stale.
-GradientSum ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& replicas,
-                                  const Batch& batch, const std::vector<int64_t>& group_rows, int64_t burn_in,
-                                  uint64_t seed, int64_t step, const TrainingLoss& loss = {});
+// ForwardBackward; model's gradients are left stale unless sum->in_model.
+void ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& replicas, const Batch& batch,
+                           const std::vector<int64_t>& group_rows, int64_t burn_in, uint64_t seed,
+                           int64_t step, GradientSum* sum, const TrainingLoss& loss = {});
+
+// Sets model's gradients to sum.grads / sum.rows (in the parameters'
+// dtype), unless sum.in_model (they already are) or there are no rows.
+void SetMeanGradient(AcousticModel& model, const GradientSum& sum);
 
 // Near-equal contiguous group sizes: `groups` counts summing to `rows`
 // (group g holds rows [g·rows/groups, (g+1)·rows/groups)).

@@ -440,9 +440,11 @@ absl::StatusOr<bool> Trainer::TrainStep(const Batch& batch, double lr, const Tra
   const int64_t burn_in =
       1 +
       static_cast<int64_t>(burn_rng() % static_cast<uint64_t>(std::max(1, 2 * config_.model.burn_in_frames)));
-  GradientSum sum = ForwardBackwardGroups(model_, replicas_, batch, batch.group_rows,
-                                          config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed,
-                                          state_.step, loss_terms);
+  GradientSum& sum = gradient_sum_;
+  sum.allow_in_model = collective_ == nullptr;
+  ForwardBackwardGroups(model_, replicas_, batch, batch.group_rows,
+                        config_.model.burn_in_frames > 0 ? burn_in : 0, config_.train.seed, state_.step, &sum,
+                        loss_terms);
   int64_t frames = batch.frames;
   const double loss = CombineAcrossRanks(&sum, &frames);
   if (sum.rows == 0) return false;  // no rank had a row that loaded
@@ -491,11 +493,7 @@ double Trainer::CombineAcrossRanks(GradientSum* sum, int64_t* frames) {
   }
   if (sum->rows == 0) return 0;
   const double loss = sum->loss_sum / static_cast<double>(sum->rows);
-  if (!std::isfinite(loss)) return loss;
-  std::vector<torch::Tensor> params = model_->parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    params[i].mutable_grad() = (sum->grads[i] / static_cast<double>(sum->rows)).to(params[i].options());
-  }
+  if (std::isfinite(loss)) SetMeanGradient(model_, *sum);
   return loss;
 }
 

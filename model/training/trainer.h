@@ -147,6 +147,7 @@ class Trainer {
   StepWindow window_;
   std::unique_ptr<std::ofstream> log_;
   Collective* collective_ = nullptr;  // not owned; null: a single process
+  GradientSum gradient_sum_;          // TrainStep's, its buffers kept between steps
   int gradient_groups_ = 1;           // train.gradient_groups, or one per thread per process
 };
 
