@@ -3,13 +3,15 @@
 // (Gloo), launched by hand and by Debian's torchrun, reaching the
 // parameters and validation CER of a single process after the same steps.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "model/model_io.h"
 #include "model/training/checkpoint.h"
@@ -222,6 +224,99 @@ TEST(DistributedTrainingTest, TorchrunLaunchesTheRanks) {
                                      600);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ExpectSameModel(one, Read(out), "torchrun, 2 ranks");
+}
+
+// The pid of the asr-train process writing into `out` whose environment
+// holds `rank_var` (e.g. "RANK=1"), or -1.
+pid_t FindRank(const std::string& out, const std::string& rank_var) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = testing::ReadFileOrEmpty(e.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("asr-train") == std::string::npos || cmdline.find(out) == std::string::npos) continue;
+    const std::string env = testing::ReadFileOrEmpty(e.path().string() + "/environ");
+    if (env.find(std::string(1, '\0') + rank_var + '\0') != std::string::npos ||
+        env.rfind(rank_var + '\0', 0) == 0)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return -1;
+}
+
+// torchrun --max_restarts 1 with one rank killed by SIGKILL after the
+// first periodic checkpoint: the group restarts, resumes from the newest
+// checkpoint with the step counter going on, and ends with the parameters
+// of an uninterrupted single-process run (resume is exact and the groups
+// are fixed, so they are the same bit for bit in practice).
+TEST(DistributedTrainingTest, TorchrunRestartsTheGroupAfterARankIsKilledAndResumes) {
+  ASSERT_TRUE(ProcessGroupsAvailable());
+  nlohmann::json c = nlohmann::json::parse(testing::ReadFileOrEmpty(Config()));
+  c["train"]["max_steps"] = 30;
+  c["train"]["checkpoint_every_steps"] = 5;
+  c["train"]["keep_last_checkpoints"] = 10;
+  c["model"]["hidden_size"] = 96;  // slower steps, so the kill lands mid-run
+  const std::string config = testing::WriteJson(c);
+  const RunResult straight = Read(RunRanks(1, config));
+  ASSERT_EQ(straight.step, 30);
+  const std::string out = testing::MakeTempDir("asr-torchrun");
+  auto run = testing::ChildProcess::Start({"/usr/bin/torchrun",
+                                           "--nnodes",
+                                           "1",
+                                           "--nproc_per_node",
+                                           "2",
+                                           "--max_restarts",
+                                           "1",
+                                           "--master_port",
+                                           std::to_string(testing::FreePort()),
+                                           "-r",
+                                           "2",
+                                           "-t",
+                                           "2",
+                                           "--log_dir",
+                                           out + "/torchrun-logs",
+                                           "--no_python",
+                                           testing::BinPath("asr-train"),
+                                           "--config",
+                                           config,
+                                           "--out",
+                                           out,
+                                           "--resume",
+                                           "--collective-timeout",
+                                           "60"},
+                                          out + "/torchrun.log");
+  // Wait for a periodic checkpoint, then kill rank 1.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (ListCheckpoints(out + "/checkpoints").empty() && std::chrono::steady_clock::now() < deadline &&
+         run->running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(ListCheckpoints(out + "/checkpoints").empty()) << run->log();
+  const pid_t victim = FindRank(out, "RANK=1");
+  ASSERT_GT(victim, 0) << "rank 1 not found";
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  const std::optional<int> code = run->WaitFor(600);
+  ASSERT_EQ(code.value_or(-1), 0) << run->log();
+  // The restarted group resumed from a checkpoint and went on from its step.
+  std::ifstream log(out + "/train_log.jsonl");
+  int64_t resumed_at = -1, first_step_after = -1, last_step = -1;
+  for (std::string line; std::getline(log, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string message = j.value("message", "");
+    if (message.rfind("resuming from", 0) == 0)
+      resumed_at = std::stoll(message.substr(message.rfind(' ') + 1));
+    if (j.value("kind", "") == "step") {
+      if (resumed_at >= 0 && first_step_after < 0) first_step_after = j.at("step").get<int64_t>();
+      last_step = j.at("step").get<int64_t>();
+    }
+  }
+  ASSERT_GE(resumed_at, 5) << "no resume after the kill: " << run->log();
+  EXPECT_EQ(first_step_after, resumed_at + 1);
+  EXPECT_EQ(last_step, 30);
+  // The survivor named the lost peer; both ranks joined again as attempt 1.
+  const std::string launcher_log = testing::ReadFileOrEmpty(out + "/torchrun.log");
+  EXPECT_NE(launcher_log.find("across ranks failed"), std::string::npos) << launcher_log;
+  EXPECT_NE(launcher_log.find("rank 1/2 (local 1/2) via torchrun, store 127.0.0.1:"), std::string::npos);
+  EXPECT_NE(launcher_log.find("(torchrun agent, attempt 1)"), std::string::npos) << launcher_log;
+  ExpectSameModel(straight, Read(out), "torchrun, rank 1 killed and the group restarted");
 }
 
 TEST(DistributedTrainingTest, RanksWithDifferentConfigsFailAtOnceNamingIt) {
