@@ -194,34 +194,42 @@ TEST(DistributedTrainingTest, TwoAndThreeRanksReachTheSingleProcessModel) {
   ExpectSameModel(one, Read(RunRanks(3, config)), "3 ranks");
 }
 
+// Debian's torchrun running `ranks` asr-train ranks on this host into
+// `out`, restarting the group up to `restarts` times. Its -r/-t must be
+// given (their defaults crash on Python 3.11); --no_python runs a binary.
+std::vector<std::string> Torchrun(int ranks, int restarts, const std::string& config,
+                                  const std::string& out) {
+  return {"/usr/bin/torchrun",
+          "--nnodes",
+          "1",
+          "--nproc_per_node",
+          std::to_string(ranks),
+          "--max_restarts",
+          std::to_string(restarts),
+          "--master_port",
+          std::to_string(testing::FreePort()),
+          "-r",
+          "2",
+          "-t",
+          "2",
+          "--log_dir",
+          out + "/torchrun-logs",
+          "--no_python",
+          testing::BinPath("asr-train"),
+          "--config",
+          config,
+          "--out",
+          out,
+          "--collective-timeout",
+          "60"};
+}
+
 TEST(DistributedTrainingTest, TorchrunLaunchesTheRanks) {
   ASSERT_TRUE(ProcessGroupsAvailable());
   const std::string config = Config();
   const RunResult one = Read(RunRanks(1, config));
   const std::string out = testing::MakeTempDir("asr-torchrun");
-  // Debian's torchrun needs -r/-t given (its defaults crash on Python 3.11).
-  const auto r = testing::RunProcess({"/usr/bin/torchrun",
-                                      "--nnodes",
-                                      "1",
-                                      "--nproc_per_node",
-                                      "2",
-                                      "--master_port",
-                                      std::to_string(testing::FreePort()),
-                                      "-r",
-                                      "2",
-                                      "-t",
-                                      "2",
-                                      "--log_dir",
-                                      out + "/torchrun-logs",
-                                      "--no_python",
-                                      testing::BinPath("asr-train"),
-                                      "--config",
-                                      config,
-                                      "--out",
-                                      out,
-                                      "--collective-timeout",
-                                      "120"},
-                                     600);
+  const auto r = testing::RunProcess(Torchrun(2, 0, config, out), 600);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ExpectSameModel(one, Read(out), "torchrun, 2 ranks");
 }
@@ -259,31 +267,9 @@ TEST(DistributedTrainingTest, TorchrunRestartsTheGroupAfterARankIsKilledAndResum
   const RunResult straight = Read(RunRanks(1, config));
   ASSERT_EQ(straight.step, 30);
   const std::string out = testing::MakeTempDir("asr-torchrun");
-  auto run = testing::ChildProcess::Start({"/usr/bin/torchrun",
-                                           "--nnodes",
-                                           "1",
-                                           "--nproc_per_node",
-                                           "2",
-                                           "--max_restarts",
-                                           "1",
-                                           "--master_port",
-                                           std::to_string(testing::FreePort()),
-                                           "-r",
-                                           "2",
-                                           "-t",
-                                           "2",
-                                           "--log_dir",
-                                           out + "/torchrun-logs",
-                                           "--no_python",
-                                           testing::BinPath("asr-train"),
-                                           "--config",
-                                           config,
-                                           "--out",
-                                           out,
-                                           "--resume",
-                                           "--collective-timeout",
-                                           "60"},
-                                          out + "/torchrun.log");
+  std::vector<std::string> argv = Torchrun(2, 1, config, out);
+  argv.push_back("--resume");
+  auto run = testing::ChildProcess::Start(argv, out + "/torchrun.log");
   // Wait for a periodic checkpoint, then kill rank 1.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   while (ListCheckpoints(out + "/checkpoints").empty() && std::chrono::steady_clock::now() < deadline &&
