@@ -283,7 +283,8 @@ absl::StatusOr<Matrix> Dataset::LoadFeatures(int64_t i, int64_t epoch) const {
     if (opts_.cache_features) {
       std::lock_guard<std::mutex> lock(mu_);
       const int64_t bytes = static_cast<int64_t>(feats.data.size() * sizeof(float));
-      if (cache_bytes_ + bytes <= opts_.cache_max_megabytes * (1 << 20) && !cache_.count(key)) {
+      if (cache_bytes_ + bytes <= (static_cast<int64_t>(opts_.cache_max_megabytes) << 20) &&
+          !cache_.count(key)) {
         cache_[key] = feats;
         cache_bytes_ += bytes;
       }
@@ -386,6 +387,11 @@ Batch Dataset::MakeBatch(const std::vector<int64_t>& indices, int64_t epoch, int
     b.audio_seconds += static_cast<double>(m.rows) * features_.frame_opts().frame_shift_ms * 1e-3;
   }
   return b;
+}
+
+int64_t Dataset::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_bytes_;
 }
 
 std::vector<std::string> Dataset::TakeProblems() const {

@@ -151,6 +151,8 @@ class Dataset {
   Batch MakeBatch(const std::vector<int64_t>& indices, int64_t epoch, int64_t index) const;
 
   int64_t failed() const { return failed_.load(); }
+  // Bytes of features held by the cache (data.cache_features). Thread-safe.
+  int64_t cached_bytes() const;
   // Lines describing load failures so far.
   std::vector<std::string> TakeProblems() const;
 

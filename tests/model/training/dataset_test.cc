@@ -252,6 +252,27 @@ TEST_F(DatasetTest, VtlpWarpsTrainFeaturesPerUtteranceAndEpochOnly) {
   EXPECT_FALSE(o.Validate().ok());
 }
 
+// The default cache (4096 MiB: 2^32 bytes, past a 32-bit int) holds
+// features; a smaller one stops at its size; off holds none.
+TEST_F(DatasetTest, TheFeatureCacheHoldsUpToItsSize) {
+  DataReport report;
+  auto utts = ReadNemoManifest(dir_ + "/train.jsonl", &report);
+  ASSERT_TRUE(utts.ok());
+  for (const auto& [cache, megabytes] :
+       std::vector<std::pair<bool, int>>{{true, 4096}, {true, 0}, {false, 4096}}) {
+    DataOptions o = DataOptions::Default();
+    o.cache_features = cache;
+    o.cache_max_megabytes = megabytes;
+    const Dataset ds(*utts, FeatureOptions(), Vocabulary(), o, false, 1, &report);
+    for (int64_t i = 0; i < 5; ++i) ASSERT_TRUE(ds.LoadFeatures(i, 0).ok());
+    if (cache && megabytes > 0) {
+      EXPECT_GT(ds.cached_bytes(), 5 * 40 * 80 * 4) << "5 utterances of >= 0.5 s, 80 floats per 10 ms frame";
+    } else {
+      EXPECT_EQ(ds.cached_bytes(), 0) << cache << " " << megabytes;
+    }
+  }
+}
+
 TEST_F(DatasetTest, NoiseAugmentationRaisesTrainFeaturesPerUtteranceAndEpochOnly) {
   DataReport report;
   auto utts = ReadNemoManifest(dir_ + "/train.jsonl", &report);
