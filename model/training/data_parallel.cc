@@ -63,12 +63,6 @@ void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to) {
   }
 }
 
-std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups) {
-  std::vector<int64_t> out;
-  for (int64_t g = 0; g < groups; ++g) out.push_back((g + 1) * rows / groups - g * rows / groups);
-  return out;
-}
-
 void SetMeanGradient(AcousticModel& model, const GradientSum& sum) {
   if (sum.in_model || sum.rows == 0) return;
   torch::NoGradGuard no_grad;

@@ -77,10 +77,6 @@ void ForwardBackwardGroups(AcousticModel& model, std::vector<AcousticModel>& rep
 // dtype), unless sum.in_model (they already are) or there are no rows.
 void SetMeanGradient(AcousticModel& model, const GradientSum& sum);
 
-// Near-equal contiguous group sizes: `groups` counts summing to `rows`
-// (group g holds rows [g·rows/groups, (g+1)·rows/groups)).
-std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups);
-
 // Copies from's parameters into each of `to` (no autograd).
 void CopyParameters(AcousticModel& from, std::vector<AcousticModel>& to);
 

@@ -401,6 +401,12 @@ std::vector<std::string> Dataset::TakeProblems() const {
   return out;
 }
 
+std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups) {
+  std::vector<int64_t> out;
+  for (int64_t g = 0; g < groups; ++g) out.push_back((g + 1) * rows / groups - g * rows / groups);
+  return out;
+}
+
 BatchLoader::BatchLoader(const Dataset& data, int64_t epoch, int64_t first, int threads, int prefetch,
                          int shard, int shards, int groups)
     : data_(data),
@@ -413,12 +419,13 @@ BatchLoader::BatchLoader(const Dataset& data, int64_t epoch, int64_t first, int 
     const size_t g0 = static_cast<size_t>(shard * groups / shards),
                  g1 = static_cast<size_t>((shard + 1) * groups / shards);
     for (std::vector<int64_t>& batch : order_) {
-      const size_t n = batch.size();
-      auto row = [&](size_t g) { return g * n / static_cast<size_t>(groups); };
-      std::vector<int64_t> sizes;
-      for (size_t g = g0; g < g1; ++g) sizes.push_back(static_cast<int64_t>(row(g + 1) - row(g)));
-      batch = std::vector<int64_t>(batch.begin() + static_cast<std::ptrdiff_t>(row(g0)),
-                                   batch.begin() + static_cast<std::ptrdiff_t>(row(g1)));
+      const std::vector<int64_t> all = EvenGroups(static_cast<int64_t>(batch.size()), groups);
+      std::vector<int64_t> sizes(all.begin() + static_cast<std::ptrdiff_t>(g0),
+                                 all.begin() + static_cast<std::ptrdiff_t>(g1));
+      const int64_t begin =
+          std::accumulate(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(g0), int64_t{0});
+      const int64_t end = begin + std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+      batch = std::vector<int64_t>(batch.begin() + begin, batch.begin() + end);
       group_sizes_.push_back(std::move(sizes));
     }
   }

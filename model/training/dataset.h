@@ -178,6 +178,10 @@ class Dataset {
   mutable std::atomic<int64_t> failed_{0};
 };
 
+// Near-equal contiguous group sizes: `groups` counts summing to `rows`
+// (group g holds rows [g·rows/groups, (g+1)·rows/groups)).
+std::vector<int64_t> EvenGroups(int64_t rows, int64_t groups);
+
 // Prepares the batches of one epoch on background threads and hands them
 // out in order. Stops its threads on destruction.
 class BatchLoader {

@@ -115,7 +115,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainingConfig& c
     t->config_.model.lexicon = TrainingWords(*t->train_, *cfg.model.MakeVocabulary());
   }
   if (absl::Status st = t->BuildModels(*cmvn); !st.ok()) return st;
-  const int world = collective ? collective->world_size() : 1;
+  const int world = t->world_size();
   t->gradient_groups_ = cfg.train.gradient_groups > 0 ? cfg.train.gradient_groups
                                                       : world * (1 + static_cast<int>(t->replicas_.size()));
   if (t->gradient_groups_ < world) {
@@ -392,8 +392,7 @@ absl::StatusOr<std::optional<StopReason>> Trainer::RunEpoch(const std::atomic<bo
                                                             const TrainingLoss& loss_terms) {
   const RunOptions& run = config_.train;
   BatchLoader loader(*train_, state_.epoch, state_.batch_in_epoch, config_.data.loader_threads,
-                     config_.data.prefetch_batches, collective_ ? collective_->rank() : 0,
-                     collective_ ? collective_->world_size() : 1, gradient_groups_);
+                     config_.data.prefetch_batches, rank(), world_size(), gradient_groups_);
   while (auto batch = loader.Next()) {
     double budget_spent = 0;
     if (const std::optional<StopReason> stop = StopBefore(cancel, &budget_spent)) return stop;
@@ -419,8 +418,8 @@ std::optional<StopReason> Trainer::StopBefore(const std::atomic<bool>* cancel, d
   const double budget = run.time_budget_minutes * 60;
   *budget_spent = budget > 0 ? Elapsed() / budget : 0;
   if (collective_ != nullptr) {
-    std::vector<torch::Tensor> votes = {torch::tensor(
-        {cancelled ? 1.0 : 0.0, collective_->rank() == 0 ? *budget_spent : 0.0}, torch::kFloat64)};
+    std::vector<torch::Tensor> votes = {
+        torch::tensor({cancelled ? 1.0 : 0.0, writer() ? *budget_spent : 0.0}, torch::kFloat64)};
     collective_->AllReduceSum(votes);
     cancelled = votes[0][0].item<double>() > 0;
     *budget_spent = votes[0][1].item<double>();

@@ -116,7 +116,9 @@ class Trainer {
   // Create()'s check that every rank has the same config and resumes from
   // the same step; then rank 0's parameters everywhere.
   absl::Status AgreeAcrossRanks();
-  bool writer() const { return collective_ == nullptr || collective_->rank() == 0; }
+  int rank() const { return collective_ ? collective_->rank() : 0; }
+  int world_size() const { return collective_ ? collective_->world_size() : 1; }
+  bool writer() const { return rank() == 0; }
   void EmitProgress(double lr);
   TrainingResult Finish(StopReason stop);
   absl::Status Checkpoint();
