@@ -71,6 +71,7 @@ void AddDatasets(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
 
 struct TrainArgs {
   std::string config, dataset, manifest, dev_manifest, upload;
+  int processes = 0, threads_per_process = 0;
   bool watch = false;
 };
 
@@ -90,6 +91,8 @@ int Train(const ConnectionOptions& conn, TrainArgs a) {
   } else if (!a.dev_manifest.empty()) {
     req.mutable_dataset()->set_dev_manifest(a.dev_manifest);
   }
+  req.mutable_resources()->set_processes(a.processes);
+  req.mutable_resources()->set_threads_per_process(a.threads_per_process);
   auto ctx = MakeContext(conn);
   asr::v1::Job job;
   const grpc::Status st = TrainingStub(conn)->CreateTrainingJob(ctx.get(), req, &job);
@@ -109,6 +112,10 @@ void AddTrain(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
   g->add_option("--upload", a->upload, "upload this directory first, then train on it");
   cmd->add_option("--dev-manifest", a->dev_manifest,
                   "dev manifest (default: dev.jsonl beside the train manifest)");
+  cmd->add_option("--processes", a->processes,
+                  "worker processes (ranks) the job trains on; 0 = 1 (the server caps it)");
+  cmd->add_option("--threads-per-process", a->threads_per_process,
+                  "compute threads of each worker; 0 = the server's --threads");
   cmd->add_flag("--watch", a->watch, "follow the job until it ends");
   cmd->callback([&conn, exit_code, a] { *exit_code = Train(conn, *a); });
 }

@@ -1,13 +1,18 @@
 #include "server/job_manager.h"
 
 #include <google/protobuf/util/time_util.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "model/training/checkpoint.h"
+#include "nlohmann/json.hpp"
 #include "server/config_convert.h"
 #include "server/paths.h"
 
@@ -89,9 +94,9 @@ bool IsTerminal(asr::v1::JobState s) {
   return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
 }
 
-JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics,
+JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, Runner* runner,
                        JobManagerOptions options)
-    : store_(store), models_(models), metrics_(metrics), opts_(std::move(options)) {}
+    : store_(store), models_(models), metrics_(metrics), runner_(runner), opts_(std::move(options)) {}
 
 JobManager::~JobManager() { Stop(); }
 
@@ -213,7 +218,22 @@ absl::StatusOr<TrainingConfig> JobManager::Resolve(const asr::v1::TrainingConfig
 }
 
 absl::StatusOr<asr::v1::Job> JobManager::Create(const asr::v1::TrainingConfig& config,
-                                                const asr::v1::DatasetSpec& dataset) {
+                                                const asr::v1::DatasetSpec& dataset,
+                                                const asr::v1::JobResources& resources) {
+  if (resources.processes() < 0 || resources.processes() > opts_.max_processes_per_job) {
+    return absl::InvalidArgumentError(absl::StrCat("resources.processes: ", resources.processes(),
+                                                   " not in [1, ", opts_.max_processes_per_job,
+                                                   "] (the server's --max-processes-per-job)"));
+  }
+  if (resources.threads_per_process() < 0 || resources.threads_per_process() > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resources.threads_per_process: ", resources.threads_per_process(), " not in [0, 256]"));
+  }
+  if (access(opts_.worker_binary.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("this server cannot train: its worker binary '",
+                                                      opts_.worker_binary,
+                                                      "' is not an executable (set --worker-binary)"));
+  }
   auto resolved = Resolve(config, dataset);
   if (!resolved.ok()) return resolved.status();
   auto effective = ToProto(*resolved);
@@ -222,6 +242,8 @@ absl::StatusOr<asr::v1::Job> JobManager::Create(const asr::v1::TrainingConfig& c
   job.set_id(NewJobId());
   *job.mutable_config() = *effective;
   *job.mutable_dataset() = dataset;
+  *job.mutable_resources() = resources;
+  job.mutable_resources()->set_processes(std::max(1, resources.processes()));
   *job.mutable_create_time() = TimeUtil::GetCurrentTime();
   if (absl::Status st = Record(job, StateEvent(asr::v1::QUEUED)); !st.ok()) return st;
   {
@@ -344,76 +366,211 @@ void JobManager::Work() {
       queue_.pop_front();
       running_[id] = std::make_shared<Running>();
     }
-    RunJob(id);
+    const bool again = RunJob(id);
     {
       std::lock_guard<std::mutex> lock(mu_);
       running_.erase(id);
+      if (again && !stopping_) queue_.push_front(id);  // stopping: Start() finds it QUEUED
     }
+    cv_.notify_all();
   }
 }
 
-void JobManager::RunJob(const std::string& id) {
+absl::StatusOr<WorkerLaunch> JobManager::PrepareLaunch(const asr::v1::Job& job,
+                                                       const TrainingConfig& config) {
+  const std::string dir = JobDir(job.id());
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string config_path = dir + "/job_config.json";
+  {
+    std::ofstream out(config_path + ".tmp", std::ios::trunc);
+    out << config.ToJson().dump(2) << "\n";
+    out.close();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write '", config_path, ".tmp'"));
+  }
+  fs::rename(config_path + ".tmp", config_path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot write '", config_path, "': ", ec.message()));
+  const int threads = job.resources().threads_per_process() > 0 ? job.resources().threads_per_process()
+                                                                : opts_.compute_threads;
+  WorkerLaunch launch;
+  launch.job_id = job.id();
+  launch.argv = {opts_.worker_binary,
+                 "--config",
+                 config_path,
+                 "--out",
+                 dir,
+                 "--resume",
+                 "--threads",
+                 std::to_string(threads),
+                 "--audio-root",
+                 config.audio_root,
+                 "--collective-timeout",
+                 absl::StrCat(opts_.collective_timeout_seconds)};
+  launch.log_dir = dir + "/logs";
+  launch.processes = std::max(1, job.resources().processes());
+  launch.memory_limit_bytes = opts_.worker_memory_limit_bytes;
+  return launch;
+}
+
+std::pair<WorkerOutcome, std::string> JobManager::Supervise(WorkerGroup& group, asr::v1::Job& job,
+                                                            Running& run, int64_t log_offset) {
+  const std::string id = job.id();
+  std::ifstream log;
+  std::string pending, stop_reason;
+  int64_t last_step = job.progress().step();
+  // Rank 0's new lines of train_log.jsonl into job events and metrics.
+  auto drain = [&] {
+    if (!log.is_open()) {
+      log.open(JobDir(id) + "/train_log.jsonl", std::ios::binary);
+      if (!log.is_open()) return;
+      log.seekg(log_offset);
+    }
+    log.clear();
+    std::string chunk((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    pending += chunk;
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      const nlohmann::json line = nlohmann::json::parse(pending.substr(start, nl - start), nullptr, false);
+      auto p = ProgressEvent::FromJson(line);
+      if (!p.ok()) continue;  // not an event (a torn or foreign line): nothing to report
+      if (p->kind == ProgressEvent::Kind::kDone) stop_reason = p->message;
+      OnWorkerEvent(*p, job, &last_step);
+    }
+    pending.erase(0, start);
+  };
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> terminated;
+  bool killed = false;
+  while (true) {
+    drain();
+    if (auto outcome = group.Poll()) {
+      drain();
+      return {*outcome, stop_reason};
+    }
+    if (run.cancel && !terminated) {
+      group.Terminate();
+      terminated = Clock::now();
+    }
+    if (terminated && !killed &&
+        Clock::now() - *terminated > std::chrono::duration<double>(opts_.worker_stop_grace_seconds)) {
+      group.Kill();
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void JobManager::OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_t* last_step) {
+  asr::v1::JobEvent e = ToJobEvent(p, &job);
+  // Every event carries the step; steps between progress logs count too.
+  if (p.step > *last_step) {
+    metrics_->OnSteps(static_cast<double>(p.step - *last_step));
+    *last_step = p.step;
+  }
+  if (p.kind == ProgressEvent::Kind::kStep) {
+    metrics_->OnProgress(job.id(), p.loss, p.learning_rate, p.frames_per_second);
+  } else if (p.kind == ProgressEvent::Kind::kValidation) {
+    metrics_->OnValidation(job.id(), p.dev_cer, p.dev_wer);
+  } else if (p.kind == ProgressEvent::Kind::kCheckpoint) {
+    metrics_->OnCheckpoint(p.checkpoint_seconds, p.checkpoint_failed);
+  } else if (p.kind == ProgressEvent::Kind::kSkippedStep) {
+    metrics_->OnSkippedSteps(1);
+  }
+  (void)Record(job, std::move(e));
+}
+
+bool JobManager::RunJob(const std::string& id) {
   std::shared_ptr<Running> run;
   {
     std::lock_guard<std::mutex> lock(mu_);
     run = running_[id];
   }
   auto loaded = store_->GetJob(id);
-  if (!loaded.ok() || loaded->state() != asr::v1::QUEUED) return;
+  if (!loaded.ok() || loaded->state() != asr::v1::QUEUED) return false;
   asr::v1::Job job = *loaded;
+  const std::string dir = JobDir(id), handle_path = dir + "/workers";
+  // Workers of a server that died: they finish their checkpoint first.
+  if (std::ifstream in(handle_path); in) {
+    std::string handle;
+    std::getline(in, handle);
+    runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
+  }
   job.set_attempts(job.attempts() + 1);
   if (!job.has_start_time()) *job.mutable_start_time() = TimeUtil::GetCurrentTime();
   (void)Record(job, StateEvent(asr::v1::RUNNING));
 
-  auto fail = [&](const std::string& why) {
-    job.set_error(why);
+  auto end = [&](asr::v1::JobState state, const std::string& error) -> bool {
+    if (!error.empty()) {
+      job.set_error(error);
+      asr::v1::JobEvent e;
+      e.set_error(error);
+      (void)Record(job, e);
+    }
     *job.mutable_end_time() = TimeUtil::GetCurrentTime();
-    asr::v1::JobEvent e;
-    e.set_error(why);
-    (void)Record(job, e);
-    (void)Record(job, StateEvent(asr::v1::FAILED));
+    (void)Record(job, StateEvent(state));
+    return false;
   };
   auto config = Resolve(job.config(), job.dataset());
-  if (!config.ok()) return fail(std::string(config.status().message()));
-  const std::string dir = JobDir(id);
-  const bool resume = !ListCheckpoints(dir + "/checkpoints").empty();
-  int64_t last_step = job.progress().step();
-  auto on_event = [&](const ProgressEvent& p) {
-    asr::v1::JobEvent e = ToJobEvent(p, &job);
-    // Every event carries the step; steps between progress logs count too.
-    if (p.step > last_step) {
-      metrics_->OnSteps(static_cast<double>(p.step - last_step));
-      last_step = p.step;
+  if (!config.ok()) return end(asr::v1::FAILED, std::string(config.status().message()));
+  auto launch = PrepareLaunch(job, *config);
+  if (!launch.ok()) return end(asr::v1::FAILED, std::string(launch.status().message()));
+  std::error_code ec;
+  const auto log_size = fs::file_size(dir + "/train_log.jsonl", ec);
+  const int64_t log_offset = ec ? 0 : static_cast<int64_t>(log_size);
+
+  WorkerOutcome outcome;
+  std::string stop_reason;
+  if (auto group = runner_->Launch(*launch); !group.ok()) {
+    outcome.detail = std::string(group.status().message());
+  } else {
+    {
+      std::ofstream out(handle_path, std::ios::trunc);
+      out << (*group)->Handle() << "\n";
     }
-    if (p.kind == ProgressEvent::Kind::kStep) {
-      metrics_->OnProgress(id, p.loss, p.learning_rate, p.frames_per_second);
-    } else if (p.kind == ProgressEvent::Kind::kValidation) {
-      metrics_->OnValidation(id, p.dev_cer, p.dev_wer);
-    } else if (p.kind == ProgressEvent::Kind::kCheckpoint) {
-      metrics_->OnCheckpoint(p.checkpoint_seconds, p.checkpoint_failed);
-    } else if (p.kind == ProgressEvent::Kind::kSkippedStep) {
-      metrics_->OnSkippedSteps(1);
-    }
-    (void)Record(job, std::move(e));
-  };
-  auto trainer = Trainer::Create(*config, dir, resume, on_event);
-  if (!trainer.ok()) return fail(std::string(trainer.status().message()));
-  auto result = (*trainer)->Run(&run->cancel);
+    std::tie(outcome, stop_reason) = Supervise(**group, job, *run, log_offset);
+    fs::remove(handle_path, ec);
+  }
   metrics_->ForgetJob(id);
-  if (!result.ok()) return fail(std::string(result.status().message()));
-  job.set_stop_reason(fields::NameOf(result->stop_reason));
   bool shutdown;
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutdown = run->shutdown;
   }
-  const bool cancelled = result->stop_reason == StopReason::kCancelled;
-  if (cancelled && shutdown) {
-    (void)Record(job, StateEvent(asr::v1::QUEUED));  // resumes at the next start
-    return;
+  using Kind = WorkerOutcome::Kind;
+  switch (outcome.kind) {
+    case Kind::kSucceeded:
+      job.set_stop_reason(stop_reason.empty() ? fields::NameOf(StopReason::kCompleted) : stop_reason);
+      return end(asr::v1::SUCCEEDED, "");
+    case Kind::kCancelled:
+    case Kind::kKilled:
+      if (outcome.kind == Kind::kKilled) {
+        asr::v1::JobEvent e;
+        e.set_message(outcome.detail);
+        (void)Record(job, e);
+      }
+      if (shutdown) {
+        (void)Record(job, StateEvent(asr::v1::QUEUED));  // resumes at the next start
+        return false;
+      }
+      job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
+      return end(asr::v1::CANCELLED, "");
+    case Kind::kInvalidInput:
+      return end(asr::v1::FAILED, outcome.detail);
+    case Kind::kFailed:
+      break;
   }
-  *job.mutable_end_time() = TimeUtil::GetCurrentTime();
-  (void)Record(job, StateEvent(cancelled ? asr::v1::CANCELLED : asr::v1::SUCCEEDED));
+  job.set_failures(job.failures() + 1);
+  if (job.failures() >= opts_.max_failures) {
+    return end(asr::v1::FAILED, absl::StrCat("the workers failed ", job.failures(), " times (the server's ",
+                                             "--max-job-failures); the last time: ", outcome.detail));
+  }
+  asr::v1::JobEvent e;
+  e.set_message(absl::StrCat("the workers failed (", job.failures(), " of ", opts_.max_failures,
+                             " failures allowed): ", outcome.detail,
+                             "; restarting from the newest checkpoint"));
+  (void)Record(job, e);
+  (void)Record(job, StateEvent(asr::v1::QUEUED));
+  return true;
 }
 
 }  // namespace asr::server

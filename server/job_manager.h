@@ -1,11 +1,20 @@
-// JobManager: runs training jobs. A FIFO queue served by a fixed number of
-// worker threads (max_concurrent_jobs, default 1), each job in its own
-// directory STATE/jobs/<id> through the same Trainer asr-train uses.
-// Every transition and progress event is written to the job store before
-// listeners (WatchJob streams) hear of it. Cancel stops a job within one
-// step and leaves a checkpoint. After a crash or kill -9, Start() puts
-// RUNNING jobs back at the head of the queue; they resume from their newest
-// valid checkpoint with the step counter continuing. A graceful Stop()
+// JobManager: the control plane of training. A FIFO queue served by
+// max_concurrent_jobs threads (default 1); each job runs as asr-train
+// worker processes started by a Runner (worker_runner.h), never inside the
+// server, in its own directory STATE/jobs/<id>: job_config.json (the
+// resolved config), checkpoints/, train_log.jsonl (rank 0's events, which
+// this class follows and turns into job events and metrics), logs/rank-K.log,
+// workers (the runner's handle while they run). Every transition and
+// event is written to the job store before listeners (WatchJob streams)
+// hear of it. Cancel = SIGTERM to the workers: they stop within one step,
+// rank 0 checkpoints, and they are killed if they have not ended after
+// worker_stop_grace_seconds. Workers that fail (a crash, an OOM kill, a
+// lost peer) are restarted from the newest checkpoint until the job has
+// failed max_failures times, then it is FAILED with the reason; a config
+// the worker rejects fails at once. After a crash or kill -9 of the server,
+// Start() puts RUNNING jobs back at the head of the queue; their workers
+// (which got SIGTERM when the server died) finish their checkpoint and the
+// job resumes from it with the step counter continuing. A graceful Stop()
 // checkpoints running jobs and leaves them queued for the next start.
 // Thread-safe.
 #pragma once
@@ -23,10 +32,12 @@
 
 #include "absl/status/statusor.h"
 #include "asr/v1/training.pb.h"
-#include "model/training/trainer.h"
+#include "model/training/progress.h"
+#include "model/training/training_config.h"
 #include "server/job_store.h"
 #include "server/model_registry.h"
 #include "server/training_metrics.h"
+#include "server/worker_runner.h"
 
 namespace asr::server {
 
@@ -37,12 +48,20 @@ struct JobManagerOptions {
   std::string state_dir;  // jobs under state_dir/jobs/<id>
   std::string data_root;  // datasets and manifests
   int max_concurrent_jobs = 1;
-  int compute_threads = 1;  // LibTorch + BLAS threads for every job
+  int compute_threads = 1;                  // LibTorch + BLAS threads per worker, unless the job says
+  std::string worker_binary;                // asr-train
+  int max_processes_per_job = 8;            // JobResources.processes limit
+  int max_failures = 3;                     // failed launches that end a job FAILED
+  double worker_stop_grace_seconds = 60;    // SIGTERM -> SIGKILL
+  double collective_timeout_seconds = 120;  // asr-train --collective-timeout
+  int64_t worker_memory_limit_bytes = 0;    // RLIMIT_AS per worker; 0 = none
 };
 
 class JobManager {
  public:
-  JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, JobManagerOptions options);
+  // `runner` starts the workers (not owned; outlives this).
+  JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, Runner* runner,
+             JobManagerOptions options);
   ~JobManager();
 
   absl::Status Start();
@@ -51,8 +70,10 @@ class JobManager {
 
   // Validates config and dataset (INVALID_ARGUMENT naming the field,
   // NOT_FOUND for an unknown dataset or missing manifest), queues the job.
+  // INVALID_ARGUMENT also for resources out of the server's limits.
   absl::StatusOr<asr::v1::Job> Create(const asr::v1::TrainingConfig& config,
-                                      const asr::v1::DatasetSpec& dataset);
+                                      const asr::v1::DatasetSpec& dataset,
+                                      const asr::v1::JobResources& resources = {});
   absl::StatusOr<asr::v1::Job> Get(const std::string& id);
   // page_token is the offset of the next page; "" when there is none.
   absl::StatusOr<std::pair<std::vector<asr::v1::Job>, std::string>> List(asr::v1::JobState state,
@@ -80,7 +101,18 @@ class JobManager {
   };
 
   void Work();
-  void RunJob(const std::string& id);
+  // Runs one launch of a QUEUED job to its end; true when the workers
+  // failed and the job goes back to the head of the queue.
+  bool RunJob(const std::string& id);
+  // Follows a launch until its workers end: their events into the job,
+  // cancellation into SIGTERM (then SIGKILL). Returns how they ended and
+  // the stop reason rank 0 reported ("" if none).
+  std::pair<WorkerOutcome, std::string> Supervise(WorkerGroup& group, asr::v1::Job& job, Running& run,
+                                                  int64_t log_offset);
+  // One of rank 0's events: recorded as a job event, counted in metrics.
+  void OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_t* last_step);
+  // asr-train's arguments for `job` (its config written to job_config.json).
+  absl::StatusOr<WorkerLaunch> PrepareLaunch(const asr::v1::Job& job, const TrainingConfig& config);
   absl::StatusOr<TrainingConfig> Resolve(const asr::v1::TrainingConfig& config,
                                          const asr::v1::DatasetSpec& dataset);
   absl::Status Record(asr::v1::Job& job, asr::v1::JobEvent event);
@@ -90,6 +122,7 @@ class JobManager {
   JobStore* store_;
   ModelRegistry* models_;
   TrainingMetrics* metrics_;
+  Runner* runner_;
   JobManagerOptions opts_;
 
   std::mutex mu_;

@@ -86,7 +86,19 @@ void Server::CreateServices() {
   jm.data_root = std::filesystem::absolute(o.data_root).string();
   jm.max_concurrent_jobs = o.training.max_concurrent_jobs;
   jm.compute_threads = ResolveComputeThreads(o.threads);
-  jobs_ = std::make_unique<JobManager>(store_.get(), models_.get(), training_metrics_.get(), jm);
+  jm.worker_binary = o.training.worker_binary;
+  if (jm.worker_binary.empty()) {  // asr-train next to this executable
+    std::error_code ec;
+    jm.worker_binary =
+        (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "asr-train").string();
+  }
+  jm.max_processes_per_job = o.training.max_processes_per_job;
+  jm.max_failures = o.training.max_job_failures;
+  jm.worker_stop_grace_seconds = o.training.worker_stop_grace_seconds;
+  jm.collective_timeout_seconds = o.training.collective_timeout_seconds;
+  runner_ = std::make_unique<LocalRunner>(o.training.worker_stop_grace_seconds);
+  jobs_ =
+      std::make_unique<JobManager>(store_.get(), models_.get(), training_metrics_.get(), runner_.get(), jm);
   UploadLimits limits;
   limits.max_bytes = o.training.max_upload_mb << 20;
   limits.max_files = o.training.max_upload_files;

@@ -29,6 +29,7 @@ class MetricsEndpoint;
 class ModelRegistry;
 class RecognitionMetrics;
 class RecognitionService;
+class Runner;
 class TrainingMetrics;
 class TrainingService;
 
@@ -61,6 +62,7 @@ class Server {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<ModelRegistry> models_;
   std::unique_ptr<TrainingMetrics> training_metrics_;
+  std::unique_ptr<Runner> runner_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<RecognitionMetrics> recognition_metrics_;
   std::unique_ptr<StreamBatcher> batcher_;

@@ -67,6 +67,20 @@ absl::Status TrainingServiceOptions::Validate() const {
   }
   if (max_upload_mb < 1) return absl::InvalidArgumentError("max_upload_mb: must be >= 1");
   if (max_upload_files < 1) return absl::InvalidArgumentError("max_upload_files: must be >= 1");
+  if (max_processes_per_job < 1 || max_processes_per_job > 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_processes_per_job: ", max_processes_per_job, " not in [1, 1024]"));
+  }
+  if (max_job_failures < 1 || max_job_failures > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_job_failures: ", max_job_failures, " not in [1, 100]"));
+  }
+  if (!(worker_stop_grace_seconds > 0 && worker_stop_grace_seconds <= 3600)) {
+    return absl::InvalidArgumentError("worker_stop_grace_seconds: not in (0, 3600]");
+  }
+  if (!(collective_timeout_seconds >= 1 && collective_timeout_seconds <= 86400)) {
+    return absl::InvalidArgumentError("collective_timeout_seconds: not in [1, 86400]");
+  }
   return absl::OkStatus();
 }
 

@@ -16,9 +16,14 @@ namespace asr::server {
 
 // asr.v1.TrainingService: the job queue and dataset uploads.
 struct TrainingServiceOptions {
-  int max_concurrent_jobs = 1;        // jobs run at the same time (each with the server's threads)
-  int64_t max_upload_mb = 4096;       // per dataset upload, MiB
-  int64_t max_upload_files = 200000;  // per dataset upload
+  int max_concurrent_jobs = 1;              // jobs run at the same time (each with the server's threads)
+  int64_t max_upload_mb = 4096;             // per dataset upload, MiB
+  int64_t max_upload_files = 200000;        // per dataset upload
+  std::string worker_binary;                // asr-train; "" = the one next to asr-server
+  int max_processes_per_job = 8;            // JobResources.processes
+  int max_job_failures = 3;                 // failed launches before a job is FAILED
+  double worker_stop_grace_seconds = 60;    // after SIGTERM (cancel, shutdown), then SIGKILL
+  double collective_timeout_seconds = 120;  // a rank waits this long for its peers
 
   // OK, or INVALID_ARGUMENT naming the first bad field.
   absl::Status Validate() const;
@@ -33,6 +38,21 @@ struct TrainingServiceOptions {
     v(fields::Flag("max_upload_files", "--max-upload-files", "ASR_MAX_UPLOAD_FILES",
                    "most files in one dataset upload"),
       s.max_upload_files);
+    v(fields::Flag("worker_binary", "--worker-binary", "ASR_WORKER_BINARY",
+                   "the asr-train executable jobs run as; empty = the one next to asr-server"),
+      s.worker_binary);
+    v(fields::Flag("max_processes_per_job", "--max-processes-per-job", "ASR_MAX_PROCESSES_PER_JOB",
+                   "most worker processes (ranks) one job may ask for"),
+      s.max_processes_per_job);
+    v(fields::Flag("max_job_failures", "--max-job-failures", "ASR_MAX_JOB_FAILURES",
+                   "launches whose workers fail (crash, OOM kill, lost peer) before the job is FAILED"),
+      s.max_job_failures);
+    v(fields::Flag("worker_stop_grace_seconds", "--worker-stop-grace", "ASR_WORKER_STOP_GRACE",
+                   "seconds workers get to checkpoint after SIGTERM before SIGKILL"),
+      s.worker_stop_grace_seconds);
+    v(fields::Flag("collective_timeout_seconds", "--collective-timeout", "ASR_COLLECTIVE_TIMEOUT",
+                   "seconds a worker waits for its peers before failing"),
+      s.collective_timeout_seconds);
   }
 };
 

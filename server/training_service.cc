@@ -159,7 +159,7 @@ grpc::ServerUnaryReactor* TrainingService::CreateTrainingJob(grpc::CallbackServe
                                                              const asr::v1::CreateTrainingJobRequest* req,
                                                              asr::v1::Job* resp) {
   return Unary(ctx, auth_, [&]() -> absl::Status {
-    auto job = jobs_->Create(req->config(), req->dataset());
+    auto job = jobs_->Create(req->config(), req->dataset(), req->resources());
     if (!job.ok()) return job.status();
     *resp = std::move(*job);
     return absl::OkStatus();

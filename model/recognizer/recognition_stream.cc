@@ -114,12 +114,16 @@ double RecognitionStream::processed_seconds() {
   return ProcessedSecondsLocked();
 }
 
-double RecognitionStream::ProcessedSecondsLocked() const {
+double RecognitionStream::ProcessedSecondsLocked() {
   // Caught up: every model input the received audio allows has been run;
   // the last few tens of ms wait for following samples (analysis window,
   // frame stacking), which no amount of compute can hurry.
-  if (inputs_done_ == inputs_pushed_) return audio_seconds_;
-  return std::min(audio_seconds_, static_cast<double>(inputs_done_) * model_->output_frame_seconds());
+  const double now =
+      inputs_done_ == inputs_pushed_
+          ? audio_seconds_
+          : std::min(audio_seconds_, static_cast<double>(inputs_done_) * model_->output_frame_seconds());
+  processed_seconds_ = std::max(processed_seconds_, now);
+  return processed_seconds_;
 }
 
 // ---- producer side -------------------------------------------------------------

@@ -129,7 +129,9 @@ class RecognitionStream {
   void PublishReadinessLocked();
   // The wake hook if the stream has work now and had none before.
   std::function<void()> WakeIfNewLocked(bool had_work);
-  double ProcessedSecondsLocked() const;
+  // Audio whose model inputs have all been run, seconds; never less than
+  // an earlier answer (the two ways of counting it round differently).
+  double ProcessedSecondsLocked();
 
   std::shared_ptr<const RecognizerModel> model_;
   StreamOptions options_;
@@ -153,7 +155,8 @@ class RecognitionStream {
   std::mutex mu_;
   std::function<void()> wake_hook_;
   std::atomic<Clock::rep> ready_since_{Clock::time_point::max().time_since_epoch().count()};
-  double audio_seconds_ = 0;  // audio received, as of the last queued inputs
+  double audio_seconds_ = 0;      // audio received, as of the last queued inputs
+  double processed_seconds_ = 0;  // the largest ProcessedSecondsLocked() so far
   bool input_done_ = false;
   // Model inputs: queued (oldest first), with their chunk's arrival time.
   std::deque<std::vector<float>> inputs_;

@@ -1,11 +1,12 @@
 // asr-train: trains an LN-LSTM CTC model from a JSON config (see
 // model/training/training_config.h) into OUT: checkpoints/, model.asrmodel (best by
 // dev CER), train_log.jsonl (every progress event), config.json.
-//   asr-train --config CONFIG.json --out DIR [--resume] [--threads N]
+//   asr-train --config CONFIG.json --out DIR [--resume] [--threads N] [--audio-root DIR]
 //   asr-train --print-config-reference   (every config field, its default and meaning, as Markdown)
 // A progress bar on a terminal, plain log lines otherwise. SIGINT/SIGTERM
 // stop within one step after writing a checkpoint (exit 130); rerun with
-// --resume to continue. Exit codes: 0 done, 1 failed, 2 usage/config.
+// --resume to continue. Exit codes: 0 done, 1 failed (retrying may help), 2 bad
+// usage, config or data (it will not), 130 stopped by a signal.
 //
 // Several processes (and hosts) train one model together when a launcher
 // sets torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT,
@@ -132,6 +133,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "training config JSON")->excludes(print_reference);
   app.add_option("--out", out_dir, "output directory")->excludes(print_reference);
   app.add_flag("--resume", resume, "continue from the newest valid checkpoint in OUT/checkpoints");
+  std::string audio_root;
+  app.add_option("--audio-root", audio_root,
+                 "manifest audio must lie under this directory (the server passes its data root)");
   app.add_option("--threads", threads,
                  "LibTorch + BLAS threads (overrides train.threads; 0 = half the cores)");
   app.add_option("--collective-timeout", collective_timeout,
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (threads >= 0) config->train.threads = threads;
+  if (!audio_root.empty()) config->audio_root = audio_root;
   auto world = asr::WorldFromEnvironment();
   if (!world.ok()) {
     std::fprintf(stderr, "asr-train: %s\n", std::string(world.status().message()).c_str());
@@ -184,7 +189,17 @@ int main(int argc, char** argv) {
   if (!trainer.ok()) {
     printer.NewLine();
     std::fprintf(stderr, "asr-train: %s\n", std::string(trainer.status().message()).c_str());
-    return trainer.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    // Problems with the config or the data (2) are not cured by retrying;
+    // the rest (a lost peer, I/O) may be.
+    switch (trainer.status().code()) {
+      case absl::StatusCode::kInvalidArgument:
+      case absl::StatusCode::kNotFound:
+      case absl::StatusCode::kFailedPrecondition:
+      case absl::StatusCode::kPermissionDenied:
+        return 2;
+      default:
+        return 1;
+    }
   }
   if (rank0) std::fprintf(stderr, "asr-train: %s\n", asr::ComputeKernelsSummary().c_str());
   auto result = (*trainer)->Run(&g_cancel);

@@ -1,9 +1,16 @@
 #include "model/training/progress.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace asr {
 
+namespace {
+// Indexed by ProgressEvent::Kind.
+constexpr const char* kKinds[] = {"step", "validation", "checkpoint", "message", "done", "skipped_step"};
+}  // namespace
+
 nlohmann::json ProgressEvent::ToJson() const {
-  static const char* kKinds[] = {"step", "validation", "checkpoint", "message", "done", "skipped_step"};
   nlohmann::json j = {{"kind", kKinds[static_cast<int>(kind)]},
                       {"step", step},
                       {"epoch", epoch},
@@ -34,6 +41,43 @@ nlohmann::json ProgressEvent::ToJson() const {
       j["message"] = message;
   }
   return j;
+}
+
+absl::StatusOr<ProgressEvent> ProgressEvent::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("progress event: not a JSON object");
+  ProgressEvent e;
+  const std::string kind = j.value("kind", "");
+  const auto* found = std::find(std::begin(kKinds), std::end(kKinds), kind);
+  if (found == std::end(kKinds)) {
+    return absl::InvalidArgumentError("progress event: unknown kind '" + kind + "'");
+  }
+  e.kind = static_cast<Kind>(found - std::begin(kKinds));
+  try {
+    auto get = [&j](const char* name, auto& field) {
+      if (auto it = j.find(name); it != j.end() && !it->is_null()) it->get_to(field);
+    };
+    get("step", e.step);
+    get("epoch", e.epoch);
+    get("elapsed_seconds", e.elapsed_seconds);
+    get("total_steps", e.total_steps);
+    get("total_epochs", e.total_epochs);
+    get("loss", e.loss);
+    get("learning_rate", e.learning_rate);
+    get("frames_per_second", e.frames_per_second);
+    get("eta_seconds", e.eta_seconds);
+    get("skipped_steps", e.skipped_steps);
+    get("dev_loss", e.dev_loss);
+    get("dev_cer", e.dev_cer);
+    get("dev_wer", e.dev_wer);
+    get("is_best", e.is_best);
+    get("checkpoint_path", e.checkpoint_path);
+    get("checkpoint_seconds", e.checkpoint_seconds);
+    get("checkpoint_failed", e.checkpoint_failed);
+    get("message", e.message);
+  } catch (const nlohmann::json::exception& ex) {
+    return absl::InvalidArgumentError(std::string("progress event: ") + ex.what());
+  }
+  return e;
 }
 
 absl::Span<const fields::EnumName<StopReason>> EnumNames(StopReason) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "model/base/fields.h"
 #include "nlohmann/json.hpp"
 
@@ -43,6 +44,10 @@ struct ProgressEvent {
   std::string message;                            // kMessage, kDone (the stop reason), kSkippedStep
   int64_t skipped_steps = 0;
   nlohmann::json ToJson() const;
+  // The inverse of ToJson() (a line of train_log.jsonl); fields it lacks
+  // keep their defaults. INVALID_ARGUMENT for an unknown kind or a field of
+  // the wrong type.
+  static absl::StatusOr<ProgressEvent> FromJson(const nlohmann::json& j);
 };
 using ProgressCallback = std::function<void(const ProgressEvent&)>;
 

@@ -21,55 +21,13 @@
 #include "asr/v1/training.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/corpus.h"
+#include "tests/support/job_client.h"
 #include "tests/support/server_process.h"
 
 namespace asr::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::unique_ptr<asr::v1::TrainingService::Stub> Stub(const ServerProcess& s) {
-  return asr::v1::TrainingService::NewStub(
-      grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials()));
-}
-
-// Copies the tiny corpus into the server's data root under `name`.
-void PlaceCorpus(const ServerProcess& s, const std::string& name) {
-  fs::copy(TinyCorpus(), s.data_root + "/" + name, fs::copy_options::recursive);
-}
-
-asr::v1::Job GetJob(const ServerProcess& s, const std::string& id) {
-  grpc::ClientContext ctx;
-  asr::v1::GetJobRequest req;
-  req.set_job_id(id);
-  asr::v1::Job job;
-  EXPECT_TRUE(Stub(s)->GetJob(&ctx, req, &job).ok());
-  return job;
-}
-
-// Waits until `pred(job)` holds (polling GetJob) or `seconds` pass.
-bool WaitFor(const ServerProcess& s, const std::string& id,
-             const std::function<bool(const asr::v1::Job&)>& pred, double seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred(GetJob(s, id))) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-std::vector<asr::v1::JobEvent> AllEvents(const ServerProcess& s, const std::string& id, int64_t after = 0) {
-  grpc::ClientContext ctx;
-  asr::v1::WatchJobRequest req;
-  req.set_job_id(id);
-  req.set_after_sequence(after);
-  auto reader = Stub(s)->WatchJob(&ctx, req);
-  std::vector<asr::v1::JobEvent> out;
-  asr::v1::JobEvent e;
-  while (reader->Read(&e)) out.push_back(e);
-  EXPECT_TRUE(reader->Finish().ok());
-  return out;
-}
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
@@ -171,9 +129,14 @@ void KillAndResume(Corruption corruption) {
                           server->dir + "/watch.log");
   ASSERT_TRUE(WaitFor(
       *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 12; }, 300));
+  const std::vector<pid_t> workers = WorkerPids(*server, job);
+  ASSERT_EQ(workers.size(), 1u);
   server->process->Signal(SIGKILL);
   server->process->WaitFor(30);
   ASSERT_TRUE(watcher->running()) << "the watch ended with the server: " << watcher->log();
+  // The worker got SIGTERM when its server died: it writes a checkpoint
+  // and exits; the newest checkpoint is known once it has.
+  ASSERT_TRUE(WaitUntilGone(workers[0], 60)) << "worker " << workers[0] << " outlived its server";
   const std::string ckpt_dir = server->state_dir + "/jobs/" + job + "/checkpoints";
   std::vector<std::string> ckpts;
   for (const auto& e : fs::directory_iterator(ckpt_dir)) ckpts.push_back(e.path().string());
@@ -254,7 +217,7 @@ TEST(TrainingServiceTest, BadConfigsAndPathsAreInvalidArgumentNamingTheField) {
     f(req);
     grpc::ClientContext ctx;
     asr::v1::Job job;
-    return Stub(*server)->CreateTrainingJob(&ctx, req, &job);
+    return TrainingStub(*server)->CreateTrainingJob(&ctx, req, &job);
   };
   grpc::Status st = create([](auto& r) { r.mutable_config()->mutable_optimizer()->set_lr(5); });
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -299,7 +262,7 @@ TEST(TrainingServiceTest, UploadsAreVerifiedAndLimited) {
   auto upload = [&](const std::vector<asr::v1::UploadDatasetRequest>& parts) {
     grpc::ClientContext ctx;
     asr::v1::Dataset d;
-    auto w = Stub(*server)->UploadDataset(&ctx, &d);
+    auto w = TrainingStub(*server)->UploadDataset(&ctx, &d);
     for (const auto& p : parts) w->Write(p);
     w->WritesDone();
     return w->Finish();
@@ -422,7 +385,7 @@ TEST(TrainingServiceTest, WatchResumesBySequenceWithoutMissingEvents) {
     grpc::ClientContext ctx;
     asr::v1::WatchJobRequest req;
     req.set_job_id(job);
-    auto reader = Stub(*server)->WatchJob(&ctx, req);
+    auto reader = TrainingStub(*server)->WatchJob(&ctx, req);
     asr::v1::JobEvent e;
     while (got.size() < 6 && reader->Read(&e)) got.push_back(e);
     ctx.TryCancel();

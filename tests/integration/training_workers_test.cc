@@ -1,0 +1,144 @@
+// Training jobs run as worker processes that the server supervises: two
+// ranks joined by Gloo; a rank killed with SIGKILL (the job restarts from
+// its checkpoint); a worker crashing with SIGSEGV on every launch (the job
+// ends FAILED with the reason after --max-job-failures); a hung worker
+// that ignores SIGTERM (killed after --worker-stop-grace, job CANCELLED);
+// resources beyond the server's limits. The server serves on throughout.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "tests/support/corpus.h"
+#include "tests/support/job_client.h"
+#include "tests/support/server_process.h"
+
+namespace asr::testing {
+namespace {
+
+std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// Submits the tiny corpus job `cfg` with `processes` workers; returns its id.
+std::string Submit(const ServerProcess& server, const nlohmann::json& cfg, int processes) {
+  ProcessResult r = server.Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl",
+                                   "--processes", std::to_string(processes), "--threads-per-process", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return FirstLine(r.out);
+}
+
+// The first event message containing `text`, or "".
+std::string MessageWith(const ServerProcess& s, const std::string& job, const std::string& text) {
+  for (const auto& e : AllEvents(s, job)) {
+    if (e.message().find(text) != std::string::npos) return e.message();
+  }
+  return "";
+}
+
+TEST(TrainingWorkersTest, TwoRanksTrainAndARankKilledWithSigkillRestartsFromTheCheckpoint) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  nlohmann::json cfg = TinyTrainingConfig(40);
+  cfg["model"]["hidden_size"] = 96;  // steps long enough for the kill to land mid-run
+  const std::string job = Submit(*server, cfg, 2);
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 8; }, 300));
+  const std::vector<pid_t> first = WorkerPids(*server, job);
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(kill(first[1], SIGKILL), 0);
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::SUCCEEDED; }, 300))
+      << GetJob(*server, job).DebugString();
+  for (pid_t pid : first) EXPECT_TRUE(WaitUntilGone(pid, 10)) << "worker " << pid << " of attempt 1 lives on";
+  const asr::v1::Job done = GetJob(*server, job);
+  EXPECT_EQ(done.failures(), 1);
+  EXPECT_EQ(done.attempts(), 2);
+  EXPECT_EQ(done.progress().step(), 40);
+  EXPECT_EQ(done.resources().processes(), 2);
+  const std::string failed = MessageWith(*server, job, "the workers failed");
+  EXPECT_NE(failed.find("rank 1 (pid " + std::to_string(first[1]) + ") was killed by SIGKILL"),
+            std::string::npos)
+      << failed;
+  EXPECT_NE(MessageWith(*server, job, "resuming from"), "");
+  EXPECT_TRUE(server->process->running());
+}
+
+TEST(TrainingWorkersTest, AWorkerCrashingOnEveryLaunchEndsTheJobFailedWithTheReason) {
+  std::string why;
+  auto server = ServerProcess::Start({"--max-job-failures", "2"}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
+  std::vector<pid_t> crashed;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (crashed.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    const std::vector<pid_t> pids = WorkerPids(*server, job);
+    if (pids.size() == 1 && std::find(crashed.begin(), crashed.end(), pids[0]) == crashed.end() &&
+        kill(pids[0], SIGSEGV) == 0) {
+      crashed.push_back(pids[0]);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(crashed.size(), 2u);
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::FAILED; }, 60))
+      << GetJob(*server, job).DebugString();
+  const asr::v1::Job failed = GetJob(*server, job);
+  EXPECT_EQ(failed.failures(), 2);
+  EXPECT_NE(failed.error().find("failed 2 times"), std::string::npos) << failed.error();
+  EXPECT_NE(failed.error().find("was killed by SIGSEGV"), std::string::npos) << failed.error();
+  // What `asr-client watch` shows its user.
+  ProcessResult watch = server->Client({"watch", job});
+  EXPECT_NE(watch.exit_code, 0);
+  EXPECT_NE(watch.err.find("SIGSEGV"), std::string::npos) << watch.err;
+  EXPECT_TRUE(server->process->running());
+  // The queue goes on: the next job trains.
+  const std::string next = Submit(*server, TinyTrainingConfig(3), 1);
+  EXPECT_TRUE(WaitFor(
+      *server, next, [](const asr::v1::Job& j) { return j.state() == asr::v1::SUCCEEDED; }, 120));
+}
+
+TEST(TrainingWorkersTest, AHungWorkerIsKilledAfterTheStopGraceAndTheJobIsCancelled) {
+  std::string why;
+  auto server = ServerProcess::Start({"--worker-stop-grace", "2"}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
+  const std::vector<pid_t> pids = WorkerPids(*server, job);
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_EQ(kill(pids[0], SIGSTOP), 0);  // hung: SIGTERM stays pending
+  ASSERT_EQ(server->Client({"cancel", job}).exit_code, 0);
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 30))
+      << GetJob(*server, job).DebugString();
+  EXPECT_GE(std::chrono::steady_clock::now() - cancelled_at, std::chrono::seconds(2));
+  EXPECT_NE(MessageWith(*server, job, "did not stop after SIGTERM"), "");
+  EXPECT_TRUE(WaitUntilGone(pids[0], 10));
+}
+
+TEST(TrainingWorkersTest, ResourcesBeyondTheServersLimitsAreInvalidArgument) {
+  std::string why;
+  auto server = ServerProcess::Start({"--max-processes-per-job", "2"}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  asr::v1::CreateTrainingJobRequest req;
+  req.mutable_dataset()->set_train_manifest("c/train.jsonl");
+  req.mutable_dataset()->set_dev_manifest("c/dev.jsonl");
+  req.mutable_resources()->set_processes(3);
+  grpc::ClientContext ctx;
+  asr::v1::Job job;
+  const grpc::Status st = TrainingStub(*server)->CreateTrainingJob(&ctx, req, &job);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("resources.processes: 3 not in [1, 2]"), std::string::npos)
+      << st.error_message();
+}
+
+}  // namespace
+}  // namespace asr::testing
