@@ -11,10 +11,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "model/base/atomic_file.h"
 #include "model/training/checkpoint.h"
+#include "model/training/memory_estimate.h"
 #include "nlohmann/json.hpp"
 #include "server/config_convert.h"
 #include "server/paths.h"
+#include "spdlog/spdlog.h"
 
 namespace asr::server {
 namespace {
@@ -104,6 +107,18 @@ std::string JobManager::JobDir(const std::string& id) const {
   return (fs::path(opts_.state_dir) / "jobs" / id).string();
 }
 
+bool JobManager::CancelRequested(const std::string& id) const {
+  return fs::exists(JobDir(id) + "/cancel_requested");
+}
+
+void JobManager::RemoveInterruptedWrites(const std::string& id) {
+  for (const std::string& dir : {JobDir(id), JobDir(id) + "/checkpoints"}) {
+    for (const std::string& path : server::RemoveInterruptedWrites(dir)) {
+      spdlog::info("job {}: removed '{}', left by an interrupted write", id, path);
+    }
+  }
+}
+
 absl::Status JobManager::Start() {
   auto running = store_->JobsInState(asr::v1::RUNNING);
   if (!running.ok()) return running.status();
@@ -112,12 +127,25 @@ absl::Status JobManager::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (asr::v1::Job& job : *running) {  // interrupted by a crash: resume first
-      job.set_state(asr::v1::QUEUED);
       asr::v1::JobEvent e;
+      if (CancelRequested(job.id())) {  // a cancel that returned OK before the crash
+        e.set_message("server restarted; the job was cancelled before, so it does not resume");
+        if (absl::Status st = Record(job, e); !st.ok()) return st;
+        job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
+        *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+        if (absl::Status st = Record(job, StateEvent(asr::v1::CANCELLED)); !st.ok()) return st;
+        continue;
+      }
+      job.set_state(asr::v1::QUEUED);
       e.set_message("server restarted; the job will resume from its newest valid checkpoint");
       if (absl::Status st = Record(job, e); !st.ok()) return st;
       if (absl::Status st = Record(job, StateEvent(asr::v1::QUEUED)); !st.ok()) return st;
       queue_.push_back(job.id());
+    }
+    // Jobs without workers (those with them are swept when they resume).
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(fs::path(opts_.state_dir) / "jobs", ec)) {
+      if (!fs::exists(entry.path() / "workers")) RemoveInterruptedWrites(entry.path().filename().string());
     }
     for (const asr::v1::Job& job : *queued) queue_.push_back(job.id());
     stopping_ = false;
@@ -145,10 +173,14 @@ void JobManager::Stop() {
 absl::Status JobManager::Record(asr::v1::Job& job, asr::v1::JobEvent event) {
   *event.mutable_time() = TimeUtil::GetCurrentTime();
   if (event.has_state()) job.set_state(event.state());
-  if (absl::Status st = store_->PutJob(job); !st.ok()) return st;
+  auto failed = [&](const absl::Status& st) {
+    spdlog::error("job {}: the job store refused a write: {}", job.id(), st.ToString());
+    return st;
+  };
+  if (absl::Status st = store_->PutJob(job); !st.ok()) return failed(st);
   const bool state_changed = event.has_state();
   auto stored = store_->AppendEvent(job.id(), std::move(event));
-  if (!stored.ok()) return stored.status();
+  if (!stored.ok()) return failed(stored.status());
   // Gauges first: a watcher that sees the new state then scrapes sees it too.
   if (state_changed) UpdateJobCounts();
   Notify(job.id());
@@ -236,6 +268,17 @@ absl::StatusOr<asr::v1::Job> JobManager::Create(const asr::v1::TrainingConfig& c
   }
   auto resolved = Resolve(config, dataset);
   if (!resolved.ok()) return resolved.status();
+  const int processes = std::max(1, resources.processes());
+  const int threads =
+      resources.threads_per_process() > 0 ? resources.threads_per_process() : opts_.compute_threads;
+  auto memory = EstimateTrainingMemory(*resolved, processes, threads);
+  if (!memory.ok()) return memory.status();
+  if (opts_.job_memory_limit_bytes > 0 && memory->per_process() * processes > opts_.job_memory_limit_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the job needs an estimated ", RoundUpMiB(memory->per_process() * processes), " MiB (", processes,
+        " processes x ", memory->ToString(), "), more than the server's per-job limit of ",
+        opts_.job_memory_limit_bytes >> 20, " MiB (--job-memory-limit-mb)"));
+  }
   auto effective = ToProto(*resolved);
   if (!effective.ok()) return effective.status();
   asr::v1::Job job;
@@ -285,6 +328,11 @@ absl::StatusOr<asr::v1::Job> JobManager::Cancel(const std::string& id) {
     job->set_stop_reason(fields::NameOf(StopReason::kCancelled));
     if (absl::Status st = Record(*job, StateEvent(asr::v1::CANCELLED)); !st.ok()) return st;
   } else if (auto it = running_.find(id); it != running_.end()) {
+    // Durable before OK: a server that dies before the workers have
+    // stopped does not resume the job when it restarts.
+    if (absl::Status st = WriteFileAtomically(JobDir(id) + "/cancel_requested", "cancel requested\n");
+        !st.ok())
+      return st;
     it->second->cancel = true;
   }
   return job;
@@ -408,7 +456,7 @@ absl::StatusOr<WorkerLaunch> JobManager::PrepareLaunch(const asr::v1::Job& job,
                  absl::StrCat(opts_.collective_timeout_seconds)};
   launch.log_dir = dir + "/logs";
   launch.processes = std::max(1, job.resources().processes());
-  launch.memory_limit_bytes = opts_.worker_memory_limit_bytes;
+  launch.memory_limit_bytes = opts_.job_memory_limit_bytes;
   return launch;
 }
 
@@ -495,6 +543,13 @@ bool JobManager::RunJob(const std::string& id) {
     std::getline(in, handle);
     runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
   }
+  RemoveInterruptedWrites(id);
+  if (CancelRequested(id)) {  // cancelled while its last launch was failing
+    job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
+    *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+    (void)Record(job, StateEvent(asr::v1::CANCELLED));
+    return false;
+  }
   job.set_attempts(job.attempts() + 1);
   if (!job.has_start_time()) *job.mutable_start_time() = TimeUtil::GetCurrentTime();
   (void)Record(job, StateEvent(asr::v1::RUNNING));
@@ -555,8 +610,13 @@ bool JobManager::RunJob(const std::string& id) {
       job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
       return end(asr::v1::CANCELLED, "");
     case Kind::kInvalidInput:
+    case Kind::kOverMemory:
       return end(asr::v1::FAILED, outcome.detail);
     case Kind::kFailed:
+      if (run->cancel && !shutdown) {  // failed while stopping for a cancel: it stays cancelled
+        job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
+        return end(asr::v1::CANCELLED, "");
+      }
       break;
   }
   job.set_failures(job.failures() + 1);

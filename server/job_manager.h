@@ -54,7 +54,9 @@ struct JobManagerOptions {
   int max_failures = 3;                     // failed launches that end a job FAILED
   double worker_stop_grace_seconds = 60;    // SIGTERM -> SIGKILL
   double collective_timeout_seconds = 120;  // asr-train --collective-timeout
-  int64_t worker_memory_limit_bytes = 0;    // RLIMIT_AS per worker; 0 = none
+  // A job's estimated memory (all its workers) must fit, and its workers'
+  // resident memory is held to it (WorkerLaunch). 0 = no limit.
+  int64_t job_memory_limit_bytes = 0;
 };
 
 class JobManager {
@@ -70,7 +72,8 @@ class JobManager {
 
   // Validates config and dataset (INVALID_ARGUMENT naming the field,
   // NOT_FOUND for an unknown dataset or missing manifest), queues the job.
-  // INVALID_ARGUMENT also for resources out of the server's limits.
+  // INVALID_ARGUMENT also for resources out of the server's limits;
+  // RESOURCE_EXHAUSTED when its estimated memory exceeds the per-job limit.
   absl::StatusOr<asr::v1::Job> Create(const asr::v1::TrainingConfig& config,
                                       const asr::v1::DatasetSpec& dataset,
                                       const asr::v1::JobResources& resources = {});
@@ -100,6 +103,12 @@ class JobManager {
     bool shutdown = false;  // guarded by JobManager::mu_
   };
 
+  // Whether Cancel() returned OK for this job while it ran (a file in its
+  // directory, so that it survives a crash of the server).
+  bool CancelRequested(const std::string& id) const;
+  // The job's temporary files from writes a crash interrupted; only when
+  // no worker of it runs.
+  void RemoveInterruptedWrites(const std::string& id);
   void Work();
   // Runs one launch of a QUEUED job to its end; true when the workers
   // failed and the job goes back to the head of the queue.

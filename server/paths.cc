@@ -32,4 +32,17 @@ absl::StatusOr<std::string> ConfinedPath(const std::string& root, const std::str
   return full.string();
 }
 
+std::vector<std::string> RemoveInterruptedWrites(const std::string& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool leftover = (name[0] == '.' && name.find(".tmp-") != std::string::npos) ||
+                          name == ".publishing.asrmodel" || name.rfind(".incoming-", 0) == 0;
+    if (leftover && std::filesystem::remove_all(entry.path(), ec) > 0)
+      removed.push_back(entry.path().string());
+  }
+  return removed;
+}
+
 }  // namespace asr::server

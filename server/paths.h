@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -14,5 +15,12 @@ namespace asr::server {
 // or holds characters outside [A-Za-z0-9._/ -].
 absl::StatusOr<std::string> ConfinedPath(const std::string& root, const std::string& relative,
                                          const std::string& field);
+
+// Removes what interrupted writes leave directly in `dir` (not below it):
+// WriteFileAtomically's ".NAME.tmp-XXXXXX" files, the model registry's
+// ".publishing.asrmodel", unfinished uploads' ".incoming-ID" folders.
+// Only call it when nothing can be writing there. Returns the paths it
+// removed.
+std::vector<std::string> RemoveInterruptedWrites(const std::string& dir);
 
 }  // namespace asr::server

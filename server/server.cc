@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,10 +18,12 @@
 #include "server/job_store.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/paths.h"
 #include "server/recognition_metrics.h"
 #include "server/recognition_service.h"
 #include "server/training_metrics.h"
 #include "server/training_service.h"
+#include "spdlog/spdlog.h"
 
 namespace asr::server {
 namespace {
@@ -70,6 +73,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!store.ok()) return store.status();
   s->store_ = std::move(*store);
   s->models_ = std::make_unique<ModelRegistry>(s->store_.get(), options.state_dir + "/models");
+  // Uploads and publications a crash interrupted (jobs: JobManager::Start).
+  std::vector<std::string> leftovers = RemoveInterruptedWrites(options.data_root + "/datasets");
+  for (const auto& model_dir : std::filesystem::directory_iterator(options.state_dir + "/models", ec)) {
+    for (std::string& path : RemoveInterruptedWrites(model_dir.path().string())) leftovers.push_back(path);
+  }
+  for (const std::string& path : leftovers) spdlog::info("removed '{}', left by an interrupted write", path);
   s->CreateServices();
   if (absl::Status st = s->Serve(*creds); !st.ok()) return st;
   if (absl::Status st = s->ImportModels(); !st.ok()) return st;
@@ -96,6 +105,9 @@ void Server::CreateServices() {
   jm.max_failures = o.training.max_job_failures;
   jm.worker_stop_grace_seconds = o.training.worker_stop_grace_seconds;
   jm.collective_timeout_seconds = o.training.collective_timeout_seconds;
+  jm.job_memory_limit_bytes = o.training.job_memory_limit_mb > 0
+                                  ? o.training.job_memory_limit_mb << 20
+                                  : static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
   runner_ = std::make_unique<LocalRunner>(o.training.worker_stop_grace_seconds);
   jobs_ =
       std::make_unique<JobManager>(store_.get(), models_.get(), training_metrics_.get(), runner_.get(), jm);

@@ -78,6 +78,14 @@ bool SameProcessAlive(pid_t pid, uint64_t start_ticks) {
   return start == start_ticks && state != 'Z' && state != 'X';
 }
 
+// Resident set size of `pid`, bytes (0 when it is gone).
+int64_t ResidentBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
+  int64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
 std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) return absl::StrCat("exited with status ", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return absl::StrCat("was killed by ", SignalName(WTERMSIG(status)));
@@ -95,8 +103,8 @@ struct Worker {
 
 class LocalWorkerGroup : public WorkerGroup {
  public:
-  LocalWorkerGroup(std::vector<Worker> workers, double peer_grace_seconds)
-      : workers_(std::move(workers)), peer_grace_(peer_grace_seconds) {}
+  LocalWorkerGroup(std::vector<Worker> workers, double peer_grace_seconds, int64_t memory_limit_bytes)
+      : workers_(std::move(workers)), peer_grace_(peer_grace_seconds), memory_limit_(memory_limit_bytes) {}
   ~LocalWorkerGroup() override {
     // An owner that lets go of running workers (it should not) leaves no orphans.
     if (!outcome_) {
@@ -131,6 +139,18 @@ class LocalWorkerGroup : public WorkerGroup {
           first_failure_ = Clock::now();
       } else {
         all_ended = false;
+      }
+    }
+    if (!all_ended && memory_limit_ > 0 && !over_memory_) {
+      int64_t resident = 0;
+      for (const Worker& w : workers_) {
+        if (!w.status) resident += ResidentBytes(w.pid);
+      }
+      if (resident > memory_limit_) {
+        over_memory_ = absl::StrCat("the workers' resident memory reached ", resident >> 20,
+                                    " MiB, more than the job's limit of ", memory_limit_ >> 20,
+                                    " MiB (the server's --job-memory-limit-mb); they were killed");
+        Signal(SIGKILL);
       }
     }
     if (!all_ended) {
@@ -181,6 +201,7 @@ class LocalWorkerGroup : public WorkerGroup {
     bool all_zero = true;
     for (const Worker& w : workers_) all_zero = all_zero && ExitedWith(w, 0);
     if (all_zero) return {Kind::kSucceeded, ""};
+    if (over_memory_) return {Kind::kOverMemory, *over_memory_};
     if (terminate_requested_) {
       if (killed_) return {Kind::kKilled, "the workers did not stop after SIGTERM and were killed"};
       bool stopped = true;  // 130 (checkpointed and stopped) or 0 (finished just then)
@@ -205,6 +226,8 @@ class LocalWorkerGroup : public WorkerGroup {
 
   std::vector<Worker> workers_;
   double peer_grace_;
+  int64_t memory_limit_;
+  std::optional<std::string> over_memory_;  // why the workers were killed for their memory
   int polls_ = 0;
   bool terminate_requested_ = false, killed_ = false, peers_stopped_ = false, peers_killed_ = false;
   std::optional<Clock::time_point> first_failure_;
@@ -239,8 +262,8 @@ absl::StatusOr<Worker> SpawnRank(const WorkerLaunch& launch, int rank, int maste
   argv.push_back(nullptr);
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  const rlimit as_limit{static_cast<rlim_t>(launch.memory_limit_bytes),
-                        static_cast<rlim_t>(launch.memory_limit_bytes)};
+  const rlim_t backstop = static_cast<rlim_t>(2 * launch.memory_limit_bytes + (int64_t{4} << 30));
+  const rlimit as_limit{backstop, backstop};
   const pid_t parent = getpid();
 
   const pid_t pid = fork();
@@ -318,7 +341,8 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> LocalRunner::Launch(const WorkerLau
     }
     workers.push_back(std::move(*w));
   }
-  return std::make_unique<LocalWorkerGroup>(std::move(workers), peer_grace_seconds_);
+  return std::make_unique<LocalWorkerGroup>(std::move(workers), peer_grace_seconds_,
+                                            launch.memory_limit_bytes);
 }
 
 std::unique_ptr<WorkerGroup> LocalRunner::Reattach(const std::string& handle, double grace_seconds) {

@@ -26,8 +26,13 @@ struct WorkerLaunch {
   // rank-K.log (stdout and stderr of rank K) are appended to here.
   std::string log_dir;
   int processes = 1;  // ranks; 1 = a single process without c10d
-  // Address space of each worker (RLIMIT_AS), bytes; 0 = unlimited. A
-  // worker over it fails to allocate and exits with an error.
+  // Resident memory of all the launch's workers together, bytes; 0 =
+  // unlimited. The runner watches it (every Poll()) and kills the workers
+  // when it is exceeded: WorkerOutcome::kOverMemory. Each worker also gets
+  // RLIMIT_AS = 2 x this + 4 GiB as a backstop against one runaway
+  // allocation; not this itself, because OpenBLAS retries a failed buffer
+  // allocation forever, so a worker at its RLIMIT_AS can hang instead of
+  // failing (seen with Debian's OpenBLAS 0.3.21).
   int64_t memory_limit_bytes = 0;
 };
 
@@ -38,6 +43,7 @@ struct WorkerOutcome {
     kCancelled,     // stopped by Terminate(): rank 0 checkpointed and exited 130
     kKilled,        // Kill() after Terminate() went unanswered
     kInvalidInput,  // a rank exited 2: its config or arguments are wrong; retrying cannot help
+    kOverMemory,    // killed for exceeding WorkerLaunch::memory_limit_bytes; retrying would too
     kFailed,        // anything else: a crash, an exit 1, a signal nobody sent
   };
   Kind kind = Kind::kFailed;

@@ -15,11 +15,13 @@
 // Every rank gets the same arguments and sees the same DIR; rank 0 prints
 // progress and writes DIR (collective.h, trainer.h).
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "CLI/CLI.hpp"
@@ -122,7 +124,7 @@ std::string ConfigReference() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   std::string config_path, out_dir;
   bool resume = false, reference = false;
   int threads = -1;
@@ -185,7 +187,18 @@ int main(int argc, char** argv) {
   ProgressPrinter printer(isatty(STDERR_FILENO));
   asr::ProgressCallback progress;
   if (rank0) progress = std::ref(printer);  // the other ranks report only errors and their end
-  auto trainer = asr::Trainer::Create(*config, out_dir, resume, progress, collective.get());
+  absl::StatusOr<std::unique_ptr<asr::Trainer>> trainer;
+  try {
+    trainer = asr::Trainer::Create(*config, out_dir, resume, progress, collective.get());
+  } catch (const std::exception& e) {  // e.g. a model larger than memory (or RLIMIT_AS) allows
+    const std::string what = e.what();
+    std::string limit;
+    if (rlimit r{}; getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) {
+      limit = " (this process may map " + std::to_string(r.rlim_cur >> 20) + " MiB: RLIMIT_AS)";
+    }
+    trainer =
+        absl::ResourceExhaustedError("cannot build the model: " + what.substr(0, what.find('\n')) + limit);
+  }
   if (!trainer.ok()) {
     printer.NewLine();
     std::fprintf(stderr, "asr-train: %s\n", std::string(trainer.status().message()).c_str());
@@ -222,4 +235,13 @@ int main(int argc, char** argv) {
                static_cast<long long>(result->exported_step),
                asr::fields::NameOf((*trainer)->config().train.export_model), result->model_path.c_str());
   return result->stop_reason == asr::StopReason::kCancelled ? 130 : 0;
+}
+
+int main(int argc, char** argv) {
+  const int code = Main(argc, argv);
+  // Without exit handlers: after an allocation failure under RLIMIT_AS,
+  // OpenBLAS's exit handler joins a thread that retries its buffer
+  // allocation forever, and the process would hang instead of exiting.
+  std::fflush(nullptr);
+  std::_Exit(code);
 }

@@ -3,13 +3,17 @@
 // its checkpoint); a worker crashing with SIGSEGV on every launch (the job
 // ends FAILED with the reason after --max-job-failures); a hung worker
 // that ignores SIGTERM (killed after --worker-stop-grace, job CANCELLED);
-// resources beyond the server's limits. The server serves on throughout.
+// resources beyond the server's limits or its memory limit; a cancel
+// that must survive a crash of the server; leftovers of interrupted writes
+// removed at start. The server serves on throughout.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/corpus.h"
@@ -18,6 +22,8 @@
 
 namespace asr::testing {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
@@ -138,6 +144,80 @@ TEST(TrainingWorkersTest, ResourcesBeyondTheServersLimitsAreInvalidArgument) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("resources.processes: 3 not in [1, 2]"), std::string::npos)
       << st.error_message();
+}
+
+TEST(TrainingWorkersTest, AJobTooBigForTheMemoryLimitIsRefusedNamingTheFields) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);  // the limit: this host's physical memory
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  // Before jobs ran in workers this config aborted the server, and every
+  // restart resumed it and aborted again.
+  nlohmann::json cfg = TinyTrainingConfig(5);
+  cfg["model"]["hidden_size"] = 8192;
+  cfg["model"]["num_layers"] = 16;
+  ProcessResult r = server->Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("RESOURCE_EXHAUSTED"), std::string::npos) << r.err;
+  for (const char* named :
+       {"model.hidden_size", "model.num_layers", "data.max_batch_frames", "--job-memory-limit-mb"}) {
+    EXPECT_NE(r.err.find(named), std::string::npos) << named << " in " << r.err;
+  }
+  ProcessResult jobs = server->Client({"--json", "jobs"});
+  EXPECT_EQ(nlohmann::json::parse(jobs.out).value("jobs", nlohmann::json::array()).size(), 0u) << jobs.out;
+}
+
+TEST(TrainingWorkersTest, ACancelThatReturnedOkSurvivesAServerCrash) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
+  const std::vector<pid_t> pids = WorkerPids(*server, job);
+  ASSERT_EQ(pids.size(), 1u);
+  // A worker that cannot stop yet, so the server dies before the job is CANCELLED.
+  ASSERT_EQ(kill(pids[0], SIGSTOP), 0);
+  ASSERT_EQ(server->Client({"cancel", job}).exit_code, 0);
+  server->process->Signal(SIGKILL);
+  server->process->WaitFor(30);
+  kill(pids[0], SIGCONT);  // it has its SIGTERMs: it checkpoints and exits
+  ASSERT_TRUE(WaitUntilGone(pids[0], 60));
+  auto restarted = ServerProcess::Start({}, &why, server->dir, server->grpc_port);
+  ASSERT_NE(restarted, nullptr) << why;
+  ASSERT_TRUE(WaitFor(
+      *restarted, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 30))
+      << GetJob(*restarted, job).DebugString();
+  EXPECT_EQ(GetJob(*restarted, job).attempts(), 1) << "the cancelled job ran again";
+}
+
+TEST(TrainingWorkersTest, LeftoversOfInterruptedWritesAreRemovedAtStart) {
+  std::string why;
+  auto server = ServerProcess::Start({}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  server->process->Signal(SIGTERM);
+  ASSERT_EQ(server->process->WaitFor(30), std::optional<int>(0));
+  const std::string ckpts = server->state_dir + "/jobs/job-000000000001/checkpoints";
+  fs::create_directories(ckpts);
+  fs::create_directories(server->data_root + "/datasets/.incoming-ds-1/audio");
+  fs::create_directories(server->state_dir + "/models/digits");
+  const std::vector<std::string> leftovers = {
+      ckpts + "/.ckpt-000000000010.asrckpt.tmp-a1B2c3",
+      server->state_dir + "/jobs/job-000000000001/.model.asrmodel.tmp-Zz9Yy8",
+      server->state_dir + "/models/digits/.publishing.asrmodel",
+      server->data_root + "/datasets/.incoming-ds-1/audio/a.wav",
+  };
+  const std::vector<std::string> kept = {ckpts + "/ckpt-000000000005.asrckpt",
+                                         server->state_dir + "/models/digits/1.asrmodel",
+                                         server->data_root + "/datasets/.hidden-but-not-ours"};
+  for (const auto& p : leftovers) std::ofstream(p) << "partial";
+  for (const auto& p : kept) std::ofstream(p) << "whole";
+  auto restarted = ServerProcess::Start({}, &why, server->dir);
+  ASSERT_NE(restarted, nullptr) << why;
+  for (const auto& p : leftovers) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_FALSE(fs::exists(server->data_root + "/datasets/.incoming-ds-1"));
+  for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
 }
 
 }  // namespace

@@ -1,6 +1,12 @@
 #include "server/job_store.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "tests/support/process.h"
 
@@ -62,6 +68,33 @@ TEST(JobStoreTest, ModelVersionsCountUpPerName) {
   EXPECT_EQ((*store)->AddModelVersion(m)->version(), 1);
   EXPECT_EQ((*store)->ListModels("digits")->size(), 2u);
   EXPECT_EQ((*store)->ListModels("")->size(), 3u);
+}
+
+// A full disk (RLIMIT_FSIZE stands in for it, in a child process): writes
+// fail with a status that says so, the process lives on, and what was
+// stored before is intact.
+// In a child: a store on a disk that fills up after its first job. 0 when
+// the next write fails with a status naming SQLite and the first job reads back.
+int WriteToAFullDisk(const std::string& path) {
+  auto store = JobStore::Open(path);
+  if (!store.ok() || !(*store)->PutJob(MakeJob("before", asr::v1::QUEUED, 1)).ok()) return 10;
+  signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal, as on a full disk
+  struct stat st {};
+  ::stat(path.c_str(), &st);
+  const rlimit limit{static_cast<rlim_t>(st.st_size), static_cast<rlim_t>(st.st_size)};
+  setrlimit(RLIMIT_FSIZE, &limit);
+  asr::v1::Job big = MakeJob("big", asr::v1::QUEUED, 2);
+  big.set_error(std::string(1 << 20, 'x'));
+  const absl::Status put = (*store)->PutJob(big);
+  std::fprintf(stderr, "put: %s\n", put.ToString().c_str());
+  if (put.ok()) return 11;
+  if (put.message().find("sqlite") == absl::string_view::npos) return 12;
+  return (*store)->GetJob("before").ok() ? 0 : 13;
+}
+
+TEST(JobStoreTest, AFullDiskIsAnErrorNotACrash) {
+  const std::string path = testing::MakeTempDir() + "/jobs.sqlite";
+  EXPECT_EXIT(std::_Exit(WriteToAFullDisk(path)), ::testing::ExitedWithCode(0), "put: .*sqlite");
 }
 
 }  // namespace
