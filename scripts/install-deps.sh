@@ -8,6 +8,7 @@
 #   scripts/install-deps.sh              everything: build, tests, corpus, golden data, plots
 #   scripts/install-deps.sh --build      compilers and -dev packages only (Docker build stage)
 #   scripts/install-deps.sh --runtime    shared libraries the binaries need (Docker runtime stage)
+#   scripts/install-deps.sh --torchrun   Debian's torchrun (the Docker trainer stage)
 #   ... --without-torch                  skip Debian's LibTorch (an image bringing a CUDA LibTorch)
 #   ... --print                          list the packages instead of installing them
 set -euo pipefail
@@ -19,6 +20,8 @@ RUNTIME=(
   ca-certificates
 )
 RUNTIME_TORCH=(libtorch1.13 libgloo0)
+# Debian's torchrun, for images that launch asr-train under it.
+TORCHRUN=(python3-torch)
 # Toolchain and headers to build.
 BUILD=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -35,7 +38,8 @@ TOOLS=(
   festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-machac festvox-czech-ph
   festvox-suopuhe-lj festvox-suopuhe-mv
   prometheus
-  python3-torch python3-torchaudio python3-numpy python3-matplotlib
+  python3-torch python3-torchaudio python3-numpy python3-matplotlib python3-yaml
+  nodejs npm
 )
 
 mode=all torch=1 print=0
@@ -43,15 +47,17 @@ for arg in "$@"; do
   case "$arg" in
     --build) mode=build ;;
     --runtime) mode=runtime ;;
+    --torchrun) mode=torchrun ;;
     --without-torch) torch=0 ;;
     --print) print=1 ;;
-    *) echo "usage: scripts/install-deps.sh [--build|--runtime] [--without-torch] [--print]" >&2; exit 2 ;;
+    *) echo "usage: scripts/install-deps.sh [--build|--runtime|--torchrun] [--without-torch] [--print]" >&2; exit 2 ;;
   esac
 done
 
 PACKAGES=("${RUNTIME[@]}")
 [[ $torch == 1 ]] && PACKAGES+=("${RUNTIME_TORCH[@]}")
-if [[ $mode != runtime ]]; then
+[[ $mode == torchrun ]] && PACKAGES=("${TORCHRUN[@]}")
+if [[ $mode == build || $mode == all ]]; then
   PACKAGES+=("${BUILD[@]}")
   [[ $torch == 1 ]] && PACKAGES+=("${BUILD_TORCH[@]}")
 fi

@@ -197,41 +197,39 @@ TEST(DistributedTrainingTest, TwoAndThreeRanksReachTheSingleProcessModel) {
 // Debian's torchrun running `ranks` asr-train ranks on this host into
 // `out`, restarting the group up to `restarts` times. Its -r/-t must be
 // given (their defaults crash on Python 3.11); --no_python runs a binary.
-std::vector<std::string> Torchrun(int ranks, int restarts, const std::string& config,
-                                  const std::string& out) {
-  return {"/usr/bin/torchrun",
-          "--nnodes",
-          "1",
-          "--nproc_per_node",
-          std::to_string(ranks),
-          "--max_restarts",
-          std::to_string(restarts),
-          "--master_port",
-          std::to_string(testing::FreePort()),
-          "-r",
-          "2",
-          "-t",
-          "2",
-          "--log_dir",
-          out + "/torchrun-logs",
-          "--no_python",
-          testing::BinPath("asr-train"),
-          "--config",
-          config,
-          "--out",
-          out,
-          "--collective-timeout",
-          "60"};
+// torchrun's rendezvous: static (the agent hosts the store: --master_port)
+// or c10d (elastic, as a Kubeflow PyTorchJob with an elasticPolicy runs it:
+// rank 0 hosts the store).
+enum class Rendezvous { kStatic, kC10d };
+
+std::vector<std::string> Torchrun(int ranks, int restarts, const std::string& config, const std::string& out,
+                                  Rendezvous rdzv = Rendezvous::kStatic) {
+  const std::string port = std::to_string(testing::FreePort());
+  std::vector<std::string> argv = {"/usr/bin/torchrun", "--nproc_per_node", std::to_string(ranks),
+                                   "--max_restarts", std::to_string(restarts)};
+  if (rdzv == Rendezvous::kStatic) {
+    argv.insert(argv.end(), {"--nnodes", "1", "--master_port", port});
+  } else {
+    argv.insert(argv.end(), {"--nnodes", "1:1", "--rdzv_backend", "c10d", "--rdzv_endpoint",
+                             "127.0.0.1:" + port, "--rdzv_id", "asr-test"});
+  }
+  argv.insert(argv.end(), {"-r", "2", "-t", "2", "--log_dir", out + "/torchrun-logs", "--no_python",
+                           testing::BinPath("asr-train"), "--config", config, "--out", out,
+                           "--collective-timeout", "60"});
+  return argv;
 }
 
 TEST(DistributedTrainingTest, TorchrunLaunchesTheRanks) {
   ASSERT_TRUE(ProcessGroupsAvailable());
   const std::string config = Config();
   const RunResult one = Read(RunRanks(1, config));
-  const std::string out = testing::MakeTempDir("asr-torchrun");
-  const auto r = testing::RunProcess(Torchrun(2, 0, config, out), 600);
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  ExpectSameModel(one, Read(out), "torchrun, 2 ranks");
+  for (Rendezvous rdzv : {Rendezvous::kStatic, Rendezvous::kC10d}) {
+    const std::string name = rdzv == Rendezvous::kStatic ? "static" : "c10d";
+    const std::string out = testing::MakeTempDir("asr-torchrun");
+    const auto r = testing::RunProcess(Torchrun(2, 0, config, out, rdzv), 600);
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.out << r.err;
+    ExpectSameModel(one, Read(out), "torchrun (" + name + " rendezvous), 2 ranks");
+  }
 }
 
 // The pid of the asr-train process writing into `out` whose environment
