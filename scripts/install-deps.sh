@@ -40,6 +40,7 @@ TOOLS=(
   prometheus
   python3-torch python3-torchaudio python3-numpy python3-matplotlib python3-yaml
   nodejs npm
+  slurmctld slurmd slurm-client munge
 )
 
 mode=all torch=1 print=0

@@ -537,13 +537,15 @@ bool JobManager::RunJob(const std::string& id) {
   if (!loaded.ok() || loaded->state() != asr::v1::QUEUED) return false;
   asr::v1::Job job = *loaded;
   const std::string dir = JobDir(id), handle_path = dir + "/workers";
-  // Workers of a server that died: they finish their checkpoint first.
+  // Workers of a server that died: followed again if they outlived it
+  // (Slurm), else (local ones) given time to finish their checkpoint.
+  std::unique_ptr<WorkerGroup> attached;
   if (std::ifstream in(handle_path); in) {
     std::string handle;
     std::getline(in, handle);
-    runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
+    attached = runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
   }
-  RemoveInterruptedWrites(id);
+  if (!attached) RemoveInterruptedWrites(id);
   if (CancelRequested(id)) {  // cancelled while its last launch was failing
     job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
     *job.mutable_end_time() = TimeUtil::GetCurrentTime();
@@ -575,7 +577,13 @@ bool JobManager::RunJob(const std::string& id) {
 
   WorkerOutcome outcome;
   std::string stop_reason;
-  if (auto group = runner_->Launch(*launch); !group.ok()) {
+  if (attached) {
+    asr::v1::JobEvent e;
+    e.set_message("found the job's workers still running (" + attached->Handle() + "); following them");
+    (void)Record(job, e);
+    std::tie(outcome, stop_reason) = Supervise(*attached, job, *run, log_offset);
+    fs::remove(handle_path, ec);
+  } else if (auto group = runner_->Launch(*launch); !group.ok()) {
     outcome.detail = std::string(group.status().message());
   } else {
     {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "model/compute_threads.h"
 #include "model/recognizer/stream_batcher.h"
 #include "server/auth.h"
@@ -21,6 +22,7 @@
 #include "server/paths.h"
 #include "server/recognition_metrics.h"
 #include "server/recognition_service.h"
+#include "server/slurm_runner.h"
 #include "server/training_metrics.h"
 #include "server/training_service.h"
 #include "spdlog/spdlog.h"
@@ -108,7 +110,12 @@ void Server::CreateServices() {
   jm.job_memory_limit_bytes = o.training.job_memory_limit_mb > 0
                                   ? o.training.job_memory_limit_mb << 20
                                   : static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-  runner_ = std::make_unique<LocalRunner>(o.training.worker_stop_grace_seconds);
+  if (o.training.runner == "slurm") {
+    runner_ = std::make_unique<SlurmRunner>(
+        absl::StrSplit(o.training.slurm_sbatch_args, ' ', absl::SkipWhitespace()));
+  } else {
+    runner_ = std::make_unique<LocalRunner>(o.training.worker_stop_grace_seconds);
+  }
   jobs_ =
       std::make_unique<JobManager>(store_.get(), models_.get(), training_metrics_.get(), runner_.get(), jm);
   UploadLimits limits;

@@ -81,6 +81,9 @@ absl::Status TrainingServiceOptions::Validate() const {
   if (!(collective_timeout_seconds >= 1 && collective_timeout_seconds <= 86400)) {
     return absl::InvalidArgumentError("collective_timeout_seconds: not in [1, 86400]");
   }
+  if (runner != "local" && runner != "slurm") {
+    return absl::InvalidArgumentError(absl::StrCat("runner: '", runner, "' is not local or slurm"));
+  }
   if (job_memory_limit_mb < 0) return absl::InvalidArgumentError("job_memory_limit_mb: must be >= 0");
   return absl::OkStatus();
 }

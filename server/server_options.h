@@ -24,6 +24,8 @@ struct TrainingServiceOptions {
   int max_job_failures = 3;                 // failed launches before a job is FAILED
   double worker_stop_grace_seconds = 60;    // after SIGTERM (cancel, shutdown), then SIGKILL
   double collective_timeout_seconds = 120;  // a rank waits this long for its peers
+  std::string runner = "local";             // local | slurm
+  std::string slurm_sbatch_args;            // added to every sbatch, split at spaces
   int64_t job_memory_limit_mb = 0;  // per job: admission estimate and resident memory; 0 = physical memory
 
   // OK, or INVALID_ARGUMENT naming the first bad field.
@@ -54,6 +56,12 @@ struct TrainingServiceOptions {
     v(fields::Flag("collective_timeout_seconds", "--collective-timeout", "ASR_COLLECTIVE_TIMEOUT",
                    "seconds a worker waits for its peers before failing"),
       s.collective_timeout_seconds);
+    v(fields::Flag("runner", "--runner", "ASR_RUNNER",
+                   "where jobs' workers run: local (processes on this host) or slurm (sbatch + srun)"),
+      s.runner);
+    v(fields::Flag("slurm_sbatch_args", "--slurm-sbatch-args", "ASR_SLURM_SBATCH_ARGS",
+                   "with --runner slurm: arguments added to every sbatch, e.g. \"--partition gpu\""),
+      s.slurm_sbatch_args);
     v(fields::Flag("job_memory_limit_mb", "--job-memory-limit-mb", "ASR_JOB_MEMORY_LIMIT_MB",
                    "a job's estimated memory must fit, and its workers are killed when their resident "
                    "memory exceeds it, MiB; 0 = this host's physical memory"),
