@@ -232,6 +232,104 @@ TEST(DistributedTrainingTest, TorchrunLaunchesTheRanks) {
   }
 }
 
+// Two "nodes": network namespaces joined by a veth pair that the test
+// creates (10.231.N.1 and .2, traffic only between them), one torchrun
+// each (--nnodes 2, static rendezvous on node 0's address), Gloo bound to
+// each side's veth by GLOO_SOCKET_IFNAME, as on hosts with several
+// interfaces. They share OUT through the filesystem, as nodes would
+// through a shared folder. Needs root for `ip netns` (CI runs as root).
+class TwoNodes {
+ public:
+  TwoNodes() {
+    const std::string tag = std::to_string(getpid() % 100000);
+    for (int n : {0, 1}) ns_[n] = "asr-n" + std::to_string(n) + "-" + tag;
+    veth_[0] = "asrv0-" + tag;
+    veth_[1] = "asrv1-" + tag;
+    const std::string subnet = "10.231." + std::to_string(getpid() % 200 + 1) + ".";
+    for (int n : {0, 1}) addr_[n] = subnet + std::to_string(n + 1);
+    ok_ = Ip({"netns", "add", ns_[0]}) && Ip({"netns", "add", ns_[1]}) &&
+          Ip({"link", "add", veth_[0], "type", "veth", "peer", "name", veth_[1]});
+    for (int n : {0, 1}) {
+      ok_ = ok_ && Ip({"link", "set", veth_[n], "netns", ns_[n]}) &&
+            Ip({"-n", ns_[n], "addr", "add", addr_[n] + "/24", "dev", veth_[n]}) &&
+            Ip({"-n", ns_[n], "link", "set", veth_[n], "up"}) &&
+            Ip({"-n", ns_[n], "link", "set", "lo", "up"});
+    }
+  }
+  ~TwoNodes() {
+    for (int n : {0, 1}) Ip({"netns", "del", ns_[n]});  // takes the veth pair with it
+  }
+  bool ok() const { return ok_; }
+  const std::string& address(int node) const { return addr_[node]; }
+  // argv run inside node `node`'s namespace with extra environment.
+  std::vector<std::string> In(int node, const std::vector<std::string>& argv) const {
+    std::vector<std::string> out = {"/usr/sbin/ip", "netns", "exec",
+                                    ns_[node],      "env",   "GLOO_SOCKET_IFNAME=" + veth_[node]};
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+  }
+  std::string why;
+
+ private:
+  bool Ip(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/sbin/ip"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = testing::RunProcess(argv, 30);
+    if (r.exit_code != 0) why += "ip " + args[0] + " " + args[1] + ": " + r.err;
+    return r.exit_code == 0;
+  }
+  std::string ns_[2], veth_[2], addr_[2];
+  bool ok_ = false;
+};
+
+TEST(DistributedTrainingTest, TwoNodesInNetworkNamespacesTrainAsOne) {
+  ASSERT_TRUE(ProcessGroupsAvailable());
+  if (geteuid() != 0) GTEST_SKIP() << "ip netns needs root (CI runs as root)";
+  TwoNodes nodes;
+  ASSERT_TRUE(nodes.ok()) << nodes.why;
+  const std::string config = Config();
+  const RunResult one = Read(RunRanks(1, config));
+  const std::string out = testing::MakeTempDir("asr-2nodes");
+  std::vector<std::unique_ptr<testing::ChildProcess>> agents;
+  for (int n : {0, 1}) {
+    agents.push_back(testing::ChildProcess::Start(nodes.In(n, {"/usr/bin/torchrun",
+                                                               "--nnodes",
+                                                               "2",
+                                                               "--node_rank",
+                                                               std::to_string(n),
+                                                               "--nproc_per_node",
+                                                               "1",
+                                                               "--master_addr",
+                                                               nodes.address(0),
+                                                               "--master_port",
+                                                               "29555",
+                                                               "-r",
+                                                               "2",
+                                                               "-t",
+                                                               "2",
+                                                               "--log_dir",
+                                                               out + "/torchrun-node" + std::to_string(n),
+                                                               "--no_python",
+                                                               testing::BinPath("asr-train"),
+                                                               "--config",
+                                                               config,
+                                                               "--out",
+                                                               out,
+                                                               "--collective-timeout",
+                                                               "60"}),
+                                                  out + "/node" + std::to_string(n) + ".log"));
+  }
+  for (int n : {0, 1}) {
+    const std::optional<int> code = agents[static_cast<size_t>(n)]->WaitFor(600);
+    ASSERT_EQ(code.value_or(-1), 0) << "node " << n << ": " << agents[static_cast<size_t>(n)]->log();
+  }
+  const std::string rank1 = testing::ReadFileOrEmpty(out + "/node1.log");
+  EXPECT_NE(rank1.find("joined as rank 1/2"), std::string::npos) << rank1;
+  EXPECT_NE(rank1.find(nodes.address(0)), std::string::npos)
+      << "rank 1 reached the store elsewhere: " << rank1;
+  ExpectSameModel(one, Read(out), "2 nodes over a veth pair");
+}
+
 // The pid of the asr-train process writing into `out` whose environment
 // holds `rank_var` (e.g. "RANK=1"), or -1.
 pid_t FindRank(const std::string& out, const std::string& rank_var) {
