@@ -23,6 +23,8 @@ nlohmann::json ProgressEvent::ToJson() const {
                 {"learning_rate", learning_rate},
                 {"frames_per_second", frames_per_second},
                 {"eta_seconds", eta_seconds},
+                {"step_seconds", step_seconds},
+                {"allreduce_seconds", allreduce_seconds},
                 {"skipped_steps", skipped_steps}});
       break;
     case Kind::kValidation:
@@ -65,6 +67,8 @@ absl::StatusOr<ProgressEvent> ProgressEvent::FromJson(const nlohmann::json& j) {
     get("learning_rate", e.learning_rate);
     get("frames_per_second", e.frames_per_second);
     get("eta_seconds", e.eta_seconds);
+    get("step_seconds", e.step_seconds);
+    get("allreduce_seconds", e.allreduce_seconds);
     get("skipped_steps", e.skipped_steps);
     get("dev_loss", e.dev_loss);
     get("dev_cer", e.dev_cer);

@@ -35,6 +35,10 @@ struct ProgressEvent {
   double learning_rate = 0;
   double frames_per_second = 0;  // feature frames (10 ms) trained per wall second
   double eta_seconds = 0;
+  // kStep, means per step since the previous step event: wall time, and the
+  // part of it in the gradient allreduce across ranks (waiting for the
+  // slowest rank included; 0 in a single process).
+  double step_seconds = 0, allreduce_seconds = 0;
   double elapsed_seconds = 0;                     // training wall time, across resumes
   double dev_loss = 0, dev_cer = 0, dev_wer = 0;  // kValidation
   bool is_best = false;                           // kValidation

@@ -235,6 +235,14 @@ absl::Status Trainer::BuildModels(const Cmvn& cmvn) {
     averaged_->to(model_->device());
     if (cfg.train.precision == Precision::kBf16) averaged_->set_lstm_dtype(torch::kBFloat16);
   }
+  int64_t parameters = 0;
+  for (const torch::Tensor& p : model_->parameters()) parameters += p.numel();
+  std::string message = absl::StrCat("model: ", parameters, " parameters");
+  if (world_size() > 1) {
+    absl::StrAppend(&message, "; each step allreduces ", (8 * parameters + (1 << 19)) >> 20,
+                    " MiB of float64 gradient sums across ", world_size(), " ranks");
+  }
+  Emit(MessageEvent(message));
   return absl::OkStatus();
 }
 
@@ -485,7 +493,10 @@ double Trainer::CombineAcrossRanks(GradientSum* sum, int64_t* frames) {
     parts.push_back(torch::tensor(
         {static_cast<double>(sum->rows), sum->rows > 0 ? sum->loss_sum : 0.0, static_cast<double>(*frames)},
         torch::kFloat64));
+    const auto start = std::chrono::steady_clock::now();
     collective_->AllReduceSum(parts);
+    window_.allreduce_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     sum->rows = static_cast<int64_t>(parts.back()[0].item<double>());
     sum->loss_sum = parts.back()[1].item<double>();
     *frames = static_cast<int64_t>(parts.back()[2].item<double>());
@@ -511,6 +522,8 @@ void Trainer::EmitProgress(double lr) {
   e.learning_rate = lr;
   e.frames_per_second = static_cast<double>(window_.frames) / seconds;
   e.eta_seconds = eta;
+  e.step_seconds = sec_per_step;
+  e.allreduce_seconds = window_.allreduce_seconds / static_cast<double>(state_.step - window_.first_step);
   e.skipped_steps = state_.skipped_steps;
   Emit(e);
   window_ = StepWindow{};

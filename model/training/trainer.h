@@ -82,6 +82,7 @@ class Trainer {
     double loss_sum = 0;
     int64_t losses = 0, frames = 0;
     int64_t first_step = 0;
+    double allreduce_seconds = 0;  // in CombineAcrossRanks' allreduce
     std::chrono::steady_clock::time_point start;
   };
 
