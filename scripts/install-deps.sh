@@ -72,8 +72,12 @@ fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
+# A command that another package already provides (e.g. npm bundled with
+# a NodeSource nodejs, which conflicts with Debian's npm) counts as present.
+declare -A provided_by_command=([npm]=npm)
 missing=()
 for p in "${PACKAGES[@]}"; do
+  if [[ -n "${provided_by_command[$p]:-}" ]] && command -v "${provided_by_command[$p]}" >/dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
