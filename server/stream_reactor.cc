@@ -89,6 +89,7 @@ void StreamReactor::OnWriteDone(bool ok) {
     FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
     return;
   }
+  last_activity_ = std::chrono::steady_clock::now();  // the client read a response
   queue_.pop_front();
   WriteNextLocked();
 }
@@ -112,6 +113,7 @@ void StreamReactor::OnDone() {
 }
 
 void StreamReactor::OnResults(std::vector<RecognitionResult> results, bool finished) {
+  Touch();  // the server made progress
   for (const RecognitionResult& r : results) Enqueue(ToResponse(r, config_, stream_->model().label));
   if (!finished) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -124,8 +126,19 @@ void StreamReactor::OnError(const absl::Status& status) {
 }
 
 std::chrono::steady_clock::time_point StreamReactor::last_activity() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return last_activity_;
+  RecognitionStream* decoding;
+  std::chrono::steady_clock::time_point last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    decoding = decoding_;
+    last = last_activity_;
+  }
+  // Audio still to decode: the server is the one working, the stream is
+  // not idle (the client may have sent everything and be waiting). The
+  // stream outlives this call: the reaper calls it while the stream is
+  // admitted, and OnDone releases the admission before freeing it.
+  if (decoding != nullptr && decoding->PendingInputs() > 0) return std::chrono::steady_clock::now();
+  return last;
 }
 
 void StreamReactor::Expire() {

@@ -52,6 +52,8 @@ class StreamReactor final
   void OnError(const absl::Status& status) override;
 
   // StreamAdmission::Stream (the reaper's thread).
+  // The last message either way (read, written, results made); now while
+  // received audio is still being decoded. Idle = neither side progressed.
   std::chrono::steady_clock::time_point last_activity() override;
   void Expire() override;
 

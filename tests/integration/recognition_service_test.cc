@@ -372,6 +372,42 @@ TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStream) {
   EXPECT_NE(Metric(*server, "asr_streams_total{code=\"CANCELLED\"}"), "");
 }
 
+// Idle means neither side made progress: a client that has sent a long
+// recording fast and half-closed waits for the server, and must not be
+// expired while the server still decodes.
+TEST(RecognitionServiceTest, AClientWaitingAfterHalfCloseIsNotIdleWhileTheServerDecodes) {
+  auto server = StartServer({"--stream-idle-timeout", "0.25"});
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  std::string clip;
+  for (const std::string& f : TestFiles()) clip += Pcm16(f, &rate);
+  std::string pcm;
+  while (pcm.size() < static_cast<size_t>(rate) * 2 * 60 * 15) pcm += clip;  // 15 minutes of audio
+  asr::v1::RecognitionConfig c = Config(rate);
+  const std::vector<Req> messages = Chunks(c, pcm, static_cast<size_t>(rate) * 2);  // 1 s chunks, no pauses
+  grpc::ClientContext ctx;
+  auto stub = Stub(*server);
+  auto rw = stub->StreamingRecognize(&ctx);
+  std::vector<Resp> responses;
+  std::thread reader([&] {
+    Resp resp;
+    while (rw->Read(&resp)) responses.push_back(resp);
+  });
+  for (const Req& m : messages) ASSERT_TRUE(rw->Write(m));
+  rw->WritesDone();
+  const auto half_closed = std::chrono::steady_clock::now();
+  reader.join();
+  const grpc::Status st = rw->Finish();
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - half_closed).count();
+  ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message() << " after " << waited << " s";
+  // Otherwise the test proved nothing: the wait must outlast the idle
+  // timeout plus the reaper's 0.5 s period, after which a timer counting
+  // from the client's last message would have closed the stream.
+  EXPECT_GT(waited, 0.8) << "decoding finished too fast to test the idle timer";
+  ASSERT_FALSE(responses.empty());
+  EXPECT_NEAR(responses.back().processed_audio_seconds(), static_cast<double>(pcm.size()) / 2 / rate, 0.1);
+}
+
 TEST(RecognitionServiceTest, BeyondMaxStreamsIsResourceExhaustedAndAdmittedStreamsCarryOn) {
   auto server = StartServer({"--max-streams", "3"});
   ASSERT_NE(server, nullptr);
