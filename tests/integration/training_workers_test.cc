@@ -43,6 +43,29 @@ std::string MessageWith(const ServerProcess& s, const std::string& job, const st
   return "";
 }
 
+// A server (with `flags`) running a long one-worker job past step 2; the
+// job's id and its worker's pid.
+struct RunningJob {
+  std::unique_ptr<ServerProcess> server;
+  std::string job;
+  pid_t worker = -1;
+};
+RunningJob StartLongJob(const std::vector<std::string>& flags) {
+  RunningJob r;
+  std::string why;
+  r.server = ServerProcess::Start(flags, &why);
+  EXPECT_NE(r.server, nullptr) << why;
+  if (!r.server) return r;
+  PlaceCorpus(*r.server, "c");
+  r.job = Submit(*r.server, TinyTrainingConfig(100000), 1);
+  EXPECT_TRUE(WaitFor(
+      *r.server, r.job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
+  const std::vector<pid_t> pids = WorkerPids(*r.server, r.job);
+  EXPECT_EQ(pids.size(), 1u);
+  if (pids.size() == 1) r.worker = pids[0];
+  return r;
+}
+
 TEST(TrainingWorkersTest, TwoRanksTrainAndARankKilledWithSigkillRestartsFromTheCheckpoint) {
   std::string why;
   auto server = ServerProcess::Start({}, &why);
@@ -109,15 +132,11 @@ TEST(TrainingWorkersTest, AWorkerCrashingOnEveryLaunchEndsTheJobFailedWithTheRea
 }
 
 TEST(TrainingWorkersTest, AHungWorkerIsKilledAfterTheStopGraceAndTheJobIsCancelled) {
-  std::string why;
-  auto server = ServerProcess::Start({"--worker-stop-grace", "2"}, &why);
-  ASSERT_NE(server, nullptr) << why;
-  PlaceCorpus(*server, "c");
-  const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
-  ASSERT_TRUE(WaitFor(
-      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
-  const std::vector<pid_t> pids = WorkerPids(*server, job);
-  ASSERT_EQ(pids.size(), 1u);
+  RunningJob r = StartLongJob({"--worker-stop-grace", "2"});
+  ASSERT_GT(r.worker, 0);
+  auto& server = r.server;
+  const std::string& job = r.job;
+  const std::vector<pid_t> pids = {r.worker};
   ASSERT_EQ(kill(pids[0], SIGSTOP), 0);  // hung: SIGTERM stays pending
   ASSERT_EQ(server->Client({"cancel", job}).exit_code, 0);
   const auto cancelled_at = std::chrono::steady_clock::now();
@@ -168,15 +187,12 @@ TEST(TrainingWorkersTest, AJobTooBigForTheMemoryLimitIsRefusedNamingTheFields) {
 }
 
 TEST(TrainingWorkersTest, ACancelThatReturnedOkSurvivesAServerCrash) {
+  RunningJob r = StartLongJob({});
+  ASSERT_GT(r.worker, 0);
+  auto& server = r.server;
+  const std::string& job = r.job;
+  const std::vector<pid_t> pids = {r.worker};
   std::string why;
-  auto server = ServerProcess::Start({}, &why);
-  ASSERT_NE(server, nullptr) << why;
-  PlaceCorpus(*server, "c");
-  const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
-  ASSERT_TRUE(WaitFor(
-      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
-  const std::vector<pid_t> pids = WorkerPids(*server, job);
-  ASSERT_EQ(pids.size(), 1u);
   // A worker that cannot stop yet, so the server dies before the job is CANCELLED.
   ASSERT_EQ(kill(pids[0], SIGSTOP), 0);
   ASSERT_EQ(server->Client({"cancel", job}).exit_code, 0);
