@@ -111,7 +111,7 @@ bool JobManager::CancelRequested(const std::string& id) const {
   return fs::exists(JobDir(id) + "/cancel_requested");
 }
 
-void JobManager::RemoveInterruptedWrites(const std::string& id) {
+void JobManager::RemoveJobLeftovers(const std::string& id) {
   for (const std::string& dir : {JobDir(id), JobDir(id) + "/checkpoints"}) {
     for (const std::string& path : server::RemoveInterruptedWrites(dir)) {
       spdlog::info("job {}: removed '{}', left by an interrupted write", id, path);
@@ -145,7 +145,7 @@ absl::Status JobManager::Start() {
     // Jobs without workers (those with them are swept when they resume).
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(fs::path(opts_.state_dir) / "jobs", ec)) {
-      if (!fs::exists(entry.path() / "workers")) RemoveInterruptedWrites(entry.path().filename().string());
+      if (!fs::exists(entry.path() / "workers")) RemoveJobLeftovers(entry.path().filename().string());
     }
     for (const asr::v1::Job& job : *queued) queue_.push_back(job.id());
     stopping_ = false;
@@ -545,7 +545,7 @@ bool JobManager::RunJob(const std::string& id) {
     std::getline(in, handle);
     attached = runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
   }
-  if (!attached) RemoveInterruptedWrites(id);
+  if (!attached) RemoveJobLeftovers(id);
   if (CancelRequested(id)) {  // cancelled while its last launch was failing
     job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
     *job.mutable_end_time() = TimeUtil::GetCurrentTime();
@@ -582,7 +582,6 @@ bool JobManager::RunJob(const std::string& id) {
     e.set_message("found the job's workers still running (" + attached->Handle() + "); following them");
     (void)Record(job, e);
     std::tie(outcome, stop_reason) = Supervise(*attached, job, *run, log_offset);
-    fs::remove(handle_path, ec);
   } else if (auto group = runner_->Launch(*launch); !group.ok()) {
     outcome.detail = std::string(group.status().message());
   } else {
@@ -591,8 +590,8 @@ bool JobManager::RunJob(const std::string& id) {
       out << (*group)->Handle() << "\n";
     }
     std::tie(outcome, stop_reason) = Supervise(**group, job, *run, log_offset);
-    fs::remove(handle_path, ec);
   }
+  fs::remove(handle_path, ec);  // the workers have ended
   metrics_->ForgetJob(id);
   bool shutdown;
   {

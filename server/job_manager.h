@@ -108,7 +108,7 @@ class JobManager {
   bool CancelRequested(const std::string& id) const;
   // The job's temporary files from writes a crash interrupted; only when
   // no worker of it runs.
-  void RemoveInterruptedWrites(const std::string& id);
+  void RemoveJobLeftovers(const std::string& id);
   void Work();
   // Runs one launch of a QUEUED job to its end; true when the workers
   // failed and the job goes back to the head of the queue.

@@ -93,8 +93,6 @@ class SlurmCluster {
   std::unique_ptr<ChildProcess> munged_, slurmctld_, slurmd_;
 };
 
-std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 // One cluster for the suite (starting Slurm takes seconds), a server per test.
 class SlurmTest : public ::testing::Test {
  protected:

@@ -29,8 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   std::string why;
   auto server = ServerProcess::Start({}, &why);

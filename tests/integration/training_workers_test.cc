@@ -25,8 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 // Submits the tiny corpus job `cfg` with `processes` workers; returns its id.
 std::string Submit(const ServerProcess& server, const nlohmann::json& cfg, int processes) {
   ProcessResult r = server.Client({"train", "--config", WriteJson(cfg), "--manifest", "c/train.jsonl",

@@ -17,6 +17,8 @@ std::unique_ptr<asr::v1::TrainingService::Stub> TrainingStub(const ServerProcess
       grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials()));
 }
 
+std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 void PlaceCorpus(const ServerProcess& s, const std::string& name) {
   std::filesystem::copy(TinyCorpus(), s.data_root + "/" + name, std::filesystem::copy_options::recursive);
 }

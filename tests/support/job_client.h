@@ -16,6 +16,9 @@ namespace asr::testing {
 
 std::unique_ptr<asr::v1::TrainingService::Stub> TrainingStub(const ServerProcess& s);
 
+// The first line of `s` (e.g. the job id `asr-client train` prints).
+std::string FirstLine(const std::string& s);
+
 // Copies the tiny corpus into the server's data root under `name`.
 void PlaceCorpus(const ServerProcess& s, const std::string& name);
 
