@@ -19,7 +19,12 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const st
       .Set(1);
   if (address.empty()) return m;
   try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
+    // civetweb gives each connection a thread until it closes or stays
+    // silent for request_timeout_ms: enough threads and a short timeout
+    // that idle or half-open connections cannot hold scrapes off.
+    m->exposer_ = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", address, "num_threads", std::to_string(kThreads),
+                                 "request_timeout_ms", std::to_string(kRequestTimeoutMs)});
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("metrics_listen: cannot listen on '", address, "' (address in use?): ", e.what()));

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "prometheus/exposer.h"
@@ -26,6 +27,12 @@ class MetricsEndpoint {
   prometheus::Registry& registry() { return *registry_; }
   // The bound port, or 0 when there is no HTTP endpoint.
   int port() const { return port_; }
+
+  // HTTP worker threads (one per open connection) and how long a silent
+  // connection keeps one: a scrape answers within a second while up to
+  // kThreads - 1 idle connections are held.
+  static constexpr int kThreads = 16;
+  static constexpr int kRequestTimeoutMs = 1000;
 
  private:
   MetricsEndpoint() = default;

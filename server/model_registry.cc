@@ -8,7 +8,7 @@
 namespace asr::server {
 
 absl::Status ModelRegistry::ValidateName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 &&
+  bool ok = !name.empty() && name.size() <= kMaxModelNameBytes &&
             (std::islower(static_cast<unsigned char>(name[0])) ||
              std::isdigit(static_cast<unsigned char>(name[0])));
   for (char c : name) {

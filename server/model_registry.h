@@ -17,6 +17,9 @@
 
 namespace asr::server {
 
+// Longest model name, bytes.
+inline constexpr size_t kMaxModelNameBytes = 64;
+
 class ModelRegistry {
  public:
   ModelRegistry(JobStore* store, std::string models_dir) : store_(store), dir_(std::move(models_dir)) {}

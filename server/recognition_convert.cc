@@ -51,37 +51,42 @@ absl::Status ConfigError(const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat("config.", status.message()));
 }
 
-absl::StatusOr<AudioFormat> ToAudioFormat(const asr::v1::RecognitionConfig& config, bool stream) {
-  AudioFormat f;
-  f.encoding = ToEncoding(config.encoding());
-  f.sample_rate_hertz = config.sample_rate_hertz();
-  f.audio_channel_count = config.audio_channel_count();
-  if (absl::Status st = f.Validate(stream); !st.ok()) return ConfigError(st);
-  return f;
-}
-
-absl::StatusOr<DecodingOptions> ToDecodingOptions(const asr::v1::RecognitionConfig& config) {
-  DecodingOptions d;
-  d.max_alternatives = config.max_alternatives();
-  d.word_time_offsets = config.enable_word_time_offsets();
-  d.lexicon_constrained = config.lexicon_constrained();
-  if (absl::Status st = d.Validate(); !st.ok()) return ConfigError(st);
-  return d;
-}
-
-absl::StatusOr<StreamOptions> ToStreamOptions(const asr::v1::RecognitionConfig& config) {
-  StreamOptions o;
-  auto audio = ToAudioFormat(config, /*stream=*/true);
-  if (!audio.ok()) return audio.status();
-  auto decoding = ToDecodingOptions(config);
-  if (!decoding.ok()) return decoding.status();
-  o.audio = *audio;
-  o.decoding = *decoding;
+absl::StatusOr<ResolvedConfig> ResolveConfig(const asr::v1::RecognitionConfig& config, ModelRegistry* models,
+                                             bool stream) {
+  // Length checks come first: no error echoes an oversized field.
+  if (config.model().empty()) return absl::InvalidArgumentError("config.model: required");
+  if (config.model().size() > kMaxModelNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("config.model: ", config.model().size(),
+                                                   " bytes; model names have at most ", kMaxModelNameBytes));
+  }
+  if (config.request_id().size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("config.request_id: ", config.request_id().size(),
+                                                   " bytes; at most ", kMaxRequestIdBytes));
+  }
+  if (config.model_version() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config.model_version: ", config.model_version(), " is negative (0 = the latest)"));
+  }
+  ResolvedConfig r;
+  StreamOptions& o = r.options;
+  o.audio.encoding = ToEncoding(config.encoding());
+  o.audio.sample_rate_hertz = config.sample_rate_hertz();
+  o.audio.audio_channel_count = config.audio_channel_count();
+  o.decoding.max_alternatives = config.max_alternatives();
+  o.decoding.word_time_offsets = config.enable_word_time_offsets();
+  o.decoding.lexicon_constrained = config.lexicon_constrained();
   o.interim_results = config.interim_results();
   o.endpoint.silence_seconds = config.endpoint().silence_seconds();
   o.endpoint.single_utterance = config.endpoint().single_utterance();
-  if (absl::Status st = o.Validate(); !st.ok()) return ConfigError(st);
-  return o;
+  for (const absl::Status& st : {o.audio.Validate(stream), o.decoding.Validate(), o.endpoint.Validate()}) {
+    if (!st.ok()) return ConfigError(st);
+  }
+  auto model = models->Get(config.model(), config.model_version());
+  if (!model.ok())
+    return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
+  if (auto d = o.decoding.DecoderFor(**model); !d.ok()) return ConfigError(d.status());
+  r.model = std::move(*model);
+  return r;
 }
 
 asr::v1::StreamingRecognizeResponse ToResponse(const RecognitionResult& result,

@@ -59,19 +59,12 @@ RecognitionService::StreamingRecognize(grpc::CallbackServerContext* ctx) {
 
 absl::StatusOr<asr::v1::RecognizeResponse> RecognitionService::RunRecognize(
     const asr::v1::RecognizeRequest& req) {
-  const asr::v1::RecognitionConfig& c = req.config();
-  if (c.model().empty()) return absl::InvalidArgumentError("config.model: required");
-  auto model = models_->Get(c.model(), c.model_version());
-  if (!model.ok())
-    return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
-  auto format = ToAudioFormat(c, /*stream=*/false);
-  if (!format.ok()) return format.status();
-  auto decoding = ToDecodingOptions(c);
-  if (!decoding.ok()) return decoding.status();
-  if (auto d = decoding->DecoderFor(**model); !d.ok()) return ConfigError(d.status());
-  auto result = asr::Recognize(**model, req.audio(), *format, *decoding, kMaxRecognizeSeconds);
+  auto c = ResolveConfig(req.config(), models_, /*stream=*/false);
+  if (!c.ok()) return c.status();
+  auto result =
+      asr::Recognize(*c->model, req.audio(), c->options.audio, c->options.decoding, kMaxRecognizeSeconds);
   if (!result.ok()) return result.status();
-  return ToResponse(*result, c, (*model)->label);
+  return ToResponse(*result, req.config(), c->model->label);
 }
 
 grpc::ServerUnaryReactor* RecognitionService::Recognize(grpc::CallbackServerContext* ctx,

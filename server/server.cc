@@ -130,6 +130,7 @@ void Server::CreateServices() {
                                              recognition_metrics_.get());
   StreamLimits stream_limits;
   stream_limits.max_stream_seconds = ro.max_stream_seconds;
+  stream_limits.max_backlog_seconds = ro.stream_backlog_seconds;
   stream_limits.max_chunk_bytes = static_cast<int64_t>(o.max_message_mb) << 20;
   recognition_service_ = std::make_unique<RecognitionService>(
       models_.get(), batcher_.get(), recognition_metrics_.get(), auth_.get(), ro, stream_limits);
@@ -145,6 +146,11 @@ absl::Status Server::Serve(const std::shared_ptr<grpc::ServerCredentials>& creds
   // Without this gRPC sets SO_REUSEPORT and a second server on a busy port
   // would silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A fixed per-stream receive window: what gRPC buffers for a stream the
+  // server has stopped reading (backpressure) stays within it. BDP probing
+  // would grow it to tens of MiB on a fast link.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   builder.SetMaxReceiveMessageSize(options_.max_message_mb << 20);
   builder.SetMaxSendMessageSize(options_.max_message_mb << 20);
   builder.AddListeningPort(options_.listen, creds, &grpc_port_);

@@ -44,6 +44,10 @@ class Server {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const;
 
+  // HTTP/2 receive window per stream (no BDP growth): the most gRPC
+  // buffers for one call the server is not reading, bytes.
+  static constexpr int kStreamWindowBytes = 1 << 20;
+
   // Marks health NOT_SERVING, stops accepting RPCs, checkpoints running
   // jobs (they resume at the next start), gives in-flight RPCs `grace` to
   // finish, then cancels them. Idempotent; thread-safe.

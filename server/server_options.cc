@@ -94,6 +94,8 @@ absl::Status RecognitionServiceOptions::Validate() const {
   if (!(max_stream_seconds > 0)) return absl::InvalidArgumentError("max_stream_seconds: must be > 0");
   if (!(stream_idle_timeout_seconds > 0))
     return absl::InvalidArgumentError("stream_idle_timeout_seconds: must be > 0");
+  if (!(stream_backlog_seconds >= 1 && stream_backlog_seconds <= 86400))
+    return absl::InvalidArgumentError("stream_backlog_seconds: not in [1, 86400]");
   if (max_batch < 1 || max_batch > 4096) return absl::InvalidArgumentError("max_batch: not in [1, 4096]");
   if (!(max_batch_wait_ms >= 0 && max_batch_wait_ms <= 1000)) {
     return absl::InvalidArgumentError("max_batch_wait_ms: not in [0, 1000]");

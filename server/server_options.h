@@ -73,7 +73,8 @@ struct TrainingServiceOptions {
 struct RecognitionServiceOptions {
   int max_streams = 200;                    // concurrent streams; more get RESOURCE_EXHAUSTED
   double max_stream_seconds = 3600;         // audio per stream
-  double stream_idle_timeout_seconds = 30;  // without a message this long a stream is closed
+  double stream_idle_timeout_seconds = 30;  // without progress either way this long a stream is closed
+  double stream_backlog_seconds = 10;       // undecoded audio per stream before the server stops reading it
   int max_batch = 64;                       // streams per batched LSTM step; 1 = no cross-stream batching
   double max_batch_wait_ms = 5;             // how long a ready input may wait for company
   int recognize_workers = 2;                // threads serving unary Recognize
@@ -94,6 +95,10 @@ struct RecognitionServiceOptions {
     v(fields::Flag("stream_idle_timeout_seconds", "--stream-idle-timeout", "ASR_STREAM_IDLE_TIMEOUT",
                    "close streams idle this long, seconds"),
       s.stream_idle_timeout_seconds);
+    v(fields::Flag(
+          "stream_backlog_seconds", "--stream-backlog-seconds", "ASR_STREAM_BACKLOG_SECONDS",
+          "undecoded audio per stream beyond which the server stops reading it (backpressure), seconds"),
+      s.stream_backlog_seconds);
     v(fields::Flag("max_batch", "--max-batch", "ASR_MAX_BATCH",
                    "streams per batched LSTM step (1 = no cross-stream batching)"),
       s.max_batch);

@@ -1,5 +1,9 @@
 #include "server/stream_admission.h"
 
+#include <malloc.h>
+
+#include <vector>
+
 namespace asr::server {
 
 StreamAdmission::StreamAdmission(int max_streams, double idle_timeout_seconds)
@@ -28,13 +32,31 @@ void StreamAdmission::Release(Stream* s) {
 
 void StreamAdmission::Reap() {
   std::unique_lock<std::mutex> lock(mu_);
+  bool had_streams = false;
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(500));
-    const auto now = std::chrono::steady_clock::now();
-    for (Stream* s : streams_) {
-      if (std::chrono::duration<double>(now - s->last_activity()).count() > idle_timeout_seconds_)
-        s->Expire();
+    if (had_streams && streams_.empty()) {
+      // The last stream ended: hand the heap's free pages back to the
+      // system (glibc keeps them otherwise), so RSS drops after a burst.
+      lock.unlock();
+      malloc_trim(0);
+      lock.lock();
     }
+    had_streams = !streams_.empty();
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<Stream*> idle;
+    for (Stream* s : streams_) {
+      if (std::chrono::duration<double>(now - s->last_activity()).count() > idle_timeout_seconds_) {
+        s->Ref();
+        idle.push_back(s);
+      }
+    }
+    lock.unlock();
+    for (Stream* s : idle) {
+      s->Expire();
+      s->Unref();
+    }
+    lock.lock();
   }
 }
 

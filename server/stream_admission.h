@@ -1,7 +1,8 @@
 // Admission control and idle reaping for streaming calls: at most
 // max_streams at once (the caller answers RESOURCE_EXHAUSTED beyond), and a
-// reaper thread that expires streams idle longer than the timeout.
-// Thread-safe.
+// reaper thread that expires streams idle longer than the timeout (checked
+// every 0.5 s) and returns free heap memory to the system when the last
+// stream has ended. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -18,9 +19,17 @@ class StreamAdmission {
   class Stream {
    public:
     virtual ~Stream() = default;
+    // Called with the admission lock held.
     virtual std::chrono::steady_clock::time_point last_activity() = 0;
-    // Ends the stream (DEADLINE_EXCEEDED). Called with the admission lock
-    // held: must not call back into this object.
+    // Keeps the stream alive across an Expire() made without the admission
+    // lock: Ref() is called with the lock held (so before Release()), and
+    // the matching Unref() may free the stream.
+    virtual void Ref() = 0;
+    virtual void Unref() = 0;
+    // Ends the stream (DEADLINE_EXCEEDED), however the client behaves.
+    // Called on the reaper's thread, without the admission lock, every
+    // period while the stream stays idle and admitted (it may call
+    // Release() meanwhile).
     virtual void Expire() = 0;
   };
 

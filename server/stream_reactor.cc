@@ -1,5 +1,8 @@
 #include "server/stream_reactor.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 #include "server/recognition_convert.h"
@@ -43,13 +46,10 @@ StreamReactor::StreamReactor(grpc::CallbackServerContext* ctx, const StreamServi
 }
 
 absl::Status StreamReactor::Start(const asr::v1::RecognitionConfig& config) {
-  if (config.model().empty()) return absl::InvalidArgumentError("config.model: required");
-  auto model = services_.models->Get(config.model(), config.model_version());
-  if (!model.ok())
-    return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
-  auto options = ToStreamOptions(config);
-  if (!options.ok()) return options.status();
-  auto stream = RecognitionStream::Create(*model, *options, services_.limits, services_.metrics);
+  auto resolved = ResolveConfig(config, services_.models, /*stream=*/true);
+  if (!resolved.ok()) return resolved.status();
+  auto stream =
+      RecognitionStream::Create(resolved->model, resolved->options, services_.limits, services_.metrics);
   if (!stream.ok()) return ConfigError(stream.status());
   config_ = config;
   stream_ = std::move(*stream);
@@ -78,15 +78,22 @@ void StreamReactor::OnReadDone(bool ok) {
     if (absl::Status st = stream_->AcceptAudio(req_.audio()); !st.ok()) return Fail(st);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  if (!finished_) StartRead(&req_);
+  if (finished_) return;
+  // Backpressure: with too much audio undecoded, read no more (gRPC's flow
+  // control then holds the sender) until OnResults sees the backlog drain.
+  if (stream_->Backlogged()) {
+    read_paused_ = true;
+    return;
+  }
+  StartRead(&req_);
 }
 
 void StreamReactor::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   writing_ = false;
-  if (!ok) {
+  if (!ok) {  // the client went away, or Expire() cancelled the call
     queue_.clear();
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+    FinishLocked(pending_finish_.value_or(grpc::Status(grpc::StatusCode::CANCELLED, "client went away")));
     return;
   }
   last_activity_ = std::chrono::steady_clock::now();  // the client read a response
@@ -102,6 +109,10 @@ void StreamReactor::OnCancel() {
 }
 
 void StreamReactor::OnDone() {
+  {
+    std::lock_guard<std::recursive_mutex> lock(call_mu_);
+    call_done_ = true;
+  }
   // Release first: once it returns the reaper no longer sees this stream.
   if (admitted_) {
     services_.admission->Release(this);
@@ -109,14 +120,34 @@ void StreamReactor::OnDone() {
   }
   StopDecoding();
   stream_.reset();
-  delete this;
+  Unref();
+}
+
+void StreamReactor::Ref() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++refs_;
+}
+
+void StreamReactor::Unref() {
+  bool last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = --refs_ == 0;
+  }
+  if (last) delete this;
 }
 
 void StreamReactor::OnResults(std::vector<RecognitionResult> results, bool finished) {
   Touch();  // the server made progress
   for (const RecognitionResult& r : results) Enqueue(ToResponse(r, config_, stream_->model().label));
-  if (!finished) return;
   std::lock_guard<std::mutex> lock(mu_);
+  // Checked under mu_, as OnReadDone pauses: every decode after a pause
+  // comes here, so the read resumes once the backlog has halved.
+  if (read_paused_ && !finished_ && !stream_->Backlogged(0.5)) {
+    read_paused_ = false;
+    StartRead(&req_);
+  }
+  if (!finished) return;
   FinishAfterWriteLocked(grpc::Status::OK, /*drop_unwritten=*/false);
 }
 
@@ -142,8 +173,25 @@ std::chrono::steady_clock::time_point StreamReactor::last_activity() {
 }
 
 void StreamReactor::Expire() {
-  Fail(absl::DeadlineExceededError(
-      absl::StrCat("no message for ", services_.admission->idle_timeout_seconds(), " s; stream closed")));
+  const auto now = std::chrono::steady_clock::now();
+  const double idle = services_.admission->idle_timeout_seconds();
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!expired_at_) {
+      first = true;
+      expired_at_ = now;
+    } else if (std::chrono::duration<double>(now - *expired_at_).count() <
+               std::min(kWriteDeadlineSeconds, idle)) {
+      return;  // the status may still get through
+    }
+  }
+  if (first) {
+    Fail(absl::DeadlineExceededError(absl::StrCat("no message either way for ", idle, " s; stream closed")));
+    return;
+  }
+  std::lock_guard<std::recursive_mutex> lock(call_mu_);
+  if (!call_done_ && !std::exchange(cancel_sent_, true)) ctx_->TryCancel();
 }
 
 void StreamReactor::Touch() {

@@ -55,7 +55,16 @@ class StreamReactor final
   // The last message either way (read, written, results made); now while
   // received audio is still being decoded. Idle = neither side progressed.
   std::chrono::steady_clock::time_point last_activity() override;
+  void Ref() override;
+  void Unref() override;  // the last reference (the call's, or the reaper's) deletes this
+  // First call: finishes with DEADLINE_EXCEEDED after the write in flight.
+  // A client that reads nothing never lets that write (or the status)
+  // through, so once kWriteDeadline more has passed the call is cancelled
+  // (RST_STREAM): the slot is free within idle timeout + write deadline.
   void Expire() override;
+  // At most this long (and at most the idle timeout) for the last write
+  // and the status to reach a client after the idle timeout.
+  static constexpr double kWriteDeadlineSeconds = 5;
 
  private:
   using Response = asr::v1::StreamingRecognizeResponse;
@@ -84,9 +93,17 @@ class StreamReactor final
   RecognitionStream* decoding_ = nullptr;       // guarded by mu_; registered with the batcher
   std::deque<Response> queue_;                  // guarded by mu_; front() is being written
   bool writing_ = false, finished_ = false;     // guarded by mu_
+  bool read_paused_ = false;                    // guarded by mu_; backpressure, see OnReadDone
   std::optional<grpc::Status> pending_finish_;  // guarded by mu_
   grpc::StatusCode final_code_ = grpc::StatusCode::OK;
-  std::chrono::steady_clock::time_point last_activity_;  // guarded by mu_
+  std::chrono::steady_clock::time_point last_activity_;              // guarded by mu_
+  std::optional<std::chrono::steady_clock::time_point> expired_at_;  // guarded by mu_
+  int refs_ = 1;  // guarded by mu_; the call's own, dropped in OnDone
+  // Held across TryCancel, and by OnDone while it marks the call done: ctx_
+  // is gRPC's and goes away after OnDone. Recursive in case gRPC runs
+  // OnDone inline in TryCancel.
+  std::recursive_mutex call_mu_;
+  bool call_done_ = false, cancel_sent_ = false;  // guarded by call_mu_
 };
 
 }  // namespace asr::server

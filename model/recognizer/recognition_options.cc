@@ -65,13 +65,18 @@ absl::StatusOr<CtcDecoderOptions> DecodingOptions::DecoderFor(const RecognizerMo
   return o;
 }
 
+absl::Status EndpointOptions::Validate() const {
+  if (!std::isfinite(silence_seconds) || silence_seconds > 60) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint.silence_seconds: ", silence_seconds, " is not <= 60"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status StreamOptions::Validate() const {
   if (absl::Status st = audio.Validate(/*stream=*/true); !st.ok()) return st;
   if (absl::Status st = decoding.Validate(); !st.ok()) return st;
-  if (!std::isfinite(endpoint.silence_seconds) || endpoint.silence_seconds > 60) {
-    return absl::InvalidArgumentError("endpoint.silence_seconds: must be <= 60");
-  }
-  return absl::OkStatus();
+  return endpoint.Validate();
 }
 
 }  // namespace asr

@@ -56,6 +56,8 @@ struct EndpointOptions {
   bool single_utterance = false;  // the stream ends after its first final result
   static constexpr double kDefaultSeconds = 0.8;
   double effective_seconds() const { return silence_seconds != 0 ? silence_seconds : kDefaultSeconds; }
+  // INVALID_ARGUMENT naming the field ("endpoint.silence_seconds: ...").
+  absl::Status Validate() const;
 };
 
 struct StreamOptions {
@@ -72,6 +74,11 @@ struct StreamOptions {
 struct StreamLimits {
   double max_stream_seconds = 3600;   // audio per stream; beyond it OUT_OF_RANGE
   int64_t max_chunk_bytes = 1 << 20;  // per AcceptAudio call; compressed input may buffer 64 times this
+  // Received audio not yet decoded, seconds, beyond which a producer should
+  // stop accepting more (Backlogged()) until decoding catches up; it bounds
+  // a stream's queued model inputs (~32 KB per second of audio for the
+  // default 80-bin features stacked by 3) whatever the sender does.
+  double max_backlog_seconds = 10;
 };
 
 }  // namespace asr

@@ -109,6 +109,12 @@ size_t RecognitionStream::PendingInputs() {
   return static_cast<size_t>(inputs_pushed_ - inputs_done_);
 }
 
+bool RecognitionStream::Backlogged(double fraction) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const double pending = static_cast<double>(inputs_pushed_ - inputs_done_) * model_->output_frame_seconds();
+  return pending > fraction * limits_.max_backlog_seconds;
+}
+
 double RecognitionStream::processed_seconds() {
   std::lock_guard<std::mutex> lock(mu_);
   return ProcessedSecondsLocked();

@@ -76,8 +76,12 @@ class RecognitionStream {
   std::vector<RecognitionResult> TakeResults(bool* last_taken = nullptr);
   // True once the last result (the stream's final) has been made.
   bool IsFinished();
-  // Model inputs queued and not yet decoded (a backpressure signal).
+  // Model inputs queued and not yet decoded.
   size_t PendingInputs();
+  // True while the audio queued and not yet decoded exceeds `fraction` of
+  // limits.max_backlog_seconds: a producer stops reading at 1 and resumes
+  // below a lower fraction (0.5) once decodes have drained it.
+  bool Backlogged(double fraction = 1.0);
   // Audio fully run through the model so far, seconds.
   double processed_seconds();
   const RecognizerModel& model() const { return *model_; }

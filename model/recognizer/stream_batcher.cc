@@ -115,7 +115,7 @@ void StreamBatcher::Loop() {
     try {
       DecodeStreams(batch, observer_, [&](size_t i, std::vector<RecognitionResult> results, bool last) {
         settled[i] = true;
-        if (!results.empty() || last) sinks[i]->OnResults(std::move(results), last);
+        sinks[i]->OnResults(std::move(results), last);
       });
     } catch (const std::exception& e) {
       const absl::Status error = absl::InternalError(absl::StrCat("recognition failed: ", e.what()));

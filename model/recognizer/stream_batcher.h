@@ -30,8 +30,9 @@ class StreamSink {
  public:
   virtual ~StreamSink() = default;
   // On the batcher's thread, after each decode of the stream: its new
-  // results in order (maybe none), and `finished` once, with the last.
-  // Must not call back into the batcher.
+  // results in order (maybe none: every decode is reported, so a producer
+  // waiting for the stream's backlog to shrink hears of it), and
+  // `finished` once, with the last. Must not call back into the batcher.
   virtual void OnResults(std::vector<RecognitionResult> results, bool finished) = 0;
   // On the batcher's thread: decoding failed (INTERNAL); no results follow.
   virtual void OnError(const absl::Status& status) = 0;

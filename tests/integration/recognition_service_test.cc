@@ -21,13 +21,14 @@
 #include "nlohmann/json.hpp"
 #include "tests/support/corpus.h"
 #include "tests/support/server_process.h"
+#include "tests/support/stream_client.h"
 
 namespace asr::testing {
 namespace {
 
 using asr::v1::RecognitionService;
-using Req = asr::v1::StreamingRecognizeRequest;
-using Resp = asr::v1::StreamingRecognizeResponse;
+using Req = StreamRequest;
+using Resp = StreamResponse;
 
 // A tiny model, trained once per test process, with online CMN so that the
 // streamed-vs-offline comparison covers the streaming pipeline's running
@@ -58,57 +59,6 @@ std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra = {}) 
   return s;
 }
 
-std::unique_ptr<RecognitionService::Stub> Stub(const ServerProcess& s) {
-  return RecognitionService::NewStub(grpc::CreateChannel(s.address(), grpc::InsecureChannelCredentials()));
-}
-
-std::string Pcm16(const std::string& path, int* rate) {
-  auto a = DecodeAudioFile(path);
-  EXPECT_TRUE(a.ok()) << a.status();
-  *rate = a->sample_rate;
-  std::string pcm(a->samples.size() * 2, '\0');
-  for (size_t i = 0; i < a->samples.size(); ++i) {
-    const int16_t v = static_cast<int16_t>(std::lrint(std::clamp(a->samples[i], -1.f, 1.f) * 32767));
-    std::memcpy(&pcm[2 * i], &v, 2);
-  }
-  return pcm;
-}
-
-asr::v1::RecognitionConfig Config(int rate) {
-  asr::v1::RecognitionConfig c;
-  c.set_model("digits");
-  c.set_encoding(asr::v1::LINEAR16);
-  c.set_sample_rate_hertz(rate);
-  c.set_enable_word_time_offsets(true);
-  c.mutable_endpoint()->set_silence_seconds(-1);  // one final at the end
-  return c;
-}
-
-struct StreamResult {
-  grpc::Status status;
-  std::vector<Resp> responses;
-};
-
-// Streams `messages` (config first unless the caller says otherwise) and collects everything.
-StreamResult RunStream(const ServerProcess& s, const std::vector<Req>& messages, int pause_ms = 0) {
-  grpc::ClientContext ctx;
-  auto stub = Stub(s);
-  auto rw = stub->StreamingRecognize(&ctx);
-  StreamResult r;
-  std::thread reader([&] {
-    Resp resp;
-    while (rw->Read(&resp)) r.responses.push_back(resp);
-  });
-  for (const Req& m : messages) {
-    if (!rw->Write(m)) break;
-    if (pause_ms) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
-  }
-  rw->WritesDone();
-  reader.join();
-  r.status = rw->Finish();
-  return r;
-}
-
 // Streams `messages` (config first) in lockstep with the server: after each
 // audio message, reads until a response covers all audio sent but the last
 // `slack_seconds` (the part of a chunk too short for a whole output frame),
@@ -118,7 +68,7 @@ StreamResult RunLockstepStream(const ServerProcess& s, const std::vector<Req>& m
                                double slack_seconds = 0.3) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
-  auto stub = Stub(s);
+  auto stub = RecognitionStub(s);
   auto rw = stub->StreamingRecognize(&ctx);
   StreamResult r;
   double sent = 0, covered = 0;
@@ -140,26 +90,6 @@ StreamResult RunLockstepStream(const ServerProcess& s, const std::vector<Req>& m
   return r;
 }
 
-std::vector<Req> Chunks(const asr::v1::RecognitionConfig& c, const std::string& pcm, size_t chunk) {
-  std::vector<Req> out(1);
-  *out[0].mutable_config() = c;
-  for (size_t off = 0; off < pcm.size(); off += chunk) {
-    Req r;
-    r.set_audio(pcm.substr(off, chunk));
-    out.push_back(r);
-  }
-  return out;
-}
-
-std::vector<std::string> TestFiles() {
-  std::vector<std::string> files;
-  std::ifstream in(TinyCorpus() + "/test.jsonl");
-  for (std::string line; std::getline(in, line) && files.size() < 8;) {
-    files.push_back(TinyCorpus() + "/" + nlohmann::json::parse(line)["audio_filepath"].get<std::string>());
-  }
-  return files;
-}
-
 TEST(RecognitionServiceTest, StreamedTranscriptsEqualOfflineEvalWithWordTimesWithin100ms) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
@@ -171,7 +101,8 @@ TEST(RecognitionServiceTest, StreamedTranscriptsEqualOfflineEvalWithWordTimesWit
     const auto ref = nlohmann::json::parse(off.out);
     int rate = 0;
     const std::string pcm = Pcm16(f, &rate);
-    const StreamResult sr = RunStream(*server, Chunks(Config(rate), pcm, static_cast<size_t>(rate / 10 * 2)));
+    const StreamResult sr =
+        RunStream(*server, Chunks(Linear16Config(rate), pcm, static_cast<size_t>(rate / 10 * 2)));
     ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
     const Resp& last = sr.responses.back();
     ASSERT_EQ(last.results_size(), 1);
@@ -202,7 +133,7 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
   std::string pcm = Pcm16(files[0], &rate);
   const std::string second = Pcm16(files[1], &rate);
   pcm += std::string(static_cast<size_t>(rate) * 2 * 2, '\0') + second;  // 2 s of silence between utterances
-  asr::v1::RecognitionConfig c = Config(rate);
+  asr::v1::RecognitionConfig c = Linear16Config(rate);
   c.set_interim_results(true);
   c.mutable_endpoint()->set_silence_seconds(0.8);
   c.set_request_id("req-7");
@@ -241,7 +172,7 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
   req.set_audio(std::string(std::istreambuf_iterator<char>(in), {}));
   grpc::ClientContext ctx;
   asr::v1::RecognizeResponse resp;
-  ASSERT_TRUE(Stub(*server)->Recognize(&ctx, req, &resp).ok());
+  ASSERT_TRUE(RecognitionStub(*server)->Recognize(&ctx, req, &resp).ok());
   ASSERT_EQ(resp.alternatives_size(), 1);
   EXPECT_EQ(resp.model(), "digits:1");
   // The client prints it too.
@@ -257,7 +188,7 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
     std::ifstream fin(f, std::ios::binary);
     req.set_audio(std::string(std::istreambuf_iterator<char>(fin), {}));
     grpc::ClientContext lctx;
-    ASSERT_TRUE(Stub(*server)->Recognize(&lctx, req, &resp).ok());
+    ASSERT_TRUE(RecognitionStub(*server)->Recognize(&lctx, req, &resp).ok());
     std::istringstream words(resp.alternatives(0).transcript());
     for (std::string w; words >> w;) EXPECT_TRUE(digits.count(w)) << resp.alternatives(0).transcript();
     const ProcessResult off =
@@ -275,7 +206,7 @@ TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone
   const std::string pcm = Pcm16(TestFiles()[0], &rate);
   // A good stream runs slowly alongside all the bad ones.
   StreamResult good;
-  std::thread good_thread([&] { good = RunStream(*server, Chunks(Config(rate), pcm, 3200), 20); });
+  std::thread good_thread([&] { good = RunStream(*server, Chunks(Linear16Config(rate), pcm, 3200), 20); });
   auto expect_invalid = [&](const std::vector<Req>& msgs, const std::string& needle) {
     const StreamResult r = RunStream(*server, msgs);
     EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
@@ -285,7 +216,7 @@ TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone
   Req audio;
   audio.set_audio(pcm.substr(0, 3200));
   Req config;
-  *config.mutable_config() = Config(rate);
+  *config.mutable_config() = Linear16Config(rate);
   expect_invalid({audio}, "audio before config");
   expect_invalid({config, audio, config}, "second config");
   Req unknown = config;
@@ -315,36 +246,15 @@ TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone
   EXPECT_TRUE(good.responses.back().results(0).is_final());
 }
 
-std::string Metric(const ServerProcess& s, const std::string& name) {
-  const std::string text = HttpGet("127.0.0.1", s.metrics_port, "/metrics");
-  for (size_t pos = 0; (pos = text.find(name, pos)) != std::string::npos; pos += name.size()) {
-    if (pos == 0 || text[pos - 1] == '\n')
-      return text.substr(pos + name.size() + 1, text.find('\n', pos) - pos - name.size() - 1);
-  }
-  return "";
-}
-
-// Polls `pred` every 20 ms until it holds or `seconds` pass; true if it held.
-// Deadlines are generous: they only bound a failing test, never time a
-// passing one.
-bool WaitUntil(const std::function<bool()>& pred, double seconds = 60) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
 TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStream) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   for (bool cancel : {true, false}) {
     auto ctx = std::make_unique<grpc::ClientContext>();
-    auto stub = Stub(*server);
+    auto stub = RecognitionStub(*server);
     auto rw = stub->StreamingRecognize(ctx.get());
     Req config;
-    *config.mutable_config() = Config(16000);
+    *config.mutable_config() = Linear16Config(16000);
     rw->Write(config);
     Req audio;
     audio.set_audio(std::string(3200, '\0'));
@@ -376,17 +286,18 @@ TEST(RecognitionServiceTest, CancelAndDisconnectFreeTheStream) {
 // recording fast and half-closed waits for the server, and must not be
 // expired while the server still decodes.
 TEST(RecognitionServiceTest, AClientWaitingAfterHalfCloseIsNotIdleWhileTheServerDecodes) {
-  auto server = StartServer({"--stream-idle-timeout", "0.25"});
+  // No backpressure to speak of: the whole recording may wait to be decoded.
+  auto server = StartServer({"--stream-idle-timeout", "0.25", "--stream-backlog-seconds", "3600"});
   ASSERT_NE(server, nullptr);
   int rate = 0;
   std::string clip;
   for (const std::string& f : TestFiles()) clip += Pcm16(f, &rate);
   std::string pcm;
   while (pcm.size() < static_cast<size_t>(rate) * 2 * 60 * 15) pcm += clip;  // 15 minutes of audio
-  asr::v1::RecognitionConfig c = Config(rate);
+  asr::v1::RecognitionConfig c = Linear16Config(rate);
   const std::vector<Req> messages = Chunks(c, pcm, static_cast<size_t>(rate) * 2);  // 1 s chunks, no pauses
   grpc::ClientContext ctx;
-  auto stub = Stub(*server);
+  auto stub = RecognitionStub(*server);
   auto rw = stub->StreamingRecognize(&ctx);
   std::vector<Resp> responses;
   std::thread reader([&] {
@@ -421,9 +332,9 @@ TEST(RecognitionServiceTest, BeyondMaxStreamsIsResourceExhaustedAndAdmittedStrea
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i) {
     threads.emplace_back([&, i] {
-      const std::vector<Req> msgs = Chunks(Config(rate), pcm, 1600);
+      const std::vector<Req> msgs = Chunks(Linear16Config(rate), pcm, 1600);
       grpc::ClientContext ctx;
-      auto stub = Stub(*server);
+      auto stub = RecognitionStub(*server);
       auto rw = stub->StreamingRecognize(&ctx);
       std::thread reader([&] {
         Resp resp;
@@ -440,7 +351,7 @@ TEST(RecognitionServiceTest, BeyondMaxStreamsIsResourceExhaustedAndAdmittedStrea
   const bool all_active = WaitUntil([&] { return Metric(*server, "asr_streams_active") == "3"; });
   EXPECT_TRUE(all_active) << "active: " << Metric(*server, "asr_streams_active");
   Req config;
-  *config.mutable_config() = Config(rate);
+  *config.mutable_config() = Linear16Config(rate);
   const StreamResult extra = all_active ? RunStream(*server, {config}) : StreamResult{};
   release.set_value();
   for (auto& t : threads) t.join();
@@ -459,7 +370,7 @@ TEST(RecognitionServiceTest, NewModelVersionIsPickedUpWhileRunningStreamsKeepThe
   ASSERT_NE(server, nullptr);
   int rate = 0;
   const std::string pcm = Pcm16(TestFiles()[0], &rate);
-  asr::v1::RecognitionConfig c = Config(rate);
+  asr::v1::RecognitionConfig c = Linear16Config(rate);
   c.set_interim_results(true);
   StreamResult running;
   std::thread t([&] { running = RunStream(*server, Chunks(c, pcm, 800), 25); });
@@ -471,7 +382,7 @@ TEST(RecognitionServiceTest, NewModelVersionIsPickedUpWhileRunningStreamsKeepThe
   ASSERT_EQ(train.exit_code, 0) << train.err;
   const std::string job = train.out.substr(0, train.out.find('\n'));
   ASSERT_EQ(server->Client({"publish", job, "digits"}).exit_code, 0);
-  const StreamResult fresh = RunStream(*server, Chunks(Config(rate), pcm, 3200));
+  const StreamResult fresh = RunStream(*server, Chunks(Linear16Config(rate), pcm, 3200));
   t.join();
   ASSERT_TRUE(running.status.ok()) << running.status.error_message();
   for (const Resp& r : running.responses) EXPECT_EQ(r.model(), "digits:1");
@@ -484,7 +395,7 @@ TEST(RecognitionServiceTest, MemoryStaysFlatOverThousandsOfStreams) {
   ASSERT_NE(server, nullptr);
   int rate = 0;
   const std::string pcm = Pcm16(TestFiles()[0], &rate).substr(0, 16000);  // 0.5 s
-  const std::vector<Req> msgs = Chunks(Config(rate), pcm, 3200);
+  const std::vector<Req> msgs = Chunks(Linear16Config(rate), pcm, 3200);
   auto batch = [&](int n) {
     std::vector<std::thread> ts;
     std::atomic<int> failures{0};

@@ -1,0 +1,236 @@
+// Issue 30's findings, one test each: clients and inputs that abuse the
+// streaming path of a real asr-server over loopback. The model is trained
+// only briefly: these tests look at slots, memory, time and errors, not at
+// what the transcripts say.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/corpus.h"
+#include "tests/support/stream_client.h"
+
+namespace asr::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+const std::string& QuickModel() {
+  static const std::string path = [] {
+    const std::string out = MakeTempDir("asr-model");
+    nlohmann::json cfg = TinyTrainingConfig(20);
+    cfg["train_manifest"] = TinyCorpus() + "/train.jsonl";
+    cfg["dev_manifest"] = TinyCorpus() + "/dev.jsonl";
+    cfg["train"]["checkpoint_every_steps"] = 0;
+    const auto r =
+        RunProcess({BinPath("asr-train"), "--config", WriteJson(cfg), "--out", out, "--threads", "1"}, 600);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out + "/model.asrmodel";
+  }();
+  return path;
+}
+
+std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> extra = {}) {
+  extra.push_back("--import-model");
+  extra.push_back("digits=" + QuickModel());
+  std::string why;
+  auto s = ServerProcess::Start(extra, &why);
+  EXPECT_NE(s, nullptr) << why;
+  return s;
+}
+
+// `minutes` of LINEAR16 audio: the test utterances over and over.
+std::string LongPcm(double minutes, int* rate) {
+  std::string clip;
+  for (const std::string& f : TestFiles()) clip += Pcm16(f, rate);
+  std::string pcm;
+  const size_t want = static_cast<size_t>(minutes * 60 * *rate) * 2;
+  while (pcm.size() < want) pcm += clip;
+  pcm.resize(want);
+  return pcm;
+}
+
+// A field of /proc/PID/status in bytes (VmRSS, VmHWM).
+double ProcStatusBytes(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) * 1024;
+  }
+  return 0;
+}
+
+// Finding 1: a client that stops reading (and sending) must not hold its
+// slot. Its channel has a 1 KiB stream window that never grows, so the
+// server's writes stall; without a cancel after the idle timeout plus the
+// write deadline the stream would stay active forever.
+TEST(StreamAbuseTest, AClientThatReadsNothingLosesItsSlot) {
+  auto server = StartServer({"--max-streams", "1", "--stream-idle-timeout", "1"});
+  ASSERT_NE(server, nullptr);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto stub = asr::v1::RecognitionService::NewStub(
+      grpc::CreateCustomChannel(server->address(), grpc::InsecureChannelCredentials(), args));
+  int rate = 0;
+  const std::string pcm = LongPcm(0.5, &rate);
+  asr::v1::RecognitionConfig c = Linear16Config(rate);
+  c.set_interim_results(true);
+  c.set_request_id(std::string(256, 'r'));  // the longest allowed, echoed in every response
+  grpc::ClientContext ctx;
+  auto rw = stub->StreamingRecognize(&ctx);
+  for (const StreamRequest& m : Chunks(c, pcm, static_cast<size_t>(rate) * 2 * 30 / 1000))
+    ASSERT_TRUE(rw->Write(m));
+  // Now silent both ways: neither reads nor sends nor half-closes.
+  const auto silent = Clock::now();
+  ASSERT_EQ(Metric(*server, "asr_streams_active"), "1");
+  EXPECT_TRUE(WaitUntil([&] { return Metric(*server, "asr_streams_active") == "0"; }, 30))
+      << "the stream still holds its slot " << Since(silent) << " s after its client went silent";
+  RecordProperty("slot_freed_after_ms", static_cast<int>(Since(silent) * 1000));
+  // The slot serves a well-behaved client again.
+  const StreamResult next = RunStream(*server, Chunks(Linear16Config(rate), pcm.substr(0, 32000), 3200));
+  EXPECT_TRUE(next.status.ok()) << next.status.error_message();
+  ctx.TryCancel();
+  rw->Finish();
+}
+
+// Finding 1 (continued): string fields are bounded, and the error names the
+// field without echoing it.
+TEST(StreamAbuseTest, OversizedStringFieldsAreInvalidArgumentNamingTheField) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  asr::v1::RecognitionConfig long_id = Linear16Config(16000);
+  long_id.set_request_id(std::string(400000, 'x'));
+  asr::v1::RecognitionConfig long_model = Linear16Config(16000);
+  long_model.set_model(std::string(100000, 'm'));
+  for (const auto& [config, field] :
+       {std::pair{long_id, "config.request_id"}, {long_model, "config.model"}}) {
+    StreamRequest first;
+    *first.mutable_config() = config;
+    const StreamResult r = RunStream(*server, {first});
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_EQ(r.status.error_message().rfind(field, 0), 0u) << r.status.error_message().substr(0, 200);
+    EXPECT_LT(r.status.error_message().size(), 200u);
+  }
+}
+
+// Finding 3: backpressure. Three clients send 20 minutes of audio each as
+// fast as loopback allows. The server stops reading a stream with more than
+// 10 s of audio undecoded, so its peak memory stays within a bound per
+// stream, and what the streams took is returned when they end.
+TEST(StreamAbuseTest, FastSendersOfLongAudioStayUnderAMemoryBound) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  const std::string pcm = LongPcm(20, &rate);
+  const std::vector<StreamRequest> messages =
+      Chunks(Linear16Config(rate), pcm, static_cast<size_t>(rate) * 2);
+  ASSERT_TRUE(
+      RunStream(*server, Chunks(Linear16Config(rate), pcm.substr(0, 64000), 3200)).status.ok());  // warm up
+  const pid_t pid = server->process->pid();
+  const double before = ProcStatusBytes(pid, "VmRSS");
+  std::vector<std::thread> senders;
+  std::vector<StreamResult> results(3);
+  for (auto& r : results) senders.emplace_back([&] { r = RunStream(*server, messages); });
+  for (auto& t : senders) t.join();
+  const double peak = ProcStatusBytes(pid, "VmHWM");
+  const double mib = 1048576;
+  // Freed heap goes back to the system within the reaper's period (0.5 s).
+  WaitUntil([&] { return ProcStatusBytes(pid, "VmRSS") < before + 2 * mib; }, 5);
+  const double after = ProcStatusBytes(pid, "VmRSS");
+  for (const StreamResult& r : results) {
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    EXPECT_NEAR(r.responses.back().processed_audio_seconds(), pcm.size() / 2.0 / rate, 0.1);
+  }
+  RecordProperty("rss_before_mib", std::to_string(before / mib));
+  RecordProperty("rss_peak_mib", std::to_string(peak / mib));
+  RecordProperty("rss_after_mib", std::to_string(after / mib));
+  // Unbounded, each stream would queue most of its 20 minutes as model
+  // inputs (~38 MB each); bounded, a stream holds ~10 s of them plus a
+  // message and gRPC's buffers.
+  EXPECT_LT(peak - before, 3 * 8 * mib) << "peak " << peak / mib << " MiB from " << before / mib << " MiB";
+  EXPECT_LT(after - before, 2 * mib) << "after " << after / mib << " MiB from " << before / mib << " MiB";
+}
+
+// Finding 8: idle connections cannot hold off a scrape.
+TEST(StreamAbuseTest, MetricsAnswerWhileTenIdleConnectionsAreHeld) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto connect_idle = [&] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server->metrics_port));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const char partial[] = "GET /metr";  // a request that never completes
+    EXPECT_EQ(send(fd, partial, sizeof partial - 1, 0), static_cast<ssize_t>(sizeof partial - 1));
+    return fd;
+  };
+  double slowest = 0;
+  int answered = 0;
+  for (int round = 0; round < 5; ++round) {  // fresh idle connections each round, as an attacker renews them
+    std::vector<int> idle;
+    for (int i = 0; i < 10; ++i) idle.push_back(connect_idle());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto t = Clock::now();
+    answered +=
+        HttpGet("127.0.0.1", server->metrics_port, "/metrics").find("asr_build_info") != std::string::npos;
+    slowest = std::max(slowest, Since(t));
+    for (int fd : idle) close(fd);
+  }
+  RecordProperty("slowest_scrape_ms", static_cast<int>(slowest * 1000));
+  EXPECT_EQ(answered, 5);
+  // The requirement is one second; the margin is for a loaded CI machine.
+  // Unfixed, the scrape waited for the idle connections (~30 s).
+  EXPECT_LT(slowest, 3.0);
+}
+
+// Finding 10: Recognize and StreamingRecognize validate a config with one
+// function: the same bad field gets the same code and message from both.
+TEST(StreamAbuseTest, RecognizeAndStreamingRecognizeRejectTheSameConfigsAlike) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  int rate = 0;
+  const std::string pcm = Pcm16(TestFiles()[0], &rate);
+  struct Bad {
+    std::string field;
+    std::function<void(asr::v1::RecognitionConfig*)> set;
+  };
+  const std::vector<Bad> bad = {
+      {"config.audio_channel_count", [](auto* c) { c->set_audio_channel_count(-5); }},
+      {"config.encoding", [](auto* c) { c->set_encoding(static_cast<asr::v1::AudioEncoding>(99)); }},
+      {"config.model_version", [](auto* c) { c->set_model_version(-1); }},
+      {"config.model", [](auto* c) { c->set_model_version(7); }},
+      {"config.max_alternatives", [](auto* c) { c->set_max_alternatives(11); }},
+      {"config.endpoint.silence_seconds", [](auto* c) { c->mutable_endpoint()->set_silence_seconds(61); }},
+      {"config.sample_rate_hertz", [](auto* c) { c->set_sample_rate_hertz(0); }},
+  };
+  for (const Bad& b : bad) {
+    asr::v1::RecognitionConfig c = Linear16Config(rate);
+    b.set(&c);
+    asr::v1::RecognizeRequest req;
+    *req.mutable_config() = c;
+    req.set_audio(pcm);
+    grpc::ClientContext ctx;
+    asr::v1::RecognizeResponse resp;
+    const grpc::Status unary = RecognitionStub(*server)->Recognize(&ctx, req, &resp);
+    const StreamResult stream = RunStream(*server, Chunks(c, pcm, 3200));
+    EXPECT_EQ(unary.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << b.field << ": " << unary.error_message();
+    EXPECT_EQ(unary.error_message().rfind(b.field, 0), 0u) << unary.error_message();
+    EXPECT_EQ(stream.status.error_code(), unary.error_code()) << b.field;
+    EXPECT_EQ(stream.status.error_message(), unary.error_message()) << b.field;
+  }
+}
+
+}  // namespace
+}  // namespace asr::testing
