@@ -49,6 +49,8 @@ struct TranscribeArgs {
   std::vector<std::string> files;
   std::string model = "default";
   int version = 0, alternatives = 0, chunk_ms = 100;
+  std::string encoding =
+      "linear16";  // --stream: linear16 (decoded here), or the file's own flac / ogg-opus bytes
   bool stream = false, realtime = false, interim = false, words = true, lexicon = false;
   double endpoint_seconds = 0;
 };
@@ -82,6 +84,13 @@ int TranscribeStream(const ConnectionOptions& conn, const TranscribeArgs& a, con
     return 1;
   }
   auto [bytes, rate] = *pcm;
+  // Audio per message: chunk_ms of PCM, or the same share of a compressed file's bytes.
+  size_t chunk = static_cast<size_t>(rate) * a.chunk_ms / 1000 * 2;
+  if (a.encoding != "linear16") {
+    const double pcm_bytes = static_cast<double>(std::max<size_t>(bytes.size(), 1));
+    bytes = ReadBytes(file);
+    chunk = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(chunk) * bytes.size() / pcm_bytes));
+  }
   auto ctx = MakeContext(conn, /*deadline=*/false);
   auto stub = RecognitionService::NewStub(MakeChannel(conn));
   auto rw = stub->StreamingRecognize(ctx.get());
@@ -89,9 +98,13 @@ int TranscribeStream(const ConnectionOptions& conn, const TranscribeArgs& a, con
   asr::v1::RecognitionConfig* c = req.mutable_config();
   c->set_model(a.model);
   c->set_model_version(a.version);
-  c->set_encoding(asr::v1::LINEAR16);
-  c->set_sample_rate_hertz(rate);
-  c->set_audio_channel_count(1);
+  if (a.encoding == "linear16") {
+    c->set_encoding(asr::v1::LINEAR16);
+    c->set_sample_rate_hertz(rate);
+    c->set_audio_channel_count(1);
+  } else {
+    c->set_encoding(a.encoding == "flac" ? asr::v1::FLAC : asr::v1::OGG_OPUS);
+  }
   c->set_interim_results(a.interim);
   c->set_max_alternatives(a.alternatives);
   c->set_enable_word_time_offsets(a.words);
@@ -100,7 +113,6 @@ int TranscribeStream(const ConnectionOptions& conn, const TranscribeArgs& a, con
   c->set_request_id(file);
   rw->Write(req);
   std::thread writer([&] {
-    const size_t chunk = static_cast<size_t>(rate) * a.chunk_ms / 1000 * 2;
     const auto start = Clock::now();
     for (size_t off = 0, i = 0; off < bytes.size(); off += chunk, ++i) {
       if (a.realtime) std::this_thread::sleep_until(start + std::chrono::milliseconds(a.chunk_ms * i));
@@ -158,6 +170,10 @@ void AddTranscribeCommand(CLI::App& app, const ConnectionOptions& conn, int* exi
   cmd->add_flag("--stream", a->stream, "use StreamingRecognize");
   cmd->add_flag("--realtime", a->realtime, "pace the stream in real time");
   cmd->add_option("--chunk-ms", a->chunk_ms, "audio per stream message, ms")->capture_default_str();
+  cmd->add_option("--encoding", a->encoding,
+                  "--stream: send LINEAR16 decoded here, or the file's own bytes (a FLAC or Ogg/Opus file)")
+      ->check(CLI::IsMember({"linear16", "flac", "ogg-opus"}))
+      ->capture_default_str();
   cmd->add_flag("--interim", a->interim, "show interim results (updated in place on a terminal)");
   cmd->add_option("--alternatives", a->alternatives, "N-best alternatives (beam search)");
   cmd->add_flag("--lexicon", a->lexicon,

@@ -2,7 +2,9 @@
 
 #include <sndfile.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -70,9 +72,8 @@ absl::StatusOr<Audio> ReadAll(SNDFILE* file, const SF_INFO& info, const std::str
   if (absl::Status st = CheckFormat(info, name, opts); !st.ok()) return st;
   const int64_t max_frames = static_cast<int64_t>(opts.max_seconds * info.samplerate);
   if (info.frames > max_frames && info.frames != SF_COUNT_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat("'", name, "': ", info.frames / info.samplerate,
-                                                   " s of audio exceeds the maximum of ", opts.max_seconds,
-                                                   " s"));
+    return absl::OutOfRangeError(absl::StrCat("'", name, "': ", info.frames / info.samplerate,
+                                              " s of audio exceeds the maximum of ", opts.max_seconds, " s"));
   }
   // Read in blocks: header frame counts can be wrong (corrupt or streamed files).
   std::vector<float> interleaved;
@@ -84,7 +85,7 @@ absl::StatusOr<Audio> ReadAll(SNDFILE* file, const SF_INFO& info, const std::str
     if (got <= 0) break;
     total += got;
     if (total > max_frames) {
-      return absl::InvalidArgumentError(
+      return absl::OutOfRangeError(
           absl::StrCat("'", name, "': audio exceeds the maximum of ", opts.max_seconds, " s"));
     }
     interleaved.insert(interleaved.end(), block.begin(), block.begin() + got * info.channels);
@@ -101,6 +102,38 @@ absl::StatusOr<Audio> ReadAll(SNDFILE* file, const SF_INFO& info, const std::str
   auto mono = DownmixToMono(interleaved.data(), static_cast<size_t>(total), info.channels, opts, name);
   if (!mono.ok()) return mono.status();
   return Audio{std::move(*mono), info.samplerate};
+}
+
+// Why libsndfile refused to open a file whose first bytes are `head`:
+// what a WAV header says that libsndfile words obscurely ("SF_INFO struct
+// incomplete" for a zero sample rate), else libsndfile's own message.
+std::string WhyUnopenable(const unsigned char* head, size_t n) {
+  auto le = [&](size_t at, int bytes) {
+    uint32_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | head[at + static_cast<size_t>(i)];
+    return v;
+  };
+  if (n >= 12 && std::memcmp(head, "RIFF", 4) == 0 && std::memcmp(head + 8, "WAVE", 4) == 0) {
+    for (size_t at = 12; at + 16 <= n;) {  // chunks: id, size, body
+      const uint32_t size = le(at + 4, 4);
+      if (std::memcmp(head + at, "fmt ", 4) == 0 && at + 16 <= n) {
+        if (le(at + 10, 2) == 0) return "WAV header: 0 channels";
+        if (n >= at + 16 && le(at + 12, 4) == 0) return "WAV header: sample rate 0";
+        break;
+      }
+      at += 8 + size + (size & 1);
+    }
+  }
+  return sf_strerror(nullptr);
+}
+
+std::string WhyUnopenable(const std::string& path) {
+  unsigned char head[256];
+  FILE* f = std::fopen(path.c_str(), "rb");
+  const size_t n = f ? std::fread(head, 1, sizeof head, f) : 0;
+  const std::string why = sf_strerror(nullptr);  // before anything else touches libsndfile
+  if (f) std::fclose(f);
+  return n > 0 ? WhyUnopenable(head, n) : why;
 }
 
 }  // namespace
@@ -143,9 +176,8 @@ absl::StatusOr<std::vector<float>> DownmixToMono(const float* interleaved, size_
 absl::StatusOr<Audio> DecodeAudioFile(const std::string& path, const DecodeOptions& opts) {
   SF_INFO info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot decode: ", sf_strerror(nullptr)));
-  }
+  if (!file)
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot decode: ", WhyUnopenable(path)));
   return ReadAll(file.get(), info, path, opts);
 }
 
@@ -157,7 +189,8 @@ absl::StatusOr<Audio> DecodeAudioBuffer(const void* data, size_t size, const std
   SF_INFO info{};
   SndfilePtr file(sf_open_virtual(&io, SFM_READ, &info, &mem));
   if (!file) {
-    return absl::InvalidArgumentError(absl::StrCat("'", name, "': cannot decode: ", sf_strerror(nullptr)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", name, "': cannot decode: ", WhyUnopenable(mem.data, std::min<size_t>(size, 256))));
   }
   return ReadAll(file.get(), info, name, opts);
 }
@@ -177,7 +210,7 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
   }
   const size_t frames = size / frame_bytes;
   if (static_cast<double>(frames) > opts.max_seconds * format.sample_rate) {
-    return absl::InvalidArgumentError(
+    return absl::OutOfRangeError(
         absl::StrCat("'", name, "': audio exceeds the maximum of ", opts.max_seconds, " s"));
   }
   std::vector<float> interleaved(frames * static_cast<size_t>(format.channels));
@@ -207,7 +240,7 @@ absl::StatusOr<double> ProbeAudioDuration(const std::string& path) {
   SF_INFO info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file)
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot open: ", sf_strerror(nullptr)));
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': cannot open: ", WhyUnopenable(path)));
   if (info.samplerate <= 0 || info.frames <= 0 || info.frames == SF_COUNT_MAX) {
     return absl::InvalidArgumentError(absl::StrCat("'", path, "': no duration in the header"));
   }

@@ -21,6 +21,7 @@ packages=(
   libabsl-dev libabsl20220623
   nlohmann-json3-dev libcli11-dev
   libsndfile1-dev libsndfile1 libflac12 libvorbis0a libvorbisenc2 libogg0 libopus0 libmpg123-0 libmp3lame0
+  libflac-dev libogg-dev libopus-dev
   libsoxr-dev libsoxr0 libgomp1
   libssl-dev libssl3
   libgtest-dev libgmock-dev googletest

@@ -15,7 +15,7 @@ set -euo pipefail
 
 # Shared libraries the executables load at run time.
 RUNTIME=(
-  libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libsndfile1 libsoxr0
+  libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libsndfile1 libsoxr0 libflac12 libogg0 libopus0
   libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libsqlite3-0 libspdlog1.10 libfmt9 libabsl20220623 libssl3
   ca-certificates
 )
@@ -26,7 +26,7 @@ TORCHRUN=(python3-torch)
 BUILD=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
-  libsndfile1-dev libsoxr-dev
+  libsndfile1-dev libsoxr-dev libflac-dev libogg-dev libopus-dev
   prometheus-cpp-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "model/training/dataset.h"
 #include "server/paths.h"
 
@@ -77,10 +78,27 @@ absl::Status DatasetUpload::Accept(const asr::v1::UploadDatasetRequest& part) {
             absl::StrCat("file '", h.path(), "': sha256 must be 64 hex digits"));
       auto path = ConfinedPath(staging_, h.path(), "file.path");
       if (!path.ok()) return path.status();
+      // A folder on the path that was sent as a file is the client's error.
+      fs::path prefix;
+      for (const fs::path& part : fs::path(h.path()).lexically_normal().parent_path()) {
+        prefix /= part;
+        std::error_code ec;
+        if (fs::exists(fs::path(staging_) / prefix, ec) &&
+            !fs::is_directory(fs::path(staging_) / prefix, ec)) {
+          return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': '", prefix.string(),
+                                                         "' was sent as a file, not a folder"));
+        }
+      }
       std::error_code ec;
       fs::create_directories(fs::path(*path).parent_path(), ec);
-      if (fs::exists(*path))
-        return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': sent twice"));
+      if (ec) {
+        return absl::InternalError(
+            absl::StrCat("file '", h.path(), "': cannot create its folder: ", ec.message()));
+      }
+      if (fs::exists(*path)) {
+        return absl::InvalidArgumentError(absl::StrCat("file '", h.path(), "': sent twice",
+                                                       fs::is_directory(*path) ? " (already a folder)" : ""));
+      }
       out_ = std::make_unique<std::ofstream>(*path, std::ios::binary);
       if (!*out_) return absl::InternalError(absl::StrCat("file '", h.path(), "': cannot create"));
       sha_ = std::make_unique<Sha256>();
@@ -121,13 +139,19 @@ absl::StatusOr<asr::v1::Dataset> DatasetUpload::Finish() {
   d.set_bytes(bytes_);
   for (const auto& e : fs::directory_iterator(staging_)) {
     if (e.path().extension() != ".jsonl") continue;
+    // Confined as training will be, so an upload that could never train
+    // is refused now; messages name the dataset's future place.
     DataReport report;
-    auto utts = ReadNemoManifest(e.path().string(), &report);
+    auto utts = ReadNemoManifest(e.path().string(), &report, data_root_);
     if (!utts.ok()) return utts.status();
+    const auto shown = [&](const std::string& m) {
+      return absl::StrReplaceAll(m, {{".incoming-" + id_, id_}});
+    };
+    if (!report.outside_root.empty()) return absl::InvalidArgumentError(shown(report.outside_root));
     if (utts->empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("manifest '", e.path().filename().string(), "' has no usable entries",
-                       report.problems.empty() ? "" : ": " + report.problems[0]));
+                       report.problems.empty() ? "" : ": " + shown(report.problems[0])));
     }
     (*d.mutable_utterances())[e.path().filename().string()] = static_cast<int64_t>(utts->size());
   }

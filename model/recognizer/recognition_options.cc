@@ -18,8 +18,10 @@ absl::Status AudioFormat::Validate(bool stream) const {
     case AudioEncoding::kFlac:
       break;
     case AudioEncoding::kOggOpus:
-      if (!LibsndfileSupportsOpus()) {
-        return absl::InvalidArgumentError("encoding: OGG_OPUS is not supported by this build's libsndfile");
+      // Streams decode it with libopus; whole files with libsndfile.
+      if (!stream && !LibsndfileSupportsOpus()) {
+        return absl::InvalidArgumentError(
+            "encoding: OGG_OPUS files are not supported by this build's libsndfile");
       }
       break;
     default:

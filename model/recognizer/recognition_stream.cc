@@ -51,6 +51,13 @@ absl::StatusOr<std::unique_ptr<RecognitionStream>> RecognitionStream::Create(
   // a burst of new streams would otherwise pay.
   if (options.audio.raw()) {
     if (absl::Status st = s->CreatePipelineAudioLocked(options.audio.sample_rate_hertz); !st.ok()) return st;
+  } else {
+    auto d = CompressedStreamDecoder::Create(
+        options.audio.encoding == AudioEncoding::kFlac ? CompressedCodec::kFlac : CompressedCodec::kOggOpus,
+        "audio stream", limits.max_stream_seconds,
+        CompressedStreamDecoder::OpusRateFor(static_cast<int>(mc.features.frame_opts().samp_freq)));
+    if (!d.ok()) return d.status();
+    s->container_ = std::move(*d);
   }
   return s;
 }
@@ -147,19 +154,19 @@ absl::Status RecognitionStream::AcceptAudio(const std::string& bytes) {
   }
   if (bytes.empty()) return absl::OkStatus();
   if (options_.audio.raw()) {
-    const RawFormat raw = options_.audio.raw_format();
-    DecodeOptions dec;
-    dec.max_seconds = limits_.max_stream_seconds;
-    auto audio = DecodeRawPcm(bytes.data(), bytes.size(), raw, "audio chunk", dec);
+    // The stream's length limit is FeedAudioLocked's (OUT_OF_RANGE), for one
+    // chunk as for many; a chunk is already bounded by max_chunk_bytes.
+    auto audio = DecodeRawPcm(bytes.data(), bytes.size(), options_.audio.raw_format(), "audio chunk");
     if (!audio.ok()) return audio.status();
-    return FeedAudioLocked(audio->samples, raw.sample_rate);
+    return FeedAudioLocked(audio->samples, audio->sample_rate);
   }
-  container_bytes_ += bytes;
-  if (container_bytes_.size() > static_cast<size_t>(limits_.max_chunk_bytes) * 64) {
-    return absl::OutOfRangeError("compressed stream larger than the server's buffer limit");
+  std::vector<float> mono;
+  if (absl::Status st = container_->Accept(bytes.data(), bytes.size(), &mono); !st.ok()) return st;
+  if (container_->buffered_bytes() > static_cast<size_t>(limits_.max_chunk_bytes) * 64) {
+    return absl::OutOfRangeError(
+        "compressed stream holds more undecodable bytes than the server's buffer limit");
   }
-  if (container_bytes_.size() - container_tried_at_ < 16384) return absl::OkStatus();
-  return DecodeContainerAudioLocked(/*final=*/false);
+  return mono.empty() ? absl::OkStatus() : FeedAudioLocked(mono, container_->sample_rate());
 }
 
 absl::Status RecognitionStream::AcceptWaveform(int sample_rate, const float* samples, size_t n) {
@@ -173,25 +180,6 @@ absl::Status RecognitionStream::AcceptWaveform(int sample_rate, const float* sam
     return absl::InvalidArgumentError(absl::StrCat("sample rate ", sample_rate, " not in [1000, 384000]"));
   }
   return FeedAudioLocked(std::vector<float>(samples, samples + n), sample_rate);
-}
-
-// Re-decodes the container bytes received so far and feeds the samples not
-// fed yet. Until the end of input, a container that does not decode yet is
-// incomplete, not an error.
-absl::Status RecognitionStream::DecodeContainerAudioLocked(bool final) {
-  container_tried_at_ = container_bytes_.size();
-  DecodeOptions dec;
-  dec.max_seconds = limits_.max_stream_seconds;
-  auto audio = DecodeAudioBuffer(container_bytes_.data(), container_bytes_.size(), "audio stream", dec);
-  if (!audio.ok()) return final ? audio.status() : absl::OkStatus();
-  if (audio->samples.size() <= container_decoded_) return absl::OkStatus();
-  if (input_rate_ != 0 && audio->sample_rate != input_rate_) {
-    return absl::InvalidArgumentError("audio stream changed its sample rate");
-  }
-  const std::vector<float> fresh(audio->samples.begin() + static_cast<std::ptrdiff_t>(container_decoded_),
-                                 audio->samples.end());
-  container_decoded_ = audio->samples.size();
-  return FeedAudioLocked(fresh, audio->sample_rate);
 }
 
 absl::Status RecognitionStream::CreatePipelineAudioLocked(int rate) {
@@ -261,8 +249,12 @@ absl::Status RecognitionStream::InputFinished() {
     std::lock_guard<std::mutex> lock(mu_);
     if (input_done_ || finished_) return absl::OkStatus();
   }
-  if (!container_bytes_.empty()) {
-    if (absl::Status st = DecodeContainerAudioLocked(/*final=*/true); !st.ok()) return st;
+  if (container_) {
+    std::vector<float> mono;
+    if (absl::Status st = container_->Finish(&mono); !st.ok()) return st;
+    if (!mono.empty()) {
+      if (absl::Status st = FeedAudioLocked(mono, container_->sample_rate()); !st.ok()) return st;
+    }
   }
   return QueueInputsAudioLocked(/*finish=*/true);
 }

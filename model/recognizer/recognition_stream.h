@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "features/compressed_stream.h"
 #include "features/pipeline.h"
 #include "model/acoustic_model.h"
 #include "model/ctc.h"
@@ -116,7 +117,6 @@ class RecognitionStream {
   // Audio side; audio_mu_ held (or the stream not yet shared).
   absl::Status CreatePipelineAudioLocked(int rate);
   absl::Status FeedAudioLocked(const std::vector<float>& mono, int rate);
-  absl::Status DecodeContainerAudioLocked(bool final);
   // Stacks the feature frames ready (with `finish`, the last ones too) and
   // queues them; with `finish` the input ends in the same step.
   absl::Status QueueInputsAudioLocked(bool finish);
@@ -148,9 +148,7 @@ class RecognitionStream {
   std::mutex audio_mu_;
   std::unique_ptr<StreamingFeaturePipeline> pipeline_;  // created at the first samples (their rate)
   std::unique_ptr<FrameStacker> stacker_;
-  std::string container_bytes_;    // FLAC/Ogg bytes so far
-  size_t container_decoded_ = 0;   // samples already fed from the container
-  size_t container_tried_at_ = 0;  // bytes at the last decode attempt
+  std::unique_ptr<CompressedStreamDecoder> container_;  // FLAC/Ogg-Opus streams only
   int input_rate_ = 0;
   int64_t next_frame_ = 0;  // next feature frame to stack
   double fed_seconds_ = 0;  // audio fed to the pipeline

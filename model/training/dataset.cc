@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "features/pipeline.h"
 #include "features/resample.h"
 #include "model/base/seed_mix.h"
@@ -32,6 +33,15 @@ bool Inside(const std::string& root, const std::string& path) {
   const auto r = std::filesystem::weakly_canonical(root, ec), p = std::filesystem::weakly_canonical(path, ec);
   if (ec) return false;
   return std::mismatch(r.begin(), r.end(), p.begin(), p.end()).first == r.end();
+}
+
+// How a path appears in messages: relative to `root` when it lies inside
+// it (confined readers never show the root itself), else as given.
+std::string Shown(const std::string& root, const std::string& path, const std::string& given) {
+  if (root.empty()) return path;
+  const std::filesystem::path rel = std::filesystem::path(path).lexically_normal().lexically_relative(
+      std::filesystem::path(root).lexically_normal());
+  return rel.empty() || *rel.begin() == ".." ? given : rel.string();
 }
 
 int64_t EditDistance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
@@ -69,6 +79,11 @@ void DataReport::Add(const std::string& problem) {
   if (problems.size() < 100) problems.push_back(problem);
 }
 
+void DataReport::AddOutsideRoot(const std::string& problem) {
+  if (outside_root.empty()) outside_root = problem;
+  Add(problem);
+}
+
 absl::StatusOr<std::vector<Utterance>> ReadNemoManifest(const std::string& path, DataReport* report,
                                                         const std::string& confine_to) {
   std::ifstream in(path);
@@ -80,7 +95,7 @@ absl::StatusOr<std::vector<Utterance>> ReadNemoManifest(const std::string& path,
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++report->entries;
-    const auto where = absl::StrCat(path, ":", line_no);
+    const auto where = absl::StrCat(Shown(confine_to, path, path), ":", line_no);
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       report->Add(absl::StrCat(where, ": not a JSON object"));
@@ -95,14 +110,15 @@ absl::StatusOr<std::vector<Utterance>> ReadNemoManifest(const std::string& path,
     u.id = absl::StrCat(line_no);
     u.audio_path = Resolve(base, j["audio_filepath"].get<std::string>());
     u.text = j["text"].get<std::string>();
-    if (!confine_to.empty() && !Inside(confine_to, u.audio_path)) {
-      report->Add(absl::StrCat(where, ": audio file '", j["audio_filepath"].get<std::string>(),
-                               "' is outside the data root"));
+    const std::string& given = j["audio_filepath"].get_ref<const std::string&>();
+    if (!confine_to.empty() && !Inside(confine_to, u.audio_path)) {  // before the file is touched
+      report->AddOutsideRoot(absl::StrCat(where, ": audio file '", given, "' is outside the data root"));
       continue;
     }
+    const std::string shown = Shown(confine_to, u.audio_path, given);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(u.audio_path, ec)) {
-      report->Add(absl::StrCat(where, ": audio file '", u.audio_path, "' is missing"));
+      report->Add(absl::StrCat(where, ": audio file '", shown, "' is missing"));
       continue;
     }
     if (j.contains("duration") && j["duration"].is_number()) {
@@ -110,7 +126,8 @@ absl::StatusOr<std::vector<Utterance>> ReadNemoManifest(const std::string& path,
     } else {
       auto d = ProbeAudioDuration(u.audio_path);
       if (!d.ok()) {
-        report->Add(absl::StrCat(where, ": ", d.status().message()));
+        report->Add(absl::StrCat(where, ": audio file '", shown,
+                                 "': ", absl::StrReplaceAll(d.status().message(), {{u.audio_path, shown}})));
         continue;
       }
       u.duration = *d;
@@ -149,7 +166,8 @@ absl::StatusOr<std::vector<Utterance>> ReadKaldiDir(const std::string& dir, Data
     }
     u.audio_path = Resolve(std::filesystem::path(dir), rest);
     if (!confine_to.empty() && !Inside(confine_to, u.audio_path)) {
-      report->Add(absl::StrCat(dir, "/wav.scp: ", u.id, ": audio outside the data root"));
+      report->AddOutsideRoot(
+          absl::StrCat(Shown(confine_to, dir, dir), "/wav.scp: ", u.id, ": audio outside the data root"));
       continue;
     }
     const auto t = transcripts.find(u.id);

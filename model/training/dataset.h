@@ -41,14 +41,17 @@ struct DataReport {
   int64_t entries = 0;                // lines / utterances seen
   int64_t skipped = 0;                // entries rejected
   std::vector<std::string> problems;  // one line per skipped entry (first 100 kept)
+  std::string outside_root;           // the first entry rejected for pointing outside confine_to
   void Add(const std::string& problem);
+  void AddOutsideRoot(const std::string& problem);
 };
 
 // NeMo manifest: one JSON object per line with audio_filepath, duration,
 // text. Relative paths resolve against the manifest's folder. Bad lines are
 // reported and skipped; a missing or unreadable manifest is an error.
-// With `confine_to` set, audio outside that directory is rejected (the
-// server confines datasets to its data root).
+// With `confine_to` set, audio outside that directory is rejected before
+// it is touched (the server confines datasets to its data root), and
+// messages show paths relative to it, never the directory itself.
 absl::StatusOr<std::vector<Utterance>> ReadNemoManifest(const std::string& path, DataReport* report,
                                                         const std::string& confine_to = "");
 // Kaldi data directory with wav.scp ("utt path") and text ("utt words...").

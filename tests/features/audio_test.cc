@@ -162,11 +162,15 @@ std::string WavHeader(int channels, int rate, uint32_t data_bytes) {
   return h;
 }
 
-void ExpectRejected(const std::string& bytes, const std::string& what, const DecodeOptions& opts = {}) {
+// Rejected with `code`, a message naming the source and containing `says` (if given).
+void ExpectRejected(const std::string& bytes, const std::string& what, const DecodeOptions& opts = {},
+                    const std::string& says = "",
+                    absl::StatusCode code = absl::StatusCode::kInvalidArgument) {
   auto r = DecodeAudioBuffer(bytes.data(), bytes.size(), "upload.wav", opts);
   ASSERT_FALSE(r.ok()) << what;
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << what;
+  EXPECT_EQ(r.status().code(), code) << what;
   EXPECT_NE(r.status().message().find("upload.wav"), std::string::npos) << what << ": " << r.status();
+  EXPECT_NE(r.status().message().find(says), std::string::npos) << what << ": " << r.status();
 }
 
 TEST(AudioTest, BadInputIsAClearErrorNeverACrash) {
@@ -176,13 +180,13 @@ TEST(AudioTest, BadInputIsAClearErrorNeverACrash) {
 
   ExpectRejected(good.substr(0, 20), "truncated header");
   ExpectRejected(std::string(1000, '\x7f'), "garbage");
-  ExpectRejected(WavHeader(0, 16000, 3200) + pcm, "zero channels");
-  ExpectRejected(WavHeader(1, 0, 3200) + pcm, "zero sample rate");
+  ExpectRejected(WavHeader(0, 16000, 3200) + pcm, "zero channels", {}, "WAV header: 0 channels");
+  ExpectRejected(WavHeader(1, 0, 3200) + pcm, "zero sample rate", {}, "WAV header: sample rate 0");
   ExpectRejected(WavHeader(1, 50000000, 3200) + pcm, "absurd sample rate");
   ExpectRejected(WavHeader(1, 16000, 0), "empty audio");
   DecodeOptions short_max;
   short_max.max_seconds = 0.05;  // the file has 0.1 s
-  ExpectRejected(good, "too long", short_max);
+  ExpectRejected(good, "too long", short_max, "exceeds the maximum of 0.05 s", absl::StatusCode::kOutOfRange);
   auto empty = DecodeAudioBuffer("", 0, "upload.wav");
   EXPECT_FALSE(empty.ok());
 

@@ -91,6 +91,44 @@ TEST_F(DatasetUploadTest, RejectsBadStreamsAndLeavesNothingBehind) {
             std::string::npos);
   EXPECT_NE(run({Begin(), Header("a.wav", "abc"), Chunk("abc")}).message().find("before end"),
             std::string::npos);
+  const absl::Status file_as_folder =
+      run({Begin(), Header("a.wav", "abc"), Chunk("abc"), Header("a.wav/b.wav", "abc"), Chunk("abc"), End()});
+  EXPECT_EQ(file_as_folder.code(), absl::StatusCode::kInvalidArgument) << file_as_folder;
+  EXPECT_NE(file_as_folder.message().find("'a.wav' was sent as a file"), std::string::npos) << file_as_folder;
+  EXPECT_TRUE(std::filesystem::is_empty(root_ + "/datasets"));
+}
+
+// Manifest audio is confined at upload as training confines it, before any
+// file outside is touched; messages never show the data root.
+TEST_F(DatasetUploadTest, ManifestAudioOutsideTheDataRootIsRejectedAtUpload) {
+  auto upload = [&](const std::string& manifest) {
+    DatasetUpload up(root_, {}, store_.get());
+    for (const Req& r : {Begin(), Header("a/x.wav", wav_), Chunk(wav_), Header("train.jsonl", manifest),
+                         Chunk(manifest), End()}) {
+      if (absl::Status st = up.Accept(r); !st.ok()) return st;
+    }
+    return up.Finish().status();
+  };
+  const std::string good = R"({"audio_filepath": "a/x.wav", "duration": 0.5, "text": "oh"})"
+                           "\n";
+  for (const std::string outside :
+       {"/etc/passwd", "/nonexistent/x.wav", "../../../x.wav", "a/../../../../y.wav"}) {
+    const absl::Status st = upload(good + R"({"audio_filepath": ")" + outside + R"(", "text": "oh"})" + "\n");
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << outside;
+    EXPECT_NE(st.message().find("train.jsonl:2: audio file '" + outside + "' is outside the data root"),
+              std::string::npos)
+        << st;
+    EXPECT_EQ(st.message().find(root_), std::string::npos) << st;
+  }
+  // Inside the root, a missing file (no duration given) is skipped and
+  // named relative to the data root.
+  const absl::Status missing = upload(R"({"audio_filepath": "gone.wav", "text": "oh"})"
+                                      "\n");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("/train.jsonl:1: audio file 'datasets/ds-"), std::string::npos) << missing;
+  EXPECT_NE(missing.message().find("/gone.wav' is missing"), std::string::npos) << missing;
+  EXPECT_EQ(missing.message().find(root_), std::string::npos) << missing;
+  EXPECT_EQ(missing.message().find(".incoming"), std::string::npos) << missing;
   EXPECT_TRUE(std::filesystem::is_empty(root_ + "/datasets"));
 }
 

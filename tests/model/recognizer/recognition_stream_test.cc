@@ -103,11 +103,17 @@ TEST(RecognitionStreamTest, BadAudioIsAnErrorNamingIt) {
   EXPECT_EQ(t->AcceptAudio(Silence(0.1)).code(), absl::StatusCode::kInvalidArgument);
   StreamOptions flac = Linear16();
   flac.audio.encoding = AudioEncoding::kFlac;
-  auto f = MakeStream(flac);
-  ASSERT_TRUE(f->AcceptAudio(std::string(100, 'x')).ok()) << "incomplete, not yet an error";
-  const absl::Status junk = f->InputFinished();
+  // Bytes that cannot start a FLAC stream fail at once; a stream that
+  // starts well but ends early fails at the end of input.
+  const absl::Status junk = MakeStream(flac)->AcceptAudio(std::string(100, 'x'));
   EXPECT_EQ(junk.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(junk.message().find("audio stream"), std::string::npos) << junk;
+  EXPECT_NE(junk.message().find("'audio stream': not a FLAC stream"), std::string::npos) << junk;
+  auto f = MakeStream(flac);
+  ASSERT_TRUE(f->AcceptAudio("fLaC").ok()) << "incomplete, not yet an error";
+  const absl::Status truncated = f->InputFinished();
+  EXPECT_EQ(truncated.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(truncated.message().find("'audio stream': truncated FLAC stream"), std::string::npos)
+      << truncated;
 }
 
 TEST(RecognitionStreamTest, InterimEndpointAndFinalResultsFollowTheModelOutputs) {
