@@ -3,6 +3,9 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,12 +41,39 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* field) 
   return ss.str();
 }
 
+// Parses the PEM certificate and key with OpenSSL, as gRPC will, so that a
+// bad file is named here rather than failing the listener without a word.
+absl::Status CheckKeyPair(const ServerOptions& o, const std::string& cert_pem, const std::string& key_pem) {
+  const auto bio = [](const std::string& pem) {
+    return std::unique_ptr<BIO, decltype(&BIO_free)>(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  };
+  auto cert_bio = bio(cert_pem), key_bio = bio(key_pem);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (!cert)
+    return absl::InvalidArgumentError(absl::StrCat("tls_cert: '", o.tls_cert, "' holds no PEM certificate"));
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (!key) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls_key: '", o.tls_key, "' holds no PEM private key (or one protected by a passphrase)"));
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_key: '", o.tls_key, "' is not the key of the certificate in '", o.tls_cert, "'"));
+  }
+  ERR_clear_error();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
   if (o.tls_cert.empty()) return grpc::InsecureServerCredentials();
   auto cert = ReadPem(o.tls_cert, "tls_cert");
   if (!cert.ok()) return cert.status();
   auto key = ReadPem(o.tls_key, "tls_key");
   if (!key.ok()) return key.status();
+  if (absl::Status st = CheckKeyPair(o, *cert, *key); !st.ok()) return st;
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   return grpc::SslServerCredentials(ssl);

@@ -243,6 +243,47 @@ TEST(AbuseTest, UploadedManifestsCannotPointOutsideTheDataRoot) {
   EXPECT_TRUE(std::filesystem::is_empty(server->data_root + "/datasets")) << "nothing stored";
 }
 
+// Finding 10 (TLS): a bad certificate or key is named at start-up (not
+// "address in use"), and the client refuses a --tls-ca it cannot use
+// instead of falling back to the system roots.
+TEST(AbuseTest, TlsMisconfigurationIsNamed) {
+  const std::string dir = MakeTempDir("asr-tls");
+  auto make_pair = [&](const std::string& name) {
+    const ProcessResult r =
+        RunProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    dir + "/" + name + ".key", "-out", dir + "/" + name + ".pem", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  make_pair("a");
+  make_pair("b");
+  std::ofstream(dir + "/junk.pem") << "not a certificate\n";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--tls-cert", dir + "/a.pem", "--tls-key", dir + "/b.key"}, "is not the key of the certificate"},
+      {{"--tls-cert", dir + "/junk.pem", "--tls-key", dir + "/a.key"}, "holds no PEM certificate"},
+      {{"--tls-cert", dir + "/a.pem", "--tls-key", dir + "/junk.pem"}, "holds no PEM private key"},
+  };
+  for (const auto& [args, says] : bad) {
+    std::string why;
+    EXPECT_EQ(ServerProcess::Start(args, &why), nullptr) << says;
+    EXPECT_NE(why.find(says), std::string::npos) << why;
+    EXPECT_EQ(why.find("address in use"), std::string::npos) << why;
+  }
+  std::string why;
+  auto server = ServerProcess::Start({"--tls-cert", dir + "/a.pem", "--tls-key", dir + "/a.key"}, &why);
+  ASSERT_NE(server, nullptr) << why;
+  const ProcessResult good = server->Client({"--tls-ca", dir + "/a.pem", "health"});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  const ProcessResult other = server->Client({"--tls-ca", dir + "/b.pem", "health"});
+  EXPECT_NE(other.exit_code, 0) << "a certificate the server's does not chain to";
+  for (const auto& [ca, says] :
+       {std::pair{dir + "/missing.pem", "cannot read"}, {dir + "/junk.pem", "holds no PEM certificate"}}) {
+    const ProcessResult r = server->Client({"--tls-ca", ca, "health"});
+    EXPECT_EQ(r.exit_code, 2) << ca;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  }
+}
+
 // Finding 8: idle connections cannot hold off a scrape.
 TEST(AbuseTest, MetricsAnswerWhileTenIdleConnectionsAreHeld) {
   auto server = StartServer();
