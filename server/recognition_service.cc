@@ -1,5 +1,7 @@
 #include "server/recognition_service.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "model/recognizer/recognizer.h"
 #include "server/grpc_status.h"
@@ -71,14 +73,18 @@ grpc::ServerUnaryReactor* RecognitionService::Recognize(grpc::CallbackServerCont
                                                         const asr::v1::RecognizeRequest* req,
                                                         asr::v1::RecognizeResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  const auto received = std::chrono::steady_clock::now();
+  const auto seconds = [received] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count();
+  };
   if (grpc::Status st = auth_->Check(ctx); !st.ok()) {
-    metrics_->RecognizeFinished("UNAUTHENTICATED");
+    metrics_->RecognizeFinished("UNAUTHENTICATED", seconds());
     reactor->Finish(st);
     return reactor;
   }
-  pool_.Submit([this, ctx, req, resp, reactor] {
+  pool_.Submit([this, ctx, req, resp, reactor, seconds] {
     if (ctx->IsCancelled()) {
-      metrics_->RecognizeFinished("CANCELLED");
+      metrics_->RecognizeFinished("CANCELLED", seconds());
       reactor->Finish(grpc::Status::CANCELLED);
       return;
     }
@@ -88,7 +94,7 @@ grpc::ServerUnaryReactor* RecognitionService::Recognize(grpc::CallbackServerCont
       metrics_->AudioProcessed(resp->audio_seconds());
     }
     const grpc::Status st = ToGrpc(r.status());
-    metrics_->RecognizeFinished(st.ok() ? "OK" : absl::StatusCodeToString(r.status().code()));
+    metrics_->RecognizeFinished(st.ok() ? "OK" : absl::StatusCodeToString(r.status().code()), seconds());
     reactor->Finish(st);
   });
   return reactor;

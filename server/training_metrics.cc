@@ -73,7 +73,7 @@ void TrainingMetrics::OnCheckpoint(double seconds, bool failed) {
 }
 
 void TrainingMetrics::ForgetJob(const std::string& job) {
-  for (auto* fam : {&loss_, &lr_, &fps_}) {
+  for (auto* fam : {&loss_, &lr_, &fps_, &cer_, &wer_}) {
     if (fam->Has({{"job", job}})) fam->Remove(&fam->Add({{"job", job}}));
   }
 }

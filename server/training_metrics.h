@@ -7,6 +7,10 @@
 //   asr_training_learning_rate{job}                  gauge
 //   asr_training_frames_per_second{job}              gauge, feature frames (10 ms) per second
 //   asr_training_dev_cer_ratio{job}, _dev_wer_ratio  gauges, latest validation
+// The per-job series live while their job runs and are removed when it
+// stops (any end state, or a server shutdown): the series count stays
+// bounded by the running jobs; a finished job's figures are in GetJob and
+// in Prometheus's history.
 //   asr_checkpoint_write_duration_seconds            histogram
 //   asr_checkpoint_write_failures_total              counter
 //   asr_dataset_upload_bytes_total                   counter, bytes received by UploadDataset
@@ -37,7 +41,7 @@ class TrainingMetrics {
   void OnValidation(const std::string& job, double cer, double wer);
   void OnCheckpoint(double seconds, bool failed);
   void OnUploadBytes(double bytes) { upload_bytes_.Increment(bytes); }
-  // Drops the per-job series of a job that is no longer running.
+  // Drops every per-job series of a job that is no longer running.
   void ForgetJob(const std::string& job);
 
  private:

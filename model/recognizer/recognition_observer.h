@@ -13,9 +13,10 @@ class RecognitionObserver {
   // Every frame of a received chunk has been decoded, `latency_seconds`
   // after the chunk arrived.
   virtual void OnChunkDecoded(double latency_seconds) { (void)latency_seconds; }
-  // An endpoint produced a final result, `latency_seconds` after the audio
-  // of its last speech arrived.
-  virtual void OnEndpointFinal(double latency_seconds) { (void)latency_seconds; }
+  // A final result was made, `latency_seconds` after the audio that ended
+  // its utterance arrived: the chunk of its last speech at an endpoint, the
+  // end of input for the stream's last final.
+  virtual void OnFinalResult(double latency_seconds) { (void)latency_seconds; }
   // One batched LN-LSTM step advanced `streams` streams, `audio_seconds`
   // of audio in all, in `seconds`.
   virtual void OnBatch(int streams, double seconds, double audio_seconds) {

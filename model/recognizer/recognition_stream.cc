@@ -310,7 +310,7 @@ void RecognitionStream::AcceptLogProbsLocked(const float* log_probs, int64_t voc
   const double endpoint_s = options_.endpoint.effective_seconds();
   if (endpoint_s > 0 && decoder_->has_speech() &&
       static_cast<double>(decoder_->trailing_blank_frames()) * frame_s >= endpoint_s) {
-    if (observer_) observer_->OnEndpointFinal(Seconds(now - speech_arrival_));
+    if (observer_) observer_->OnFinalResult(Seconds(now - speech_arrival_));
     EndUtteranceLocked();
   } else if (options_.interim_results && chunk_done && !(input_done_ && inputs_done_ == inputs_pushed_)) {
     // A received chunk is fully decoded: report progress, however fast the
@@ -351,7 +351,10 @@ void RecognitionStream::EndUtteranceLocked() {
 
 void RecognitionStream::FinishIfDoneLocked() {
   if (finished_ || !input_done_ || inputs_done_ < inputs_pushed_) return;
-  if (decoder_->has_speech() || utterance_ == 0) EmitLocked(/*is_final=*/true);
+  if (decoder_->has_speech() || utterance_ == 0) {
+    EmitLocked(/*is_final=*/true);
+    if (observer_) observer_->OnFinalResult(Seconds(Clock::now() - settle_since_));
+  }
   finished_ = true;
 }
 
