@@ -179,6 +179,10 @@ absl::Status JobManager::Record(asr::v1::Job& job, asr::v1::JobEvent event) {
   };
   if (absl::Status st = store_->PutJob(job); !st.ok()) return failed(st);
   const bool state_changed = event.has_state();
+  if (state_changed) {
+    spdlog::info("job {}: {}{}", job.id(), asr::v1::JobState_Name(event.state()),
+                 job.error().empty() || event.state() != asr::v1::FAILED ? "" : " (" + job.error() + ")");
+  }
   auto stored = store_->AppendEvent(job.id(), std::move(event));
   if (!stored.ok()) return failed(stored.status());
   // Gauges first: a watcher that sees the new state then scrapes sees it too.
@@ -334,6 +338,7 @@ absl::StatusOr<asr::v1::Job> JobManager::Cancel(const std::string& id) {
         !st.ok())
       return st;
     it->second->cancel = true;
+    spdlog::info("job {}: cancel requested; stopping its workers", id);
   }
   return job;
 }
@@ -519,8 +524,16 @@ void JobManager::OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_
     metrics_->OnProgress(job.id(), p.loss, p.learning_rate, p.frames_per_second);
   } else if (p.kind == ProgressEvent::Kind::kValidation) {
     metrics_->OnValidation(job.id(), p.dev_cer, p.dev_wer);
+    spdlog::info("job {}: validation at step {}: dev CER {:.4f}, WER {:.4f}{}", job.id(), p.step, p.dev_cer,
+                 p.dev_wer, p.is_best ? " (best)" : "");
   } else if (p.kind == ProgressEvent::Kind::kCheckpoint) {
     metrics_->OnCheckpoint(p.checkpoint_seconds, p.checkpoint_failed);
+    if (p.checkpoint_failed) {
+      spdlog::warn("job {}: checkpoint at step {} failed: {}", job.id(), p.step, p.message);
+    } else {
+      spdlog::info("job {}: checkpoint at step {} written in {:.2f} s", job.id(), p.step,
+                   p.checkpoint_seconds);
+    }
   } else if (p.kind == ProgressEvent::Kind::kSkippedStep) {
     metrics_->OnSkippedSteps(1);
   }

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "spdlog/spdlog.h"
+
 namespace asr::server {
 
 StreamAdmission::StreamAdmission(int max_streams, double idle_timeout_seconds)
@@ -20,7 +22,10 @@ StreamAdmission::~StreamAdmission() {
 
 bool StreamAdmission::Admit(Stream* s) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (static_cast<int>(streams_.size()) >= max_streams_) return false;
+  if (static_cast<int>(streams_.size()) >= max_streams_) {
+    ++refused_;
+    return false;
+  }
   streams_.insert(s);
   return true;
 }
@@ -35,6 +40,7 @@ void StreamAdmission::Reap() {
   bool had_streams = false;
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(500));
+    const auto now = std::chrono::steady_clock::now();
     if (had_streams && streams_.empty()) {
       // The last stream ended: hand the heap's free pages back to the
       // system (glibc keeps them otherwise), so RSS drops after a burst.
@@ -43,7 +49,14 @@ void StreamAdmission::Reap() {
       lock.lock();
     }
     had_streams = !streams_.empty();
-    const auto now = std::chrono::steady_clock::now();
+    if (refused_ > 0 && now - last_refusal_log_ >= std::chrono::seconds(10)) {
+      spdlog::warn(
+          "refused {} stream(s) (RESOURCE_EXHAUSTED): at the limit of {} concurrent streams; "
+          "reported at most every 10 s",
+          refused_, max_streams_);
+      refused_ = 0;
+      last_refusal_log_ = now;
+    }
     std::vector<Stream*> idle;
     for (Stream* s : streams_) {
       if (std::chrono::duration<double>(now - s->last_activity()).count() > idle_timeout_seconds_) {

@@ -50,7 +50,11 @@ class StreamAdmission {
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<Stream*> streams_;  // guarded by mu_
-  bool stop_ = false;          // guarded by mu_
+  // Admissions refused since the reaper last logged them (at most every
+  // 10 s, so a flood cannot flood the log); guarded by mu_.
+  int64_t refused_ = 0;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  bool stop_ = false;  // guarded by mu_
   std::thread reaper_;
 };
 

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "server/grpc_status.h"
+#include "spdlog/spdlog.h"
 
 namespace asr::server {
 namespace {
@@ -34,11 +35,18 @@ class UploadReactor : public grpc::ServerReadReactor<asr::v1::UploadDatasetReque
     if (!ok) {  // client closed its side
       auto d = upload_.Finish();
       metrics_->OnUploadBytes(static_cast<double>(upload_.bytes_received()));
-      if (d.ok()) *response_ = *d;
+      if (d.ok()) {
+        *response_ = *d;
+        spdlog::info("dataset {} ('{}') uploaded: {} files, {} bytes", d->id(), d->name(), d->files(),
+                     d->bytes());
+      } else {
+        spdlog::info("UploadDataset refused: {}", d.status().ToString());
+      }
       Finish(ToGrpc(d.status()));
       return;
     }
     if (absl::Status st = upload_.Accept(part_); !st.ok()) {
+      spdlog::info("UploadDataset refused: {}", st.ToString());
       metrics_->OnUploadBytes(static_cast<double>(upload_.bytes_received()));
       Finish(ToGrpc(st));
       return;
@@ -160,7 +168,10 @@ grpc::ServerUnaryReactor* TrainingService::CreateTrainingJob(grpc::CallbackServe
                                                              asr::v1::Job* resp) {
   return Unary(ctx, auth_, [&]() -> absl::Status {
     auto job = jobs_->Create(req->config(), req->dataset(), req->resources());
-    if (!job.ok()) return job.status();
+    if (!job.ok()) {
+      spdlog::info("CreateTrainingJob refused: {}", job.status().ToString());
+      return job.status();
+    }
     *resp = std::move(*job);
     return absl::OkStatus();
   });
@@ -226,7 +237,12 @@ grpc::ServerUnaryReactor* TrainingService::PublishModel(grpc::CallbackServerCont
                                                         asr::v1::ModelVersion* resp) {
   return Unary(ctx, auth_, [&]() -> absl::Status {
     auto m = jobs_->Publish(req->job_id(), req->name(), req->step());
-    if (!m.ok()) return m.status();
+    if (!m.ok()) {
+      spdlog::info("PublishModel refused: {}", m.status().ToString());
+      return m.status();
+    }
+    spdlog::info("model {}:{} published from job {} (step {})", m->name(), m->version(), req->job_id(),
+                 m->step());
     *resp = std::move(*m);
     return absl::OkStatus();
   });

@@ -12,11 +12,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "tests/support/corpus.h"
+#include "tests/support/job_client.h"
 #include "tests/support/stream_client.h"
 
 namespace asr::testing {
@@ -281,6 +284,64 @@ TEST(AbuseTest, TlsMisconfigurationIsNamed) {
     const ProcessResult r = server->Client({"--tls-ca", ca, "health"});
     EXPECT_EQ(r.exit_code, 2) << ca;
     EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  }
+}
+
+// The log an operator reads: job transitions, checkpoints, validations,
+// uploads, publishes, cancels, refused requests and streams, and shutdown,
+// each at info (or warn) level, not only at debug.
+TEST(AbuseTest, OperatorEventsAreLoggedAtInfo) {
+  auto server = StartServer({"--max-streams", "1"});
+  ASSERT_NE(server, nullptr);
+  PlaceCorpus(*server, "c");
+  const ProcessResult up = server->Client({"upload", TinyCorpus()});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const ProcessResult done = server->Client(
+      {"train", "--config", WriteJson(TinyTrainingConfig(5)), "--manifest", "c/train.jsonl", "--watch"}, 300);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  const std::string finished = FirstLine(done.out);
+  ASSERT_EQ(server->Client({"publish", finished, "digits"}).exit_code, 0);
+  const ProcessResult long_job = server->Client(
+      {"train", "--config", WriteJson(TinyTrainingConfig(100000)), "--manifest", "c/train.jsonl"});
+  ASSERT_EQ(long_job.exit_code, 0) << long_job.err;
+  const std::string cancelled = FirstLine(long_job.out);
+  ASSERT_TRUE(WaitFor(
+      *server, cancelled, [](const asr::v1::Job& j) { return j.state() == asr::v1::RUNNING; }, 120));
+  ASSERT_EQ(server->Client({"cancel", cancelled}).exit_code, 0);
+  ASSERT_TRUE(WaitFor(
+      *server, cancelled, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 120));
+  nlohmann::json bad = TinyTrainingConfig(5);
+  bad["optimizer"]["lr"] = 5;
+  EXPECT_NE(server->Client({"train", "--config", WriteJson(bad), "--manifest", "c/train.jsonl"}).exit_code,
+            0);
+  // One stream holds the only slot while a second is refused.
+  grpc::ClientContext ctx;
+  auto stub = RecognitionStub(*server);
+  auto rw = stub->StreamingRecognize(&ctx);
+  StreamRequest config;
+  *config.mutable_config() = Linear16Config(16000);
+  ASSERT_TRUE(rw->Write(config));
+  ASSERT_TRUE(WaitUntil([&] { return Metric(*server, "asr_streams_active") == "1"; }));
+  EXPECT_EQ(RunStream(*server, {config}).status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(
+      WaitUntil([&] { return server->process->log().find("refused 1 stream") != std::string::npos; }, 5))
+      << "the reaper reports refusals within its period";
+  ctx.TryCancel();
+  rw->Finish();
+  ASSERT_TRUE(server->process->Signal(SIGTERM));
+  EXPECT_EQ(server->process->WaitFor(60), 0);
+  const std::string log = server->process->log();
+  for (const std::string& line : std::vector<std::string>{
+           " info .*dataset ds-[0-9a-f]+ \\('.*'\\) uploaded: [0-9]+ files, [0-9]+ bytes",
+           " info .*job " + finished + ": QUEUED", " info .*job " + finished + ": RUNNING",
+           " info .*job " + finished + ": checkpoint at step 5 written in",
+           " info .*job " + finished + ": validation at step [0-9]+: dev CER",
+           " info .*job " + finished + ": SUCCEEDED", " info .*model digits:2 published from job " + finished,
+           " info .*job " + cancelled + ": cancel requested", " info .*job " + cancelled + ": CANCELLED",
+           " info .*CreateTrainingJob refused: INVALID_ARGUMENT: .*lr",
+           " warning .*refused 1 stream\\(s\\) \\(RESOURCE_EXHAUSTED\\)",
+           " info .*received SIGTERM, shutting down", " info .*stopped"}) {
+    EXPECT_TRUE(std::regex_search(log, std::regex(line))) << "no line matching '" << line << "' in\n" << log;
   }
 }
 

@@ -9,16 +9,19 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "tests/support/corpus.h"
 #include "tests/support/job_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/stream_client.h"
 
 namespace asr::testing {
 namespace {
@@ -232,6 +235,55 @@ TEST(TrainingWorkersTest, LeftoversOfInterruptedWritesAreRemovedAtStart) {
   for (const auto& p : leftovers) EXPECT_FALSE(fs::exists(p)) << p;
   EXPECT_FALSE(fs::exists(server->data_root + "/datasets/.incoming-ds-1"));
   for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
+}
+
+// A full state disk: nothing a client is told is lost. The cancel that
+// cannot be made durable is an error to the client (the job runs on), the
+// failed checkpoint and store writes are logged, and once space is back
+// the cancel goes through. The state dir is a 48 MiB tmpfs (root only: CI
+// runs as root).
+TEST(TrainingWorkersTest, AFullStateDiskIsAnErrorNeverALostCancel) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  const std::string base = MakeTempDir("asr-fulldisk");
+  fs::create_directories(base + "/state");
+  ASSERT_EQ(RunProcess({"/bin/mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", base + "/state"}).exit_code,
+            0);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { RunProcess({"/bin/umount", "-l", dir}); }
+  } unmount{base + "/state"};
+  std::string why;
+  auto server = ServerProcess::Start({}, &why, base);
+  ASSERT_NE(server, nullptr) << why;
+  PlaceCorpus(*server, "c");
+  const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
+  ASSERT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
+  {
+    std::ofstream filler(base + "/state/filler", std::ios::binary);
+    const std::string mib(1 << 20, 'x');
+    while (filler.write(mib.data(), static_cast<std::streamsize>(mib.size())) && filler.flush()) {
+    }
+  }
+  const ProcessResult refused = server->Client({"cancel", job});
+  EXPECT_NE(refused.exit_code, 0) << "a cancel that cannot be made durable must not be acknowledged";
+  EXPECT_NE(refused.err.find("No space left on device"), std::string::npos) << refused.err;
+  EXPECT_EQ(GetJob(*server, job).state(), asr::v1::RUNNING);
+  // The job goes on checkpointing (every 5 steps) into the full disk.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        const std::string log = server->process->log();
+        return std::regex_search(log,
+                                 std::regex("warning .*job " + job + ": checkpoint at step [0-9]+ failed")) ||
+               log.find("job " + job + ": the job store refused a write") != std::string::npos;
+      },
+      60))
+      << server->process->log();
+  fs::remove(base + "/state/filler");
+  const ProcessResult cancel = server->Client({"cancel", job});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_TRUE(WaitFor(
+      *server, job, [](const asr::v1::Job& j) { return j.state() == asr::v1::CANCELLED; }, 120));
 }
 
 }  // namespace
