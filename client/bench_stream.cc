@@ -165,13 +165,17 @@ int BenchStreams(const ConnectionOptions& conn, const BenchArgs* a) {
   auto stub = RecognitionService::NewStub(MakeChannel(conn));
   const size_t want = static_cast<size_t>(a->duration * 32000) / 2 * 2;
   std::vector<std::unique_ptr<BenchStream>> streams;
-  const auto start = Clock::now() + std::chrono::milliseconds(200);
+  // Streams open staggered over one chunk, as independent clients would
+  // (so a balancing client spreads them over replicas as they connect),
+  // and start sending once all are open.
+  const auto opened = Clock::now();
+  const auto start = opened + std::chrono::milliseconds(a->chunk_ms + 200);
   for (int i = 0; i < a->streams; ++i) {
     std::string audio;
     for (size_t k = static_cast<size_t>(i); audio.size() < want; ++k) audio += clips[k % clips.size()];
     audio.resize(want);
-    // Streams start staggered within one chunk, as independent clients would.
     const auto offset = std::chrono::milliseconds(a->chunk_ms * i / a->streams);
+    std::this_thread::sleep_until(opened + offset);
     streams.push_back(std::make_unique<BenchStream>(stub.get(), conn, a->model, std::move(audio), a->chunk_ms,
                                                     start + offset));
   }

@@ -27,6 +27,12 @@ std::string Trim(const std::string& s) {
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
+  // dns:///host:port resolves to every replica's address (and
+  // ipv4:a:p,b:q lists them): spread calls over them; gRPC's default,
+  // pick_first, would use one.
+  for (const char* scheme : {"dns:", "ipv4:", "ipv6:"}) {
+    if (options.server.rfind(scheme, 0) == 0) args.SetLoadBalancingPolicyName("round_robin");
+  }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (options.tls || !options.tls_ca.empty()) {
     grpc::SslCredentialsOptions ssl;

@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
   asr::client::ConnectionOptions conn;
   CLI::App app{"asr-client " ASR_VERSION ": command-line client of asr-server"};
   app.set_version_flag("--version", std::string(ASR_VERSION " (" ASR_GIT_COMMIT ")"));
-  app.add_option("--server", conn.server, "asr-server address host:port")
+  app.add_option(
+         "--server", conn.server,
+         "asr-server address host:port; dns:///host:port (or ipv4:A:P,B:Q) balances calls over every replica")
       ->envname("ASR_SERVER")
       ->capture_default_str();
   app.add_option("--timeout", conn.timeout_seconds, "deadline of each unary call, seconds")

@@ -15,7 +15,7 @@ set -euo pipefail
 
 # Shared libraries the executables load at run time.
 RUNTIME=(
-  libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libsndfile1 libsoxr0 libflac12 libogg0 libopus0
+  libopenblas0-pthread libgrpc++1.51 libgrpc29 libprotobuf32 libsndfile1 libsoxr0 libflac12 libogg0 libopus0 libpq5
   libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libsqlite3-0 libspdlog1.10 libfmt9 libabsl20220623 libssl3
   ca-certificates
 )
@@ -27,7 +27,7 @@ BUILD=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
   libsndfile1-dev libsoxr-dev libflac-dev libogg-dev libopus-dev
-  prometheus-cpp-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
+  prometheus-cpp-dev libsqlite3-dev libpq-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 BUILD_TORCH=(libtorch-dev libgloo-dev)
@@ -37,7 +37,7 @@ TOOLS=(
   espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all wamerican
   festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-machac festvox-czech-ph
   festvox-suopuhe-lj festvox-suopuhe-mv
-  prometheus openssl
+  prometheus openssl postgresql-15
   python3-torch python3-torchaudio python3-numpy python3-matplotlib python3-yaml
   nodejs npm
   slurmctld slurmd slurm-client munge

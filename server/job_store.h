@@ -1,23 +1,38 @@
-// Durable server state in SQLite (WAL) under the state directory: training
-// jobs and their event logs, uploaded datasets, published model versions.
-// Records are stored as serialized asr.v1 protos next to the columns that
-// queries filter on. Thread-safe (one connection behind a mutex).
+// Durable server state: training jobs and their event logs, uploaded
+// datasets, published model versions. Records are stored as serialized
+// asr.v1 protos next to the columns that queries filter on. Two backends
+// behind SqlDatabase, one schema (versioned migrations, applied at Open):
+//   SQLite (WAL) in the state directory: the embedded default, one server.
+//   PostgreSQL: shared by several replicas; a job is claimed by one of them
+//   (ClaimQueuedJob, FOR UPDATE SKIP LOCKED), events and model versions
+//   get their numbers from the database.
+// Thread-safe (one connection behind a mutex).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "asr/v1/training.pb.h"
-#include "server/sqlite_db.h"
+#include "server/sql_database.h"
 
 namespace asr::server {
 
 class JobStore {
  public:
-  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path);
+  // `target`: a postgresql:// (or postgres://) URI, whose password is
+  // `password` when that is not empty; anything else is a SQLite file path.
+  // Applies the schema migrations the database lacks. UNAVAILABLE when the
+  // database cannot be reached.
+  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& target,
+                                                        const std::string& password = "");
+  // The schema version after Open (the number of migrations applied).
+  int schema_version() const { return schema_version_; }
+  const char* backend() const { return dialect_.name; }
 
   absl::Status PutJob(const asr::v1::Job& job);  // insert or replace
   absl::StatusOr<asr::v1::Job> GetJob(const std::string& id);
@@ -27,6 +42,10 @@ class JobStore {
   absl::StatusOr<std::vector<asr::v1::Job>> JobsInState(asr::v1::JobState state);
   absl::StatusOr<int64_t> CountJobs(asr::v1::JobState state);
   absl::Status DeleteJob(const std::string& id);  // and its events
+  // Takes the oldest QUEUED job for `owner` (a replica's name): it becomes
+  // RUNNING, atomically, so that no two callers anywhere get the same job.
+  // nullopt when none is queued.
+  absl::StatusOr<std::optional<asr::v1::Job>> ClaimQueuedJob(const std::string& owner);
 
   // Appends an event, assigning the job's next sequence number (1, 2, ...);
   // returns the stored event.
@@ -43,10 +62,25 @@ class JobStore {
   // All versions (of `name`, or of every model when empty), by name then version.
   absl::StatusOr<std::vector<asr::v1::ModelVersion>> ListModels(const std::string& name);
 
+  // What differs between the backends' SQL.
+  struct Dialect {
+    const char* name;                     // "sqlite", "postgresql"
+    const char* begin;                    // a transaction that writes
+    const char* skip_locked;              // appended to the claim's SELECT
+    const char* migration_lock;           // run first inside the migrations' transaction ("" = none)
+    std::vector<std::string> migrations;  // version i + 1 = migrations[i]
+  };
+
  private:
-  explicit JobStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  JobStore(std::unique_ptr<SqlDatabase> db, Dialect dialect)
+      : db_(std::move(db)), dialect_(std::move(dialect)) {}
+  absl::Status Migrate();
+  // Runs `body` in a write transaction; rolls back if it fails. mu_ held.
+  absl::Status InTransaction(const std::function<absl::Status()>& body);
   std::mutex mu_;
-  std::unique_ptr<SqliteDb> db_;  // guarded by mu_
+  std::unique_ptr<SqlDatabase> db_;  // guarded by mu_
+  const Dialect dialect_;
+  int schema_version_ = 0;
 };
 
 }  // namespace asr::server

@@ -1,8 +1,13 @@
 #include "server/model_registry.h"
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "model/base/sha256.h"
 #include "model/model_io.h"
 
 namespace asr::server {
@@ -21,9 +26,27 @@ absl::Status ModelRegistry::ValidateName(const std::string& name) {
   return absl::OkStatus();
 }
 
-std::string ModelRegistry::PathOf(const std::string& name, int version) const {
-  return (std::filesystem::path(dir_) / name / absl::StrCat(version, ".asrmodel")).string();
+std::string ModelRegistry::PathOf(const asr::v1::ModelVersion& v) const {
+  if (!v.sha256().empty())
+    return (std::filesystem::path(dir_) / "sha256" / (v.sha256() + ".asrmodel")).string();
+  return (std::filesystem::path(dir_) / v.name() / absl::StrCat(v.version(), ".asrmodel")).string();
 }
+
+namespace {
+
+// Lowercase hex SHA-256 of a file's bytes.
+absl::StatusOr<std::string> FileSha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  Sha256 sha;
+  std::vector<char> buf(1 << 16);
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+    sha.Update(buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  return sha.HexDigest();
+}
+
+}  // namespace
 
 absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& name,
                                                              const std::string& source,
@@ -32,8 +55,13 @@ absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& 
   auto loaded = LoadModel(source);
   if (!loaded.ok()) return loaded.status();
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(dir_) / name, ec);
-  const std::string staging = (std::filesystem::path(dir_) / name / ".publishing.asrmodel").string();
+  const std::filesystem::path by_hash = std::filesystem::path(dir_) / "sha256";
+  std::filesystem::create_directories(by_hash, ec);
+  // Unique per publication: replicas may publish into the same store at once.
+  const std::string staging =
+      (by_hash / absl::StrCat(".publishing-", std::hash<std::thread::id>()(std::this_thread::get_id()), "-",
+                              std::chrono::steady_clock::now().time_since_epoch().count(), ".asrmodel"))
+          .string();
   if (info.step() == 0) {
     info.set_step(loaded->metadata.value("step", int64_t{0}));
     info.set_dev_cer(loaded->metadata.value("dev_cer", -1.0));
@@ -42,13 +70,20 @@ absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& 
   info.set_name(name);
   info.set_streaming(!loaded->model->config().bidirectional);
   const nlohmann::json meta = {{"job_id", info.job_id()}, {"step", info.step()}, {"dev_cer", info.dev_cer()}};
-  std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status st = SaveModel(staging, loaded->model, meta); !st.ok()) return st;
-  auto stored = store_->AddModelVersion(info);
-  if (!stored.ok()) return stored.status();
-  std::filesystem::rename(staging, PathOf(name, stored->version()), ec);
-  if (ec) return absl::InternalError(absl::StrCat("publish: cannot place model file: ", ec.message()));
-  return stored;
+  auto hash = FileSha256(staging);
+  if (!hash.ok()) return hash.status();
+  info.set_sha256(*hash);
+  // The file is in place before the record: a replica that sees the
+  // version finds its file. Same bytes, same name: a rename onto an
+  // existing copy changes nothing.
+  std::filesystem::rename(staging, PathOf(info), ec);
+  if (ec) {
+    std::filesystem::remove(staging, ec);
+    return absl::InternalError(absl::StrCat("publish: cannot place model file: ", ec.message()));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_->AddModelVersion(info);
 }
 
 absl::StatusOr<std::vector<asr::v1::ModelVersion>> ModelRegistry::List(const std::string& name) {
@@ -72,8 +107,16 @@ absl::StatusOr<std::shared_ptr<const RecognizerModel>> ModelRegistry::Get(const 
   const auto key = std::make_pair(name, chosen->version());
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  auto loaded =
-      RecognizerModel::Load(PathOf(name, chosen->version()), absl::StrCat(name, ":", chosen->version()));
+  const std::string path = PathOf(*chosen), label = absl::StrCat(name, ":", chosen->version());
+  if (!chosen->sha256().empty()) {
+    auto hash = FileSha256(path);
+    if (!hash.ok()) return absl::DataLossError(absl::StrCat("model ", label, ": ", hash.status().message()));
+    if (*hash != chosen->sha256()) {
+      return absl::DataLossError(absl::StrCat("model ", label, ": its file's SHA-256 is ", *hash,
+                                              ", not the ", chosen->sha256(), " recorded at publication"));
+    }
+  }
+  auto loaded = RecognizerModel::Load(path, label);
   if (!loaded.ok()) return loaded.status();
   cache_[key] = *loaded;
   return *loaded;

@@ -1,8 +1,13 @@
-// Published model versions: files under STATE/models/<name>/<version>.asrmodel,
-// records in the job store. Recognition loads them through Get(), which
-// caches loaded models; a newly published version is visible to the next
-// Get() without a restart, and holders of an older version keep it alive
-// (shared_ptr) until they finish. Thread-safe.
+// Published model versions: files in a model store directory, named by
+// their content (<store>/sha256/<hex>.asrmodel), records in the job store.
+// Replicas share both (a ReadWriteMany volume and one database): a version
+// never changes once published, and every server checks a file's SHA-256
+// when it loads it. Recognition loads versions through Get(), which caches
+// them; a newly published version is visible to the next Get() without a
+// restart, and holders of an older version keep it alive (shared_ptr)
+// until they finish. Versions published before the store was
+// content-addressed stay at <store>/<name>/<version>.asrmodel.
+// Thread-safe.
 #pragma once
 
 #include <map>
@@ -22,6 +27,7 @@ inline constexpr size_t kMaxModelNameBytes = 64;
 
 class ModelRegistry {
  public:
+  // `models_dir`: the model store (created if missing).
   ModelRegistry(JobStore* store, std::string models_dir) : store_(store), dir_(std::move(models_dir)) {}
 
   // Copies the model in `source` (model file or checkpoint) to a new
@@ -32,13 +38,15 @@ class ModelRegistry {
                                                 asr::v1::ModelVersion info);
   absl::StatusOr<std::vector<asr::v1::ModelVersion>> List(const std::string& name);
   // Version `version` of `name`, or the latest when version <= 0, labelled
-  // "name:version". NOT_FOUND for unknown names/versions.
+  // "name:version". NOT_FOUND for unknown names/versions, DATA_LOSS for a
+  // stored file whose SHA-256 is not the one recorded.
   absl::StatusOr<std::shared_ptr<const RecognizerModel>> Get(const std::string& name, int version);
 
   static absl::Status ValidateName(const std::string& name);
 
  private:
-  std::string PathOf(const std::string& name, int version) const;
+  // Where version `v`'s file is: by its hash, or the pre-hash layout.
+  std::string PathOf(const asr::v1::ModelVersion& v) const;
   JobStore* store_;  // not owned
   std::string dir_;
   std::mutex mu_;

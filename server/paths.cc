@@ -1,5 +1,6 @@
 #include "server/paths.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +38,12 @@ std::vector<std::string> RemoveInterruptedWrites(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
+    // Another replica may be publishing into a shared model store right
+    // now: its staging files count as leftovers only once an hour old.
+    const auto age = std::filesystem::file_time_type::clock::now() - entry.last_write_time(ec);
     const bool leftover = (name[0] == '.' && name.find(".tmp-") != std::string::npos) ||
-                          name == ".publishing.asrmodel" || name.rfind(".incoming-", 0) == 0;
+                          name == ".publishing.asrmodel" || name.rfind(".incoming-", 0) == 0 ||
+                          (name.rfind(".publishing-", 0) == 0 && age > std::chrono::hours(1));
     if (leftover && std::filesystem::remove_all(entry.path(), ec) > 0)
       removed.push_back(entry.path().string());
   }

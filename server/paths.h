@@ -18,7 +18,8 @@ absl::StatusOr<std::string> ConfinedPath(const std::string& root, const std::str
 
 // Removes what interrupted writes leave directly in `dir` (not below it):
 // WriteFileAtomically's ".NAME.tmp-XXXXXX" files, the model registry's
-// ".publishing.asrmodel", unfinished uploads' ".incoming-ID" folders.
+// ".publishing.asrmodel" (and its ".publishing-*" staging files in a shared
+// store once an hour old), unfinished uploads' ".incoming-ID" folders.
 // Only call it when nothing can be writing there. Returns the paths it
 // removed.
 std::vector<std::string> RemoveInterruptedWrites(const std::string& dir);

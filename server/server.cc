@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "model/compute_threads.h"
@@ -33,6 +34,7 @@
 namespace asr::server {
 namespace {
 
+// A small text file an option names (PEM, a password).
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* field) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read '", path, "'"));
@@ -88,7 +90,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> s(new Server());
   s->options_ = options;
   std::error_code ec;
-  for (const std::string& dir : {options.state_dir, options.data_root, options.state_dir + "/models",
+  const std::string model_store =
+      options.model_store.empty() ? options.state_dir + "/models" : options.model_store;
+  for (const std::string& dir : {options.state_dir, options.data_root, model_store,
                                  options.state_dir + "/jobs", options.data_root + "/datasets"}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
@@ -101,13 +105,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   auto metrics = MetricsEndpoint::Start(options.metrics_listen);
   if (!metrics.ok()) return metrics.status();
   s->metrics_ = std::move(*metrics);
-  auto store = JobStore::Open(options.state_dir + "/jobs.sqlite");
+  std::string password;
+  if (!options.database_password_file.empty()) {
+    auto pw = ReadPem(options.database_password_file, "database_password_file");
+    if (!pw.ok()) return pw.status();
+    password = std::string(absl::StripTrailingAsciiWhitespace(*pw));
+  } else if (const char* env = std::getenv("ASR_DATABASE_PASSWORD")) {
+    password = env;
+  }
+  auto store = JobStore::Open(
+      options.database.empty() ? options.state_dir + "/jobs.sqlite" : options.database, password);
   if (!store.ok()) return store.status();
+  spdlog::info("job store: {}, schema version {}", (*store)->backend(), (*store)->schema_version());
   s->store_ = std::move(*store);
-  s->models_ = std::make_unique<ModelRegistry>(s->store_.get(), options.state_dir + "/models");
+  s->models_ = std::make_unique<ModelRegistry>(s->store_.get(), model_store);
   // Uploads and publications a crash interrupted (jobs: JobManager::Start).
   std::vector<std::string> leftovers = RemoveInterruptedWrites(options.data_root + "/datasets");
-  for (const auto& model_dir : std::filesystem::directory_iterator(options.state_dir + "/models", ec)) {
+  for (const auto& model_dir : std::filesystem::directory_iterator(model_store, ec)) {
     for (std::string& path : RemoveInterruptedWrites(model_dir.path().string())) leftovers.push_back(path);
   }
   for (const std::string& path : leftovers) spdlog::info("removed '{}', left by an interrupted write", path);
@@ -181,6 +195,12 @@ absl::Status Server::Serve(const std::shared_ptr<grpc::ServerCredentials>& creds
   // would grow it to tens of MiB on a fast link.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
+  if (options_.max_connection_age_seconds > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(options_.max_connection_age_seconds * 1000));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(options_.recognition.max_stream_seconds * 1000));
+  }
   builder.SetMaxReceiveMessageSize(options_.max_message_mb << 20);
   builder.SetMaxSendMessageSize(options_.max_message_mb << 20);
   builder.AddListeningPort(options_.listen, creds, &grpc_port_);

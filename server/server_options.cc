@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -35,6 +36,17 @@ absl::Status ServerOptions::Validate() const {
   }
   if (state_dir.empty()) return absl::InvalidArgumentError("state_dir: must not be empty");
   if (data_root.empty()) return absl::InvalidArgumentError("data_root: must not be empty");
+  if (!database.empty() && !absl::StartsWith(database, "postgresql://") &&
+      !absl::StartsWith(database, "postgres://")) {
+    return absl::InvalidArgumentError(
+        "database: not a postgresql:// URI (leave it empty for SQLite in state_dir)");
+  }
+  if (const size_t at = database.find('@');
+      at != std::string::npos &&
+      database.substr(0, at).find(':', database.find("://") + 3) != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "database: the URI holds a password; give it in database_password_file or ASR_DATABASE_PASSWORD");
+  }
   if (threads < 0 || threads > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("threads: ", threads, " not in [0, 1024]"));
   }
@@ -49,6 +61,9 @@ absl::Status ServerOptions::Validate() const {
   if (!(shutdown_grace_seconds >= 0 && shutdown_grace_seconds <= 3600)) {
     return absl::InvalidArgumentError(
         absl::StrCat("shutdown_grace_seconds: ", shutdown_grace_seconds, " not in [0, 3600]"));
+  }
+  if (!(max_connection_age_seconds >= 0 && max_connection_age_seconds <= 30 * 86400)) {
+    return absl::InvalidArgumentError("max_connection_age_seconds: not in [0, 2592000]");
   }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("tls_cert: TLS needs both tls_cert and tls_key");

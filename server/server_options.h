@@ -121,9 +121,19 @@ struct ServerOptions {
   // Prometheus exposer address, host:port, serving /metrics; empty disables.
   std::string metrics_listen = "127.0.0.1:9464";
   std::string state_dir = "asr-state";  // durable server state (job store, checkpoints, published models)
-  std::string data_root = "asr-data";   // datasets; every path in a request is confined here
-  int threads = 0;                      // LibTorch intra-op + BLAS threads; 0 = half the cores, at least 1
-  std::string log_level = "info";       // trace, debug, info, warn, error, critical, off
+  // The job store: empty = SQLite in state_dir (one server); a
+  // postgresql://user@host:port/db URI = PostgreSQL (replicas may share
+  // it). Its password comes from database_password_file or the
+  // ASR_DATABASE_PASSWORD environment variable, never from a flag or the
+  // URI in a process list.
+  std::string database;
+  std::string database_password_file;
+  // Published model files, content-addressed; replicas share it (a
+  // ReadWriteMany volume). Empty = state_dir/models.
+  std::string model_store;
+  std::string data_root = "asr-data";  // datasets; every path in a request is confined here
+  int threads = 0;                     // LibTorch intra-op + BLAS threads; 0 = half the cores, at least 1
+  std::string log_level = "info";      // trace, debug, info, warn, error, critical, off
   // Seconds in-flight RPCs get to finish after SIGINT/SIGTERM before they
   // are cancelled; the process exits 0 after at most about this long.
   double shutdown_grace_seconds = 10.0;
@@ -132,6 +142,10 @@ struct ServerOptions {
   std::string auth_token_file;    // a bearer token; when set every RPC but health needs it
   std::string tls_cert, tls_key;  // PEM certificate chain and key; both = TLS, neither = plaintext
   int max_message_mb = 16;        // largest gRPC message accepted, MiB
+  // Connections older than this are asked to close (GOAWAY) so that
+  // long-lived clients reconnect and spread over replicas added since;
+  // calls in flight get recognition.max_stream_seconds to finish. 0 = never.
+  double max_connection_age_seconds = 0;
   TrainingServiceOptions training;
   RecognitionServiceOptions recognition;
 
@@ -150,6 +164,15 @@ struct ServerOptions {
     v(fields::Flag("state_dir", "--state-dir", "ASR_STATE_DIR",
                    "directory for job store and published models"),
       s.state_dir);
+    v(fields::Flag("database", "--database", "ASR_DATABASE",
+                   "job store: empty = SQLite in the state dir; postgresql://user@host:port/db = PostgreSQL"),
+      s.database);
+    v(fields::Flag("database_password_file", "--database-password-file", "ASR_DATABASE_PASSWORD_FILE",
+                   "file holding the PostgreSQL password (or set ASR_DATABASE_PASSWORD)"),
+      s.database_password_file);
+    v(fields::Flag("model_store", "--model-store", "ASR_MODEL_STORE",
+                   "directory of published model files, shared by replicas; empty = STATE_DIR/models"),
+      s.model_store);
     v(fields::Flag("data_root", "--data-root", "ASR_DATA_ROOT",
                    "directory holding datasets; request paths are confined to it"),
       s.data_root);
@@ -173,6 +196,9 @@ struct ServerOptions {
     v(fields::Flag("max_message_mb", "--max-message-mb", "ASR_MAX_MESSAGE_MB",
                    "largest gRPC message accepted, MiB"),
       s.max_message_mb);
+    v(fields::Flag("max_connection_age_seconds", "--max-connection-age", "ASR_MAX_CONNECTION_AGE",
+                   "close connections older than this (clients rebalance over replicas), seconds; 0 = never"),
+      s.max_connection_age_seconds);
     v({"training", "asr.v1.TrainingService"}, s.training);
     v({"recognition", "asr.v1.RecognitionService"}, s.recognition);
   }

@@ -1,5 +1,7 @@
 #include "server/sqlite_db.h"
 
+#include <cctype>
+
 #include "absl/strings/str_cat.h"
 
 namespace asr::server {
@@ -40,7 +42,12 @@ absl::Status SqliteDb::Exec(const std::string& sql) {
 absl::StatusOr<std::vector<SqlRow>> SqliteDb::Query(const std::string& sql,
                                                     const std::vector<SqlValue>& params) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return Error("prepare " + sql);
+  std::string numbered = sql;  // $N -> ?N
+  for (size_t i = 0; i + 1 < numbered.size(); ++i) {
+    if (numbered[i] == '$' && std::isdigit(static_cast<unsigned char>(numbered[i + 1]))) numbered[i] = '?';
+  }
+  if (sqlite3_prepare_v2(db_, numbered.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+    return Error("prepare " + sql);
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
   for (size_t i = 0; i < params.size(); ++i) {
     const int idx = static_cast<int>(i) + 1;
@@ -61,6 +68,7 @@ absl::StatusOr<std::vector<SqlRow>> SqliteDb::Query(const std::string& sql,
   while (true) {
     const int rc = sqlite3_step(raw);
     if (rc == SQLITE_DONE) break;
+    if (rc == SQLITE_CONSTRAINT) return absl::AbortedError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
     if (rc != SQLITE_ROW) return Error("step " + sql);
     SqlRow row;
     for (int c = 0; c < sqlite3_column_count(raw); ++c) {
@@ -84,21 +92,6 @@ absl::StatusOr<std::vector<SqlRow>> SqliteDb::Query(const std::string& sql,
     rows.push_back(std::move(row));
   }
   return rows;
-}
-
-int64_t AsInt(const SqlValue& v) {
-  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
-  return 0;
-}
-double AsDouble(const SqlValue& v) {
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  return 0;
-}
-std::string AsString(const SqlValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  return "";
 }
 
 }  // namespace asr::server

@@ -6,28 +6,24 @@
 
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <memory>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/sql_database.h"
 
 namespace asr::server {
 
-using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string>;
-using SqlRow = std::vector<SqlValue>;
-
-class SqliteDb {
+class SqliteDb final : public SqlDatabase {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path);
   ~SqliteDb();
 
-  absl::Status Exec(const std::string& sql);
-  // Runs `sql` with `params` bound to ?1, ?2, ...; returns every result row.
-  // Strings bind as BLOBs (they may hold serialized protos).
-  absl::StatusOr<std::vector<SqlRow>> Query(const std::string& sql, const std::vector<SqlValue>& params = {});
+  absl::Status Exec(const std::string& sql) override;
+  // Strings bind as BLOBs; $N is SQLite's ?N.
+  absl::StatusOr<std::vector<SqlRow>> Query(const std::string& sql,
+                                            const std::vector<SqlValue>& params = {}) override;
   int64_t changes() const { return sqlite3_changes(db_); }
 
  private:
@@ -35,10 +31,5 @@ class SqliteDb {
   absl::Status Error(const std::string& what) const;
   sqlite3* db_;
 };
-
-// Column helpers for result rows.
-int64_t AsInt(const SqlValue& v);
-double AsDouble(const SqlValue& v);
-std::string AsString(const SqlValue& v);
 
 }  // namespace asr::server

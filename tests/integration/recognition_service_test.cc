@@ -426,5 +426,30 @@ TEST(RecognitionServiceTest, MemoryStaysFlatOverThousandsOfStreams) {
   EXPECT_EQ(Metric(*server, "asr_streams_active"), "0");
 }
 
+// Client-side balancing: given every replica's address (ipv4:A,B here, as
+// dns:/// resolves a headless Service), asr-client spreads its streams
+// over them round-robin; both replicas serve.
+TEST(RecognitionServiceTest, ClientSideBalancingSpreadsStreamsOverReplicas) {
+  auto a = StartServer({"--max-connection-age", "60"});
+  auto b = StartServer({"--max-connection-age", "60"});
+  ASSERT_TRUE(a && b);
+  const std::string target = "ipv4:" + a->address() + "," + b->address();
+  // 1 s chunks: the streams start staggered over a second, after the
+  // channel has connected to both replicas (round_robin picks among ready
+  // ones; streams that all start at once would meet only the first).
+  const ProcessResult r =
+      RunProcess({BinPath("asr-client"), "--server", target, "bench-stream", "--streams", "8", "--duration",
+                  "3", "--chunk-ms", "1000", "--audio", TinyCorpus() + "/test.jsonl", "--model", "digits"},
+                 120);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string on_a = Metric(*a, "asr_streams_total{code=\"OK\"}"),
+                    on_b = Metric(*b, "asr_streams_total{code=\"OK\"}");
+  EXPECT_NE(on_a, "") << "replica A served no stream";
+  EXPECT_NE(on_b, "") << "replica B served no stream";
+  if (!on_a.empty() && !on_b.empty()) {
+    EXPECT_EQ(std::stoi(on_a) + std::stoi(on_b), 8);
+  }
+}
+
 }  // namespace
 }  // namespace asr::testing
