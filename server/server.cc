@@ -235,6 +235,8 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 int Server::metrics_port() const { return metrics_->port(); }
 
+void Server::Drain() { grpc_server_->GetHealthCheckService()->SetServingStatus(false); }
+
 void Server::Shutdown(absl::Duration grace) {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (shut_down_ || grpc_server_ == nullptr) return;

@@ -48,6 +48,11 @@ class Server {
   // buffers for one call the server is not reading, bytes.
   static constexpr int kStreamWindowBytes = 1 << 20;
 
+  // Marks health NOT_SERVING and goes on serving, so that load balancers
+  // and Kubernetes readiness move new calls elsewhere before Shutdown.
+  // Thread-safe.
+  void Drain();
+
   // Marks health NOT_SERVING, stops accepting RPCs, checkpoints running
   // jobs (they resume at the next start), gives in-flight RPCs `grace` to
   // finish, then cancels them. Idempotent; thread-safe.

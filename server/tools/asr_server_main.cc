@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // drain: health NOT_SERVING, keep serving (a Kubernetes preStop)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const int threads = asr::ResolveComputeThreads(options.threads);
@@ -93,7 +94,10 @@ int main(int argc, char** argv) {
   }
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGUSR1) {
+    spdlog::info("received SIGUSR1: health NOT_SERVING; serving on until SIGTERM");
+    (*server)->Drain();
+  }
   spdlog::info("received {}, shutting down (grace {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
                options.shutdown_grace_seconds);
   (*server)->Shutdown(absl::Seconds(options.shutdown_grace_seconds));

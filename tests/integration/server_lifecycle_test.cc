@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "tests/support/reflection_list.grpc.pb.h"
 #include "tests/support/server_process.h"
@@ -33,6 +34,15 @@ TEST(ServerLifecycleTest, ServesHealthAndMetricsThenStopsCleanlyOnSigterm) {
   EXPECT_NE(metrics.find("asr_build_info{"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("process_resident_memory_bytes"), std::string::npos);
   EXPECT_NE(metrics.find("process_cpu_seconds_total"), std::string::npos);
+
+  // SIGUSR1 drains (a Kubernetes preStop): health NOT_SERVING, calls still served.
+  ASSERT_TRUE(server->process->Signal(SIGUSR1));
+  ProcessResult draining;
+  for (int i = 0; i < 100 && (draining = server->Client({"health"})).out != "NOT_SERVING\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(draining.out, "NOT_SERVING\n") << draining.err;
+  EXPECT_EQ(server->Client({"info"}).exit_code, 0) << "a draining server still serves";
 
   ASSERT_TRUE(server->process->Signal(SIGTERM));
   const auto code = server->process->WaitFor(30);

@@ -5,6 +5,11 @@
 # PyTorchJob against the kubeflow.org/v1 CRD's fields). Checks that the
 # validator itself rejects a misspelled field, and that the training config
 # in the manifests is model/configs/default.json with the manifests moved.
+# For the server: the grace period outlasts the longest stream plus the
+# shutdown grace and the preStop, probes use grpc.health.v1 on the gRPC
+# port, the pod runs non-root on a read-only root filesystem, and the HPA's
+# metric is the one the prometheus-adapter rule serves and the server
+# exports.
 #   tests/scripts/k8s_manifests_test.sh BUILD_DIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -53,5 +58,43 @@ for key in ("train_manifest", "dev_manifest"):
 if default != k8s:
     sys.exit("FAIL: docker/k8s/training/base/config.json differs from model/configs/default.json "
              "beyond the manifest paths")
+PY
+kubectl kustomize "$root/docker/k8s/server/cpu" | to_json > "$work/server.json"
+kubectl kustomize "$root/docker/k8s/server/monitoring" | to_json > "$work/monitoring.json"
+"$py" - "$root" "$work/server.json" "$work/monitoring.json" <<'PY' || status=1
+import json, re, sys, yaml
+root, server, monitoring = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+by_kind = {o["kind"]: o for o in server}
+problems = []
+pod = by_kind["Deployment"]["spec"]["template"]["spec"]
+c = pod["containers"][0]
+args = dict(a[2:].split("=", 1) for a in c["args"])
+pre_stop = float(re.search(r"sleep (\d+)", " ".join(c["lifecycle"]["preStop"]["exec"]["command"])).group(1))
+need = float(args["max-stream-seconds"]) <= float(args["shutdown-grace"])
+if not need:
+    problems.append("--shutdown-grace does not outlast --max-stream-seconds")
+if pod["terminationGracePeriodSeconds"] <= pre_stop + float(args["shutdown-grace"]):
+    problems.append("terminationGracePeriodSeconds <= preStop + --shutdown-grace")
+grpc_port = next(p["containerPort"] for p in c["ports"] if p["name"] == "grpc")
+if int(args["listen"].rsplit(":", 1)[1]) != grpc_port:
+    problems.append("--listen is not the grpc containerPort")
+for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    if c.get(probe, {}).get("grpc", {}).get("port") != grpc_port:
+        problems.append(f"{probe} is not a gRPC health probe on port {grpc_port}")
+if "kill -USR1 1" not in " ".join(c["lifecycle"]["preStop"]["exec"]["command"]):
+    problems.append("preStop does not drain the server (SIGUSR1)")
+if not (pod["securityContext"].get("runAsNonRoot") and c["securityContext"].get("readOnlyRootFilesystem")):
+    problems.append("not non-root on a read-only root filesystem")
+if not (c["resources"].get("requests") and c["resources"].get("limits")):
+    problems.append("resources need requests and limits")
+metric = by_kind["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["pods"]["metric"]["name"]
+rules = yaml.safe_load(next(o for o in monitoring if o["metadata"]["name"] == "asr-prometheus-adapter-rules")["data"]["config.yaml"])
+if metric not in [r["name"]["as"] for r in rules["rules"]]:
+    problems.append(f"the HPA's metric {metric} is not served by the prometheus-adapter rule")
+if f'"{metric}"' not in open(f"{root}/server/recognition_metrics.cc").read():
+    problems.append(f"the server exports no {metric}")
+for p in problems:
+    print("FAIL: docker/k8s/server:", p)
+sys.exit(1 if problems else 0)
 PY
 exit $status
