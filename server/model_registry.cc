@@ -93,7 +93,18 @@ absl::StatusOr<std::vector<asr::v1::ModelVersion>> ModelRegistry::List(const std
 absl::StatusOr<std::shared_ptr<const RecognizerModel>> ModelRegistry::Get(const std::string& name,
                                                                           int version) {
   auto versions = store_->ListModels(name);
-  if (!versions.ok()) return versions.status();
+  if (!versions.ok()) {
+    // The database is unreachable: serve what is loaded already (the
+    // version asked for, or for "latest" the newest loaded), so
+    // recognition outlives a database outage.
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<const RecognizerModel> cached;
+    for (const auto& [key, model] : cache_) {
+      if (key.first == name && (version <= 0 || key.second == version)) cached = model;  // ascending versions
+    }
+    if (cached) return cached;
+    return versions.status();
+  }
   if (versions->empty()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
   const asr::v1::ModelVersion* chosen = &versions->back();
   if (version > 0) {

@@ -39,7 +39,9 @@ class ModelRegistry {
   absl::StatusOr<std::vector<asr::v1::ModelVersion>> List(const std::string& name);
   // Version `version` of `name`, or the latest when version <= 0, labelled
   // "name:version". NOT_FOUND for unknown names/versions, DATA_LOSS for a
-  // stored file whose SHA-256 is not the one recorded.
+  // stored file whose SHA-256 is not the one recorded. While the job store
+  // is unreachable, versions already loaded are still served (for version
+  // <= 0 the newest loaded); others fail with the store's UNAVAILABLE.
   absl::StatusOr<std::shared_ptr<const RecognizerModel>> Get(const std::string& name, int version);
 
   static absl::Status ValidateName(const std::string& name);

@@ -82,8 +82,12 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const asr::v1::RecognitionConfig& c
     if (!st.ok()) return ConfigError(st);
   }
   auto model = models->Get(config.model(), config.model_version());
-  if (!model.ok())
-    return absl::InvalidArgumentError(absl::StrCat("config.model: ", model.status().message()));
+  if (!model.ok()) {
+    // An unknown model is the request's fault; a store that is down is not.
+    const absl::StatusCode code =
+        absl::IsNotFound(model.status()) ? absl::StatusCode::kInvalidArgument : model.status().code();
+    return absl::Status(code, absl::StrCat("config.model: ", model.status().message()));
+  }
   if (auto d = o.decoding.DecoderFor(**model); !d.ok()) return ConfigError(d.status());
   r.model = std::move(*model);
   return r;

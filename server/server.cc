@@ -130,6 +130,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (absl::Status st = s->ImportModels(); !st.ok()) return st;
   if (absl::Status st = s->jobs_->Start(); !st.ok()) return st;
   s->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  s->database_watch_ = std::thread([server = s.get()] { server->WatchDatabase(); });
   return s;
 }
 
@@ -235,12 +236,40 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 int Server::metrics_port() const { return metrics_->port(); }
 
+void Server::WatchDatabase() {
+  bool reachable = true;
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  while (!watch_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return watch_stop_; })) {
+    lock.unlock();
+    const absl::Status st = store_->CountJobs(asr::v1::RUNNING).status();
+    if (st.ok() != reachable) {
+      reachable = st.ok();
+      grpc_server_->GetHealthCheckService()->SetServingStatus("asr.v1.TrainingService", reachable);
+      if (reachable) {
+        spdlog::info("job store reachable again: asr.v1.TrainingService SERVING");
+      } else {
+        spdlog::warn(
+            "job store unreachable ({}): asr.v1.TrainingService NOT_SERVING, job calls UNAVAILABLE; "
+            "recognition goes on with the models loaded",
+            st.ToString());
+      }
+    }
+    lock.lock();
+  }
+}
+
 void Server::Drain() { grpc_server_->GetHealthCheckService()->SetServingStatus(false); }
 
 void Server::Shutdown(absl::Duration grace) {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (shut_down_ || grpc_server_ == nullptr) return;
   shut_down_ = true;
+  {
+    std::lock_guard<std::mutex> watch(watch_mu_);
+    watch_stop_ = true;
+  }
+  watch_cv_.notify_all();
+  if (database_watch_.joinable()) database_watch_.join();
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   jobs_->Stop();
   grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

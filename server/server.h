@@ -4,8 +4,10 @@
 // order.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -82,6 +84,14 @@ class Server {
   int grpc_port_ = 0;
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
+  // Every 2 s: can the job store be reached? The health of
+  // "asr.v1.TrainingService" follows (recognition, served from loaded
+  // models, keeps the server's overall health).
+  void WatchDatabase();
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ = false;  // guarded by watch_mu_
+  std::thread database_watch_;
 };
 
 }  // namespace asr::server

@@ -41,9 +41,11 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError(
         "database: not a postgresql:// URI (leave it empty for SQLite in state_dir)");
   }
-  if (const size_t at = database.find('@');
+  const size_t at = database.find('@');
+  const bool password_in_authority =
       at != std::string::npos &&
-      database.substr(0, at).find(':', database.find("://") + 3) != std::string::npos) {
+      database.substr(0, at).find(':', database.find("://") + 3) != std::string::npos;
+  if (password_in_authority || database.find("password=") != std::string::npos) {
     return absl::InvalidArgumentError(
         "database: the URI holds a password; give it in database_password_file or ASR_DATABASE_PASSWORD");
   }

@@ -293,7 +293,7 @@ TEST(RecognitionServiceTest, AClientWaitingAfterHalfCloseIsNotIdleWhileTheServer
   std::string clip;
   for (const std::string& f : TestFiles()) clip += Pcm16(f, &rate);
   std::string pcm;
-  while (pcm.size() < static_cast<size_t>(rate) * 2 * 60 * 15) pcm += clip;  // 15 minutes of audio
+  while (pcm.size() < static_cast<size_t>(rate) * 2 * 60 * 45) pcm += clip;  // 45 minutes of audio
   asr::v1::RecognitionConfig c = Linear16Config(rate);
   const std::vector<Req> messages = Chunks(c, pcm, static_cast<size_t>(rate) * 2);  // 1 s chunks, no pauses
   grpc::ClientContext ctx;
