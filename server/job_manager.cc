@@ -152,6 +152,7 @@ absl::Status JobManager::Start() {
   }
   UpdateJobCounts();
   for (int i = 0; i < std::max(1, opts_.max_concurrent_jobs); ++i) workers_.emplace_back([this] { Work(); });
+  workers_.emplace_back([this] { PollListeners(); });
   return absl::OkStatus();
 }
 
@@ -189,6 +190,18 @@ absl::Status JobManager::Record(asr::v1::Job& job, asr::v1::JobEvent event) {
   if (state_changed) UpdateJobCounts();
   Notify(job.id());
   return absl::OkStatus();
+}
+
+void JobManager::PollListeners() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> listeners(listeners_mu_);
+      for (auto& [token, l] : listeners_) l.second();
+    }
+    lock.lock();
+  }
 }
 
 void JobManager::Notify(const std::string& job_id) {

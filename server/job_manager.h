@@ -91,7 +91,9 @@ class JobManager {
   absl::StatusOr<asr::v1::ModelVersion> Publish(const std::string& id, const std::string& name, int64_t step);
 
   // `notify` runs after every event appended for job_id (on a training
-  // thread); it must not block. RemoveListener waits for running calls.
+  // thread), and once a second besides (another server sharing the
+  // database may be running the job and appending its events); it must not
+  // block. RemoveListener waits for running calls.
   int64_t AddListener(const std::string& job_id, std::function<void()> notify);
   void RemoveListener(int64_t token);
   JobStore* store() { return store_; }
@@ -126,6 +128,8 @@ class JobManager {
                                          const asr::v1::DatasetSpec& dataset);
   absl::Status Record(asr::v1::Job& job, asr::v1::JobEvent event);
   void Notify(const std::string& job_id);
+  // Calls every listener once a second until Stop().
+  void PollListeners();
   void UpdateJobCounts();
 
   JobStore* store_;

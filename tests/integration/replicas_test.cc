@@ -70,6 +70,28 @@ TEST(ReplicasTest, AServerOnTheSameDatabaseAndStoreSeesJobsAndServesModels) {
   EXPECT_EQ(r.responses.back().model(), "digits:1");
 }
 
+// WatchJob through one server follows a job another server runs: events
+// reach it through the shared database (the watcher polls it every second).
+TEST(ReplicasTest, AJobRunningOnOneServerIsWatchedThroughAnother) {
+  const Shared shared = SharedState();
+  ASSERT_NE(shared.db, nullptr);
+  auto a = StartOn(shared);
+  auto b = StartOn(shared);  // both up before the job exists (see docs/deployment.md)
+  ASSERT_TRUE(a && b);
+  PlaceCorpus(*a, "c");
+  const ProcessResult created =
+      a->Client({"train", "--config", WriteJson(TinyTrainingConfig(40)), "--manifest", "c/train.jsonl"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string job = FirstLine(created.out);
+  const ProcessResult watched = b->Client({"--json", "watch", job}, 300);
+  EXPECT_EQ(watched.exit_code, 0) << watched.err;
+  EXPECT_NE(watched.out.find("SUCCEEDED"), std::string::npos) << watched.out;
+  EXPECT_NE(watched.out.find("\"progress\":{\"step\":\"40\""), std::string::npos)
+      << "progress events came through B:\n"
+      << watched.out;
+  EXPECT_EQ(GetJob(*b, job).state(), asr::v1::SUCCEEDED);
+}
+
 TEST(ReplicasTest, ADatabaseThatGoesAwayFailsJobCallsNotRecognitionAndRecovers) {
   const Shared shared = SharedState();
   ASSERT_NE(shared.db, nullptr);
