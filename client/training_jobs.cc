@@ -114,20 +114,19 @@ int Upload(const ConnectionOptions& conn, const std::string& dir, const std::str
   int64_t sent = 0;
   std::vector<char> buf(1 << 20);
   for (size_t i = 0; ok && i < files.size(); ++i) {
-    std::ifstream in(files[i], std::ios::binary);
-    Sha256 sha;
-    int64_t size = 0;
-    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-      sha.Update(buf.data(), static_cast<size_t>(in.gcount()));
-      size += in.gcount();
+    auto sha = Sha256FileHex(files[i]);
+    if (!sha.ok()) {
+      std::fprintf(stderr, "asr-client: upload: %s\n", std::string(sha.status().message()).c_str());
+      ok = false;
+      break;
     }
+    std::error_code ec;
     req.Clear();
     req.mutable_file()->set_path(fs::relative(files[i], dir).string());
-    req.mutable_file()->set_size(size);
-    req.mutable_file()->set_sha256(sha.HexDigest());
+    req.mutable_file()->set_size(static_cast<int64_t>(fs::file_size(files[i], ec)));
+    req.mutable_file()->set_sha256(*sha);
     ok = writer->Write(req);
-    in.clear();
-    in.seekg(0);
+    std::ifstream in(files[i], std::ios::binary);
     while (ok && (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)) {
       req.Clear();
       req.set_chunk(buf.data(), static_cast<size_t>(in.gcount()));

@@ -60,7 +60,6 @@ class DecoderBase : public CompressedStreamDecoder {
  public:
   DecoderBase(std::string name, double max_seconds) : name_(std::move(name)), max_seconds_(max_seconds) {}
   int sample_rate() const override { return rate_; }
-  size_t buffered_bytes() const override { return in_.unread(); }
 
  protected:
   absl::Status Invalid(const std::string& what) const {
@@ -84,7 +83,6 @@ class DecoderBase : public CompressedStreamDecoder {
 
   const std::string name_;
   const double max_seconds_;
-  ByteQueue in_;
   int rate_ = 0;
   size_t decoded_ = 0;
 };
@@ -115,6 +113,7 @@ class FlacDecoder final : public DecoderBase {
     in_.Append(data, n);
     return Decode(mono);
   }
+  size_t buffered_bytes() const override { return in_.unread(); }
 
   absl::Status Finish(std::vector<float>* mono) override {
     final_ = true;
@@ -221,6 +220,7 @@ class FlacDecoder final : public DecoderBase {
   }
 
   FLAC__StreamDecoder* dec_ = nullptr;
+  ByteQueue in_;                       // received, not yet handed to libFLAC
   std::vector<float>* out_ = nullptr;  // where WriteCb appends, during a call
   absl::Status status_;                // the first error a callback met
   bool final_ = false, metadata_done_ = false;

@@ -32,22 +32,6 @@ std::string ModelRegistry::PathOf(const asr::v1::ModelVersion& v) const {
   return (std::filesystem::path(dir_) / v.name() / absl::StrCat(v.version(), ".asrmodel")).string();
 }
 
-namespace {
-
-// Lowercase hex SHA-256 of a file's bytes.
-absl::StatusOr<std::string> FileSha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
-  Sha256 sha;
-  std::vector<char> buf(1 << 16);
-  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-    sha.Update(buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  return sha.HexDigest();
-}
-
-}  // namespace
-
 absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& name,
                                                              const std::string& source,
                                                              asr::v1::ModelVersion info) {
@@ -71,7 +55,7 @@ absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Publish(const std::string& 
   info.set_streaming(!loaded->model->config().bidirectional);
   const nlohmann::json meta = {{"job_id", info.job_id()}, {"step", info.step()}, {"dev_cer", info.dev_cer()}};
   if (absl::Status st = SaveModel(staging, loaded->model, meta); !st.ok()) return st;
-  auto hash = FileSha256(staging);
+  auto hash = Sha256FileHex(staging);
   if (!hash.ok()) return hash.status();
   info.set_sha256(*hash);
   // The file is in place before the record: a replica that sees the
@@ -120,7 +104,7 @@ absl::StatusOr<std::shared_ptr<const RecognizerModel>> ModelRegistry::Get(const 
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   const std::string path = PathOf(*chosen), label = absl::StrCat(name, ":", chosen->version());
   if (!chosen->sha256().empty()) {
-    auto hash = FileSha256(path);
+    auto hash = Sha256FileHex(path);
     if (!hash.ok()) return absl::DataLossError(absl::StrCat("model ", label, ": ", hash.status().message()));
     if (*hash != chosen->sha256()) {
       return absl::DataLossError(absl::StrCat("model ", label, ": its file's SHA-256 is ", *hash,

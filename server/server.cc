@@ -35,7 +35,7 @@ namespace asr::server {
 namespace {
 
 // A small text file an option names (PEM, a password).
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* field) {
+absl::StatusOr<std::string> ReadOptionFile(const std::string& path, const char* field) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read '", path, "'"));
   std::stringstream ss;
@@ -71,9 +71,9 @@ absl::Status CheckKeyPair(const ServerOptions& o, const std::string& cert_pem, c
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
   if (o.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  auto cert = ReadPem(o.tls_cert, "tls_cert");
+  auto cert = ReadOptionFile(o.tls_cert, "tls_cert");
   if (!cert.ok()) return cert.status();
-  auto key = ReadPem(o.tls_key, "tls_key");
+  auto key = ReadOptionFile(o.tls_key, "tls_key");
   if (!key.ok()) return key.status();
   if (absl::Status st = CheckKeyPair(o, *cert, *key); !st.ok()) return st;
   grpc::SslServerCredentialsOptions ssl;
@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->metrics_ = std::move(*metrics);
   std::string password;
   if (!options.database_password_file.empty()) {
-    auto pw = ReadPem(options.database_password_file, "database_password_file");
+    auto pw = ReadOptionFile(options.database_password_file, "database_password_file");
     if (!pw.ok()) return pw.status();
     password = std::string(absl::StripTrailingAsciiWhitespace(*pw));
   } else if (const char* env = std::getenv("ASR_DATABASE_PASSWORD")) {

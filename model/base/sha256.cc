@@ -2,6 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
 namespace asr {
 
 struct Sha256::Impl {
@@ -40,6 +45,17 @@ std::string Sha256Digest(const std::string& data) {
 std::string Sha256Hex(const std::string& data) {
   Sha256 sha;
   sha.Update(data.data(), data.size());
+  return sha.HexDigest();
+}
+
+absl::StatusOr<std::string> Sha256FileHex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  Sha256 sha;
+  std::vector<char> buf(1 << 20);
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+    sha.Update(buf.data(), static_cast<size_t>(in.gcount()));
+  }
   return sha.HexDigest();
 }
 

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
+
 namespace asr {
 
 // Not thread-safe; one instance per digest.
@@ -31,5 +33,8 @@ class Sha256 {
 std::string Sha256Digest(const std::string& data);
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(const std::string& data);
+// Lowercase hex SHA-256 of a file's bytes, read in 1 MiB blocks; NOT_FOUND
+// naming the file if it cannot be read.
+absl::StatusOr<std::string> Sha256FileHex(const std::string& path);
 
 }  // namespace asr
