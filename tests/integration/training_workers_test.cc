@@ -6,6 +6,7 @@
 // resources beyond the server's limits or its memory limit; a cancel
 // that must survive a crash of the server; leftovers of interrupted writes
 // removed at start. The server serves on throughout.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -259,16 +260,24 @@ TEST(TrainingWorkersTest, AFullStateDiskIsAnErrorNeverALostCancel) {
   const std::string job = Submit(*server, TinyTrainingConfig(100000), 1);
   ASSERT_TRUE(WaitFor(
       *server, job, [](const asr::v1::Job& j) { return j.progress().step() >= 2; }, 120));
+  // The worker pauses while the disk is filled to its last page, so that
+  // nothing it writes or rotates frees space before the cancel.
+  const std::vector<pid_t> workers = WorkerPids(*server, job);
+  ASSERT_EQ(workers.size(), 1u);
+  ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
   {
-    std::ofstream filler(base + "/state/filler", std::ios::binary);
-    const std::string mib(1 << 20, 'x');
-    while (filler.write(mib.data(), static_cast<std::streamsize>(mib.size())) && filler.flush()) {
+    const int fd = open((base + "/state/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    const std::string block(4096, 'x');
+    while (write(fd, block.data(), block.size()) > 0) {
     }
+    close(fd);
   }
   const ProcessResult refused = server->Client({"cancel", job});
   EXPECT_NE(refused.exit_code, 0) << "a cancel that cannot be made durable must not be acknowledged";
   EXPECT_NE(refused.err.find("No space left on device"), std::string::npos) << refused.err;
   EXPECT_EQ(GetJob(*server, job).state(), asr::v1::RUNNING);
+  ASSERT_EQ(kill(workers[0], SIGCONT), 0);
   // The job goes on checkpointing (every 5 steps) into the full disk.
   EXPECT_TRUE(WaitUntil(
       [&] {
