@@ -61,7 +61,8 @@ absl::Status StreamReactor::Start(const asr::v1::RecognitionConfig& config) {
 
 void StreamReactor::OnReadDone(bool ok) {
   Touch();
-  if (!ok) {  // the client finished sending
+  if (!ok) {                          // the client finished sending, or the call was cancelled
+    if (ctx_->IsCancelled()) return;  // OnCancel finishes it (CANCELLED), not the end of input
     if (!stream_) return Fail(absl::InvalidArgumentError("the stream ended before a config message"));
     if (absl::Status st = stream_->InputFinished(); !st.ok()) Fail(st);
     return;  // the final result finishes the call
