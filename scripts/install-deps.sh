@@ -37,7 +37,7 @@ TOOLS=(
   espeak-ng flite festival festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all wamerican
   festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-machac festvox-czech-ph
   festvox-suopuhe-lj festvox-suopuhe-mv
-  prometheus openssl postgresql-15
+  prometheus openssl postgresql-15 nginx-light
   python3-torch python3-torchaudio python3-numpy python3-matplotlib python3-yaml
   nodejs npm
   slurmctld slurmd slurm-client munge

@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "model/training/dataset.h"
 #include "server/paths.h"
+#include "server/timestamps.h"
 
 namespace asr::server {
 namespace fs = std::filesystem;
@@ -162,7 +163,7 @@ absl::StatusOr<asr::v1::Dataset> DatasetUpload::Finish() {
   fs::rename(staging_, final_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("upload: cannot publish dataset: ", ec.message()));
   finished_ = true;
-  *d.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *d.mutable_create_time() = NowTimestamp();
   if (absl::Status st = store_->PutDataset(d); !st.ok()) return st;
   return d;
 }

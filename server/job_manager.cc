@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "model/base/atomic_file.h"
@@ -17,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "server/config_convert.h"
 #include "server/paths.h"
+#include "server/timestamps.h"
 #include "spdlog/spdlog.h"
 
 namespace asr::server {
@@ -25,13 +27,26 @@ namespace {
 using google::protobuf::util::TimeUtil;
 namespace fs = std::filesystem;
 
-std::string NewJobId() {
+// `prefix` + 12 random hex digits.
+std::string RandomId(const char* prefix) {
   static std::mt19937_64 rng{std::random_device{}()};
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "job-%012llx", static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
+  std::snprintf(buf, sizeof(buf), "%s%012llx", prefix,
+                static_cast<unsigned long long>(rng() & 0xffffffffffffULL));
   return buf;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  return gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "";
+}
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 asr::v1::JobEvent StateEvent(asr::v1::JobState s) {
@@ -79,7 +94,7 @@ asr::v1::JobEvent ToJobEvent(const ProgressEvent& p, asr::v1::Job* job) {
         c->set_step(p.step);
         c->set_epoch(p.epoch);
         c->set_dev_cer(job->has_best() ? job->best().cer() : -1);
-        *c->mutable_create_time() = TimeUtil::GetCurrentTime();
+        *c->mutable_create_time() = NowTimestamp();
       }
       break;
     case ProgressEvent::Kind::kMessage:
@@ -99,12 +114,17 @@ bool IsTerminal(asr::v1::JobState s) {
 
 JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* metrics, Runner* runner,
                        JobManagerOptions options)
-    : store_(store), models_(models), metrics_(metrics), runner_(runner), opts_(std::move(options)) {}
+    : store_(store),
+      models_(models),
+      metrics_(metrics),
+      runner_(runner),
+      opts_(std::move(options)),
+      instance_(RandomId("")) {}
 
 JobManager::~JobManager() { Stop(); }
 
 std::string JobManager::JobDir(const std::string& id) const {
-  return (fs::path(opts_.state_dir) / "jobs" / id).string();
+  return (fs::path(opts_.jobs_dir) / id).string();
 }
 
 bool JobManager::CancelRequested(const std::string& id) const {
@@ -120,39 +140,62 @@ void JobManager::RemoveJobLeftovers(const std::string& id) {
 }
 
 absl::Status JobManager::Start() {
-  auto running = store_->JobsInState(asr::v1::RUNNING);
-  if (!running.ok()) return running.status();
-  auto queued = store_->JobsInState(asr::v1::QUEUED);
-  if (!queued.ok()) return queued.status();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (asr::v1::Job& job : *running) {  // interrupted by a crash: resume first
-      asr::v1::JobEvent e;
-      if (CancelRequested(job.id())) {  // a cancel that returned OK before the crash
-        e.set_message("server restarted; the job was cancelled before, so it does not resume");
-        if (absl::Status st = Record(job, e); !st.ok()) return st;
-        job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
-        *job.mutable_end_time() = TimeUtil::GetCurrentTime();
-        if (absl::Status st = Record(job, StateEvent(asr::v1::CANCELLED)); !st.ok()) return st;
-        continue;
-      }
-      job.set_state(asr::v1::QUEUED);
-      e.set_message("server restarted; the job will resume from its newest valid checkpoint");
-      if (absl::Status st = Record(job, e); !st.ok()) return st;
-      if (absl::Status st = Record(job, StateEvent(asr::v1::QUEUED)); !st.ok()) return st;
-      queue_.push_back(job.id());
-    }
-    // Jobs without workers (those with them are swept when they resume).
+  // A server restarted at once after a crash finds the lease of its name
+  // still held by its previous process: it waits for that to expire.
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(opts_.lease_seconds + 1);
+  bool told = false;
+  // One server on SQLite has no twin to fear: it takes its lease at once.
+  const double lease = store_->shared() ? opts_.lease_seconds : 0;
+  for (absl::Status st; !(st = store_->RenewLease(opts_.replica_name, instance_, lease)).ok();) {
+    if (!absl::IsFailedPrecondition(st) || std::chrono::steady_clock::now() > give_up) return st;
+    if (!told) spdlog::warn("{}; waiting for that lease to expire", std::string(st.message()));
+    told = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  lease_renewed_ns_ = SteadyNanos();
+  if (absl::Status st = RequeueOrphans(!store_->shared(), "server restarted"); !st.ok()) return st;
+  if (!store_->shared()) {  // jobs without workers (those with them are swept when they resume)
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(fs::path(opts_.state_dir) / "jobs", ec)) {
+    for (const auto& entry : fs::directory_iterator(opts_.jobs_dir, ec)) {
       if (!fs::exists(entry.path() / "workers")) RemoveJobLeftovers(entry.path().filename().string());
     }
-    for (const asr::v1::Job& job : *queued) queue_.push_back(job.id());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = false;
   }
   UpdateJobCounts();
   for (int i = 0; i < std::max(1, opts_.max_concurrent_jobs); ++i) workers_.emplace_back([this] { Work(); });
-  workers_.emplace_back([this] { PollListeners(); });
+  workers_.emplace_back([this] { Tick(); });
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::RequeueOrphans(bool every_owner, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto running = store_->JobsInState(asr::v1::RUNNING);
+  if (!running.ok()) return running.status();
+  int requeued = 0;
+  for (asr::v1::Job& job : *running) {
+    if (running_.count(job.id()) || (!every_owner && job.replica() != opts_.replica_name)) continue;
+    asr::v1::JobEvent e;
+    absl::Status st;
+    if (CancelRequested(job.id())) {  // a cancel that returned OK before the crash
+      e.set_message(why + "; the job was cancelled before, so it does not resume");
+      st = Record(job, e);
+      job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
+      *job.mutable_end_time() = NowTimestamp();
+      if (st.ok()) st = Record(job, StateEvent(asr::v1::CANCELLED));
+    } else {
+      e.set_message(why + "; the job will resume from its newest valid checkpoint");
+      st = Record(job, e);
+      if (st.ok()) st = Record(job, StateEvent(asr::v1::QUEUED));
+      requeued += st.ok();
+    }
+    if (!st.ok() && !absl::IsFailedPrecondition(st)) return st;  // else another replica took it
+  }
+  kicks_ += requeued;
+  if (requeued > 0) cv_.notify_all();
   return absl::OkStatus();
 }
 
@@ -169,16 +212,63 @@ void JobManager::Stop() {
   cv_.notify_all();
   for (std::thread& t : workers_) t.join();
   workers_.clear();
+  // Another replica may take over at once what could not be queued again.
+  (void)store_->ReleaseLease(opts_.replica_name, instance_);
+}
+
+bool JobManager::LeaseLost() const {
+  return static_cast<double>(SteadyNanos() - lease_renewed_ns_) > opts_.lease_seconds * 1e9;
+}
+
+void JobManager::Housekeep() {
+  absl::Status st = store_->RenewLease(opts_.replica_name, instance_, opts_.lease_seconds);
+  if (st.ok()) lease_renewed_ns_ = SteadyNanos();
+  auto lost = st.ok() ? store_->RequeueJobsOfLostReplicas(opts_.lease_seconds)
+                      : absl::StatusOr<std::vector<asr::v1::Job>>(st);
+  if (lost.ok()) {
+    for (asr::v1::Job& job : *lost) {
+      const std::string from = job.replica();
+      job.set_state(asr::v1::QUEUED);
+      job.clear_replica();
+      spdlog::warn("job {}: replica '{}' stopped renewing its lease; the job is queued again", job.id(),
+                   from);
+      asr::v1::JobEvent e;
+      e.set_message(absl::StrCat("replica '", from, "' stopped renewing its lease (", opts_.lease_seconds,
+                                 " s); the job will resume from its newest valid checkpoint"));
+      if (Record(job, e).ok()) (void)Record(job, StateEvent(asr::v1::QUEUED));
+    }
+    if (!lost->empty()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++kicks_;
+      }
+      cv_.notify_all();
+    }
+    st = RequeueOrphans(false, "this replica's run of the job ended without being recorded");
+  } else {
+    st = lost.status();
+  }
+  if (st.ok() == lease_failing_) {
+    lease_failing_ = !st.ok();
+    if (lease_failing_) {
+      spdlog::warn("replica '{}': cannot renew its lease ({}); after {} s without it its jobs' workers stop",
+                   opts_.replica_name, st.ToString(), opts_.lease_seconds);
+    } else {
+      spdlog::info("replica '{}': lease renewed again", opts_.replica_name);
+    }
+  }
 }
 
 absl::Status JobManager::Record(asr::v1::Job& job, asr::v1::JobEvent event) {
-  *event.mutable_time() = TimeUtil::GetCurrentTime();
+  *event.mutable_time() = NowTimestamp();
   if (event.has_state()) job.set_state(event.state());
+  const std::string expected_replica = job.replica();
+  job.set_replica(job.state() == asr::v1::RUNNING ? opts_.replica_name : "");
   auto failed = [&](const absl::Status& st) {
     spdlog::error("job {}: the job store refused a write: {}", job.id(), st.ToString());
     return st;
   };
-  if (absl::Status st = store_->PutJob(job); !st.ok()) return failed(st);
+  if (absl::Status st = store_->PutJob(job, expected_replica); !st.ok()) return failed(st);
   const bool state_changed = event.has_state();
   if (state_changed) {
     spdlog::info("job {}: {}{}", job.id(), asr::v1::JobState_Name(event.state()),
@@ -192,13 +282,20 @@ absl::Status JobManager::Record(asr::v1::Job& job, asr::v1::JobEvent event) {
   return absl::OkStatus();
 }
 
-void JobManager::PollListeners() {
+void JobManager::Tick() {
+  using Clock = std::chrono::steady_clock;
+  const auto lease_period = std::chrono::duration<double>(opts_.lease_seconds / 3);
+  auto next_lease = Clock::now() + lease_period;
   std::unique_lock<std::mutex> lock(mu_);
   while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
     lock.unlock();
     {
       std::lock_guard<std::mutex> listeners(listeners_mu_);
       for (auto& [token, l] : listeners_) l.second();
+    }
+    if (Clock::now() >= next_lease) {
+      Housekeep();
+      next_lease = Clock::now() + lease_period;
     }
     lock.lock();
   }
@@ -299,16 +396,16 @@ absl::StatusOr<asr::v1::Job> JobManager::Create(const asr::v1::TrainingConfig& c
   auto effective = ToProto(*resolved);
   if (!effective.ok()) return effective.status();
   asr::v1::Job job;
-  job.set_id(NewJobId());
+  job.set_id(RandomId("job-"));
   *job.mutable_config() = *effective;
   *job.mutable_dataset() = dataset;
   *job.mutable_resources() = resources;
   job.mutable_resources()->set_processes(std::max(1, resources.processes()));
-  *job.mutable_create_time() = TimeUtil::GetCurrentTime();
+  *job.mutable_create_time() = NowTimestamp();
   if (absl::Status st = Record(job, StateEvent(asr::v1::QUEUED)); !st.ok()) return st;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(job.id());
+    ++kicks_;
   }
   cv_.notify_all();
   return job;
@@ -340,18 +437,31 @@ absl::StatusOr<asr::v1::Job> JobManager::Cancel(const std::string& id) {
   auto job = store_->GetJob(id);
   if (!job.ok()) return job.status();
   if (job->state() == asr::v1::QUEUED) {
-    queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
-    *job->mutable_end_time() = TimeUtil::GetCurrentTime();
-    job->set_stop_reason(fields::NameOf(StopReason::kCancelled));
-    if (absl::Status st = Record(*job, StateEvent(asr::v1::CANCELLED)); !st.ok()) return st;
-  } else if (auto it = running_.find(id); it != running_.end()) {
+    asr::v1::Job cancelled = *job;
+    *cancelled.mutable_end_time() = NowTimestamp();
+    cancelled.set_stop_reason(fields::NameOf(StopReason::kCancelled));
+    const absl::Status st = Record(cancelled, StateEvent(asr::v1::CANCELLED));
+    if (st.ok()) return cancelled;
+    if (!absl::IsFailedPrecondition(st)) return st;
+    job = store_->GetJob(id);  // a replica claimed it meanwhile: stop it as a running job
+    if (!job.ok()) return job.status();
+  }
+  if (job->state() == asr::v1::RUNNING) {
     // Durable before OK: a server that dies before the workers have
-    // stopped does not resume the job when it restarts.
+    // stopped does not resume the job. The replica running it (this one or
+    // another sharing the jobs directory) polls the file.
+    std::error_code ec;
+    fs::create_directories(JobDir(id), ec);
     if (absl::Status st = WriteFileAtomically(JobDir(id) + "/cancel_requested", "cancel requested\n");
         !st.ok())
       return st;
-    it->second->cancel = true;
-    spdlog::info("job {}: cancel requested; stopping its workers", id);
+    if (auto it = running_.find(id); it != running_.end()) {
+      it->second->cancel = true;
+      spdlog::info("job {}: cancel requested; stopping its workers", id);
+    } else {
+      spdlog::info("job {}: cancel requested; replica '{}', which runs it, stops its workers", id,
+                   job->replica());
+    }
   }
   return job;
 }
@@ -417,28 +527,30 @@ absl::StatusOr<asr::v1::ModelVersion> JobManager::Publish(const std::string& id,
     info.set_step(step);
     info.set_dev_cer(c->state.best_dev_cer <= 1 ? c->state.best_dev_cer : -1);
   }
-  *info.mutable_create_time() = TimeUtil::GetCurrentTime();
+  *info.mutable_create_time() = NowTimestamp();
   return models_->Publish(name, source, info);
 }
 
 void JobManager::Work() {
-  while (true) {
-    std::string id;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      id = queue_.front();
-      queue_.pop_front();
-      running_[id] = std::make_shared<Running>();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    std::optional<asr::v1::Job> job;
+    if (!LeaseLost()) {  // without a lease, another replica may take what this one starts
+      auto claimed = store_->ClaimQueuedJob(opts_.replica_name);
+      if (claimed.ok()) job = std::move(*claimed);
     }
-    const bool again = RunJob(id);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      running_.erase(id);
-      if (again && !stopping_) queue_.push_front(id);  // stopping: Start() finds it QUEUED
+    if (!job) {  // none queued (or the store is down): look again within a second, or when kicked
+      const int64_t seen = kicks_;
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || kicks_ != seen; });
+      continue;
     }
-    cv_.notify_all();
+    const std::string id = job->id();
+    auto run = std::make_shared<Running>();
+    running_[id] = run;
+    lock.unlock();
+    RunJob(std::move(*job), *run);
+    lock.lock();
+    running_.erase(id);
   }
 }
 
@@ -479,11 +591,13 @@ absl::StatusOr<WorkerLaunch> JobManager::PrepareLaunch(const asr::v1::Job& job,
 }
 
 std::pair<WorkerOutcome, std::string> JobManager::Supervise(WorkerGroup& group, asr::v1::Job& job,
-                                                            Running& run, int64_t log_offset) {
+                                                            Running& run, int64_t log_offset,
+                                                            int64_t skip_before_step) {
   const std::string id = job.id();
   std::ifstream log;
   std::string pending, stop_reason;
   int64_t last_step = job.progress().step();
+  bool taken_over = false;  // another replica holds the job now
   // Rank 0's new lines of train_log.jsonl into job events and metrics.
   auto drain = [&] {
     if (!log.is_open()) {
@@ -498,21 +612,30 @@ std::pair<WorkerOutcome, std::string> JobManager::Supervise(WorkerGroup& group, 
     for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
       const nlohmann::json line = nlohmann::json::parse(pending.substr(start, nl - start), nullptr, false);
       auto p = ProgressEvent::FromJson(line);
-      if (!p.ok()) continue;  // not an event (a torn or foreign line): nothing to report
+      if (!p.ok()) continue;                     // not an event (a torn or foreign line): nothing to report
+      if (p->step < skip_before_step) continue;  // recorded by the server that launched the workers
       if (p->kind == ProgressEvent::Kind::kDone) stop_reason = p->message;
-      OnWorkerEvent(*p, job, &last_step);
+      if (absl::IsFailedPrecondition(OnWorkerEvent(*p, job, &last_step))) taken_over = true;
     }
     pending.erase(0, start);
   };
   using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> terminated;
   bool killed = false;
-  while (true) {
+  for (int64_t polls = 0;; ++polls) {
     drain();
     if (auto outcome = group.Poll()) {
       drain();
       return {*outcome, stop_reason};
     }
+    if (!terminated && (taken_over || LeaseLost())) {
+      spdlog::warn("job {}: {}; stopping its workers (they checkpoint) so that another replica resumes it",
+                   id, taken_over ? "another replica took the job over" : "this replica lost its lease");
+      std::lock_guard<std::mutex> lock(mu_);
+      run.shutdown = true;
+      run.cancel = true;
+    }
+    if (polls % 10 == 0 && CancelRequested(id)) run.cancel = true;  // perhaps through another replica
     if (run.cancel && !terminated) {
       group.Terminate();
       terminated = Clock::now();
@@ -526,7 +649,7 @@ std::pair<WorkerOutcome, std::string> JobManager::Supervise(WorkerGroup& group, 
   }
 }
 
-void JobManager::OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_t* last_step) {
+absl::Status JobManager::OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_t* last_step) {
   asr::v1::JobEvent e = ToJobEvent(p, &job);
   // Every event carries the step; steps between progress logs count too.
   if (p.step > *last_step) {
@@ -550,48 +673,52 @@ void JobManager::OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_
   } else if (p.kind == ProgressEvent::Kind::kSkippedStep) {
     metrics_->OnSkippedSteps(1);
   }
-  (void)Record(job, std::move(e));
+  return Record(job, std::move(e));
 }
 
-bool JobManager::RunJob(const std::string& id) {
-  std::shared_ptr<Running> run;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    run = running_[id];
-  }
-  auto loaded = store_->GetJob(id);
-  if (!loaded.ok() || loaded->state() != asr::v1::QUEUED) return false;
-  asr::v1::Job job = *loaded;
-  const std::string dir = JobDir(id), handle_path = dir + "/workers";
+void JobManager::RunJob(asr::v1::Job job, Running& run) {
+  const std::string id = job.id(), dir = JobDir(id), handle_path = dir + "/workers";
   // Workers of a server that died: followed again if they outlived it
-  // (Slurm), else (local ones) given time to finish their checkpoint.
+  // (Slurm), else (local ones, on this host) given time to finish their
+  // checkpoint. The handle's second line names the host local workers ran on.
   std::unique_ptr<WorkerGroup> attached;
   if (std::ifstream in(handle_path); in) {
-    std::string handle;
+    std::string handle, host;
     std::getline(in, handle);
-    attached = runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
+    std::getline(in, host);
+    if (absl::StartsWith(handle, "local:") && absl::StartsWith(host, "host ") &&
+        host.substr(5) != HostName()) {
+      spdlog::info("job {}: its last workers ran on {}, not here; not waiting for them", id, host);
+    } else {
+      attached = runner_->Reattach(handle, opts_.worker_stop_grace_seconds);
+    }
   }
   if (!attached) RemoveJobLeftovers(id);
-  if (CancelRequested(id)) {  // cancelled while its last launch was failing
+  if (CancelRequested(id)) {  // cancelled while its last launch was failing, or while it was claimed
     job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
-    *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+    *job.mutable_end_time() = NowTimestamp();
     (void)Record(job, StateEvent(asr::v1::CANCELLED));
-    return false;
+    return;
   }
   job.set_attempts(job.attempts() + 1);
-  if (!job.has_start_time()) *job.mutable_start_time() = TimeUtil::GetCurrentTime();
-  (void)Record(job, StateEvent(asr::v1::RUNNING));
+  if (!job.has_start_time()) *job.mutable_start_time() = NowTimestamp();
+  if (store_->shared()) {
+    asr::v1::JobEvent e;
+    e.set_message(
+        absl::StrCat("replica '", opts_.replica_name, "' runs the job (attempt ", job.attempts(), ")"));
+    if (!Record(job, e).ok()) return;  // taken over already, or the store is down: Housekeep sorts it out
+  }
+  if (!Record(job, StateEvent(asr::v1::RUNNING)).ok()) return;
 
-  auto end = [&](asr::v1::JobState state, const std::string& error) -> bool {
+  auto end = [&](asr::v1::JobState state, const std::string& error) {
     if (!error.empty()) {
       job.set_error(error);
       asr::v1::JobEvent e;
       e.set_error(error);
       (void)Record(job, e);
     }
-    *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+    *job.mutable_end_time() = NowTimestamp();
     (void)Record(job, StateEvent(state));
-    return false;
   };
   auto config = Resolve(job.config(), job.dataset());
   if (!config.ok()) return end(asr::v1::FAILED, std::string(config.status().message()));
@@ -607,22 +734,24 @@ bool JobManager::RunJob(const std::string& id) {
     asr::v1::JobEvent e;
     e.set_message("found the job's workers still running (" + attached->Handle() + "); following them");
     (void)Record(job, e);
-    std::tie(outcome, stop_reason) = Supervise(*attached, job, *run, log_offset);
+    // From the start of the log: what they wrote while no server followed
+    // them is recorded too.
+    std::tie(outcome, stop_reason) = Supervise(*attached, job, run, 0, job.progress().step());
   } else if (auto group = runner_->Launch(*launch); !group.ok()) {
     outcome.detail = std::string(group.status().message());
   } else {
     {
       std::ofstream out(handle_path, std::ios::trunc);
-      out << (*group)->Handle() << "\n";
+      out << (*group)->Handle() << "\nhost " << HostName() << "\n";
     }
-    std::tie(outcome, stop_reason) = Supervise(**group, job, *run, log_offset);
+    std::tie(outcome, stop_reason) = Supervise(**group, job, run, log_offset, 0);
   }
   fs::remove(handle_path, ec);  // the workers have ended
   metrics_->ForgetJob(id);
   bool shutdown;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    shutdown = run->shutdown;
+    shutdown = run.shutdown;
   }
   using Kind = WorkerOutcome::Kind;
   switch (outcome.kind) {
@@ -637,8 +766,8 @@ bool JobManager::RunJob(const std::string& id) {
         (void)Record(job, e);
       }
       if (shutdown) {
-        (void)Record(job, StateEvent(asr::v1::QUEUED));  // resumes at the next start
-        return false;
+        (void)Record(job, StateEvent(asr::v1::QUEUED));  // resumes here at the next start, or elsewhere
+        return;
       }
       job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
       return end(asr::v1::CANCELLED, "");
@@ -646,7 +775,7 @@ bool JobManager::RunJob(const std::string& id) {
     case Kind::kOverMemory:
       return end(asr::v1::FAILED, outcome.detail);
     case Kind::kFailed:
-      if (run->cancel && !shutdown) {  // failed while stopping for a cancel: it stays cancelled
+      if (run.cancel && !shutdown) {  // failed while stopping for a cancel: it stays cancelled
         job.set_stop_reason(fields::NameOf(StopReason::kCancelled));
         return end(asr::v1::CANCELLED, "");
       }
@@ -663,7 +792,6 @@ bool JobManager::RunJob(const std::string& id) {
                              "; restarting from the newest checkpoint"));
   (void)Record(job, e);
   (void)Record(job, StateEvent(asr::v1::QUEUED));
-  return true;
 }
 
 }  // namespace asr::server

@@ -1,7 +1,8 @@
-// JobManager: the control plane of training. A FIFO queue served by
-// max_concurrent_jobs threads (default 1); each job runs as asr-train
-// worker processes started by a Runner (worker_runner.h), never inside the
-// server, in its own directory STATE/jobs/<id>: job_config.json (the
+// JobManager: the control plane of training. Jobs queue in the job store
+// (oldest first); max_concurrent_jobs threads (default 1) claim them
+// (JobStore::ClaimQueuedJob: one replica gets each) and run each as
+// asr-train worker processes started by a Runner (worker_runner.h), never
+// inside the server, in its own directory JOBS/<id>: job_config.json (the
 // resolved config), checkpoints/, train_log.jsonl (rank 0's events, which
 // this class follows and turns into job events and metrics), logs/rank-K.log,
 // workers (the runner's handle while they run). Every transition and
@@ -12,16 +13,25 @@
 // lost peer) are restarted from the newest checkpoint until the job has
 // failed max_failures times, then it is FAILED with the reason; a config
 // the worker rejects fails at once. After a crash or kill -9 of the server,
-// Start() puts RUNNING jobs back at the head of the queue; their workers
-// (which got SIGTERM when the server died) finish their checkpoint and the
-// job resumes from it with the step counter continuing. A graceful Stop()
-// checkpoints running jobs and leaves them queued for the next start.
+// its RUNNING jobs are queued again (by itself when it restarts under the
+// same replica name, or with a SQLite store; by another replica once its
+// lease has expired); their workers (which got SIGTERM when the server
+// died) finish their checkpoint and the job resumes from it with the step
+// counter continuing. A graceful Stop() checkpoints running jobs and
+// queues them again, for any replica.
+//
+// Replicas sharing a PostgreSQL store and a jobs directory: each holds a
+// lease in the store, renewed every lease/3 seconds. Every write of a
+// running job is fenced by its owner (JobStore::PutJob), so a replica whose
+// job was taken over stops its workers at the next event; one that cannot
+// renew its lease for lease_seconds stops its workers itself (they
+// checkpoint) before anyone can take the job over. Cancel on any replica
+// writes JOBS/<id>/cancel_requested, which the owner polls every second.
 // Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -45,8 +55,10 @@ namespace asr::server {
 bool IsTerminal(asr::v1::JobState s);
 
 struct JobManagerOptions {
-  std::string state_dir;  // jobs under state_dir/jobs/<id>
-  std::string data_root;  // datasets and manifests
+  std::string jobs_dir;                // a job's files under jobs_dir/<id>; shared by replicas
+  std::string replica_name = "local";  // this server's name in the store (unique among replicas)
+  double lease_seconds = 30;           // a replica silent this long loses its running jobs
+  std::string data_root;               // datasets and manifests
   int max_concurrent_jobs = 1;
   int compute_threads = 1;                  // LibTorch + BLAS threads per worker, unless the job says
   std::string worker_binary;                // asr-train
@@ -102,7 +114,7 @@ class JobManager {
  private:
   struct Running {
     std::atomic<bool> cancel{false};
-    bool shutdown = false;  // guarded by JobManager::mu_
+    bool shutdown = false;  // guarded by JobManager::mu_; the job is queued again, not cancelled
   };
 
   // Whether Cancel() returned OK for this job while it ran (a file in its
@@ -112,24 +124,40 @@ class JobManager {
   // no worker of it runs.
   void RemoveJobLeftovers(const std::string& id);
   void Work();
-  // Runs one launch of a QUEUED job to its end; true when the workers
-  // failed and the job goes back to the head of the queue.
-  bool RunJob(const std::string& id);
+  // Runs one launch of a job this replica claimed to its end.
+  void RunJob(asr::v1::Job job, Running& run);
+  // RUNNING jobs of this replica that no thread of it runs (or, with
+  // `every_owner`, any RUNNING job: one server on SQLite) are queued again,
+  // or cancelled if a cancel was requested; `why` starts their event.
+  absl::Status RequeueOrphans(bool every_owner, const std::string& why);
+  // Renews this replica's lease, requeues the jobs of replicas that lost
+  // theirs and this replica's orphans. Logs failures once.
+  void Housekeep();
+  // Whether the lease has not been renewed for lease_seconds.
+  bool LeaseLost() const;
   // Follows a launch until its workers end: their events into the job,
-  // cancellation into SIGTERM (then SIGKILL). Returns how they ended and
-  // the stop reason rank 0 reported ("" if none).
+  // cancellation (through any replica), a lost lease or a takeover into
+  // SIGTERM (then SIGKILL). Returns how they ended and
+  // the stop reason rank 0 reported ("" if none). Events are read from
+  // byte `log_offset` of train_log.jsonl on, those before step
+  // `skip_before_step` skipped.
   std::pair<WorkerOutcome, std::string> Supervise(WorkerGroup& group, asr::v1::Job& job, Running& run,
-                                                  int64_t log_offset);
+                                                  int64_t log_offset, int64_t skip_before_step);
   // One of rank 0's events: recorded as a job event, counted in metrics.
-  void OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_t* last_step);
+  // FAILED_PRECONDITION when another replica holds the job now.
+  absl::Status OnWorkerEvent(const ProgressEvent& p, asr::v1::Job& job, int64_t* last_step);
   // asr-train's arguments for `job` (its config written to job_config.json).
   absl::StatusOr<WorkerLaunch> PrepareLaunch(const asr::v1::Job& job, const TrainingConfig& config);
   absl::StatusOr<TrainingConfig> Resolve(const asr::v1::TrainingConfig& config,
                                          const asr::v1::DatasetSpec& dataset);
+  // Stores the job (owned by this replica while RUNNING, by none
+  // otherwise) and appends `event`; FAILED_PRECONDITION when another
+  // replica holds the job.
   absl::Status Record(asr::v1::Job& job, asr::v1::JobEvent event);
   void Notify(const std::string& job_id);
-  // Calls every listener once a second until Stop().
-  void PollListeners();
+  // Calls every listener once a second and housekeeps every lease/3
+  // seconds until Stop().
+  void Tick();
   void UpdateJobCounts();
 
   JobStore* store_;
@@ -140,10 +168,13 @@ class JobManager {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;                            // guarded by mu_
   std::map<std::string, std::shared_ptr<Running>> running_;  // guarded by mu_
   bool stopping_ = false;                                    // guarded by mu_
+  int64_t kicks_ = 0;  // guarded by mu_; bumped when a job is queued here
   std::vector<std::thread> workers_;
+  const std::string instance_;                // this process's lease token
+  std::atomic<int64_t> lease_renewed_ns_{0};  // steady clock
+  bool lease_failing_ = false;                // Tick thread only
 
   std::mutex listeners_mu_;
   int64_t next_listener_ = 1;                                                   // guarded by listeners_mu_

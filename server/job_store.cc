@@ -24,7 +24,13 @@ const JobStore::Dialect& Sqlite() {
         CREATE TABLE IF NOT EXISTS models (
           name TEXT NOT NULL, version INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (name, version));
        )sql",
-                                    "ALTER TABLE jobs ADD COLUMN owner TEXT"}};
+                                    "ALTER TABLE jobs ADD COLUMN owner TEXT",
+                                    R"sql(
+        CREATE TABLE replicas (name TEXT PRIMARY KEY, instance TEXT NOT NULL, heartbeat REAL NOT NULL);
+        UPDATE jobs SET owner = '' WHERE owner IS NULL;
+       )sql"},
+                                   "((julianday('now') - 2440587.5) * 86400.0)",
+                                   false};
   return d;
 }
 
@@ -45,7 +51,14 @@ const JobStore::Dialect& Postgres() {
         CREATE TABLE IF NOT EXISTS models (
           name TEXT NOT NULL, version INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (name, version));
        )sql",
-       "ALTER TABLE jobs ADD COLUMN owner TEXT"}};
+       "ALTER TABLE jobs ADD COLUMN owner TEXT",
+       R"sql(
+        CREATE TABLE replicas (
+          name TEXT PRIMARY KEY, instance TEXT NOT NULL, heartbeat DOUBLE PRECISION NOT NULL);
+        UPDATE jobs SET owner = '' WHERE owner IS NULL;
+       )sql"},
+      "EXTRACT(EPOCH FROM clock_timestamp())::double precision",
+      true};
   return d;
 }
 
@@ -132,15 +145,24 @@ absl::Status JobStore::Migrate() {
   });
 }
 
-absl::Status JobStore::PutJob(const asr::v1::Job& job) {
+absl::Status JobStore::PutJob(const asr::v1::Job& job, const std::string& expected_replica) {
   std::lock_guard<std::mutex> lock(mu_);
-  return db_
-      ->Query(
-          "INSERT INTO jobs (id, state, create_time, data) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO "
-          "UPDATE "
-          "SET state = excluded.state, create_time = excluded.create_time, data = excluded.data",
-          {job.id(), static_cast<int64_t>(job.state()), Seconds(job.create_time()), job.SerializeAsString()})
-      .status();
+  auto rows = db_->Query(
+      "INSERT INTO jobs (id, state, create_time, data, owner) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) "
+      "DO "
+      "UPDATE SET state = excluded.state, create_time = excluded.create_time, data = excluded.data, "
+      "owner = excluded.owner WHERE COALESCE(jobs.owner, '') = $6 RETURNING id",
+      {job.id(), static_cast<int64_t>(job.state()), Seconds(job.create_time()), job.SerializeAsString(),
+       job.replica(), expected_replica});
+  if (!rows.ok()) return rows.status();
+  if (!rows->empty()) return absl::OkStatus();
+  auto owner = db_->Query("SELECT COALESCE(owner, '') FROM jobs WHERE id = $1", {job.id()});
+  if (!owner.ok()) return owner.status();
+  const std::string holder = owner->empty() ? "" : AsString((*owner)[0][0]);
+  return absl::FailedPreconditionError(
+      absl::StrCat("job '", job.id(), "' is ",
+                   holder.empty() ? "no longer run by replica '" + expected_replica + "'"
+                                  : "run by replica '" + holder + "'"));
 }
 
 absl::StatusOr<asr::v1::Job> JobStore::GetJob(const std::string& id) {
@@ -202,6 +224,7 @@ absl::StatusOr<std::optional<asr::v1::Job>> JobStore::ClaimQueuedJob(const std::
     auto job = Parse<asr::v1::Job>((*rows)[0][0], "job");
     if (!job.ok()) return job.status();
     job->set_state(asr::v1::RUNNING);
+    job->set_replica(owner);
     auto updated =
         db_->Query("UPDATE jobs SET state = $1, owner = $2, data = $3 WHERE id = $4",
                    {static_cast<int64_t>(asr::v1::RUNNING), owner, job->SerializeAsString(), job->id()});
@@ -211,6 +234,63 @@ absl::StatusOr<std::optional<asr::v1::Job>> JobStore::ClaimQueuedJob(const std::
   });
   if (!st.ok()) return st;
   return claimed;
+}
+
+absl::Status JobStore::RenewLease(const std::string& name, const std::string& instance,
+                                  double lease_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction([&]() -> absl::Status {
+    auto held = db_->Query(
+        absl::StrCat("SELECT instance, ", dialect_.now, " - heartbeat FROM replicas WHERE name = $1",
+                     dialect_.shared ? " FOR UPDATE" : ""),
+        {name});
+    if (!held.ok()) return held.status();
+    if (!held->empty() && AsString((*held)[0][0]) != instance && AsDouble((*held)[0][1]) < lease_seconds) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another server named '", name, "' renewed its lease ", absl::SixDigits(AsDouble((*held)[0][1])),
+          " s ago (leases last ", lease_seconds, " s); give each replica its own --replica-name"));
+    }
+    return db_
+        ->Query(
+            absl::StrCat("INSERT INTO replicas (name, instance, heartbeat) VALUES ($1, $2, ", dialect_.now,
+                         ") ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, "
+                         "heartbeat = excluded.heartbeat"),
+            {name, instance})
+        .status();
+  });
+}
+
+absl::Status JobStore::ReleaseLease(const std::string& name, const std::string& instance) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return db_->Query("DELETE FROM replicas WHERE name = $1 AND instance = $2", {name, instance}).status();
+}
+
+absl::StatusOr<std::vector<asr::v1::Job>> JobStore::RequeueJobsOfLostReplicas(double lease_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<asr::v1::Job> lost;
+  absl::Status st = InTransaction([&]() -> absl::Status {
+    auto rows = db_->Query(
+        absl::StrCat("SELECT data FROM jobs WHERE state = $1 AND COALESCE(owner, '') <> '' AND owner NOT IN "
+                     "(SELECT name FROM replicas WHERE heartbeat > ",
+                     dialect_.now, " - $2) ORDER BY create_time, id", dialect_.skip_locked),
+        {static_cast<int64_t>(asr::v1::RUNNING), lease_seconds});
+    if (!rows.ok()) return rows.status();
+    auto jobs = ParseAll<asr::v1::Job>(*rows, "job");
+    if (!jobs.ok()) return jobs.status();
+    for (const asr::v1::Job& job : *jobs) {
+      asr::v1::Job queued = job;
+      queued.set_state(asr::v1::QUEUED);
+      queued.clear_replica();
+      auto updated =
+          db_->Query("UPDATE jobs SET state = $1, owner = '', data = $2 WHERE id = $3",
+                     {static_cast<int64_t>(asr::v1::QUEUED), queued.SerializeAsString(), job.id()});
+      if (!updated.ok()) return updated.status();
+    }
+    lost = std::move(*jobs);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return lost;
 }
 
 absl::StatusOr<asr::v1::JobEvent> JobStore::AppendEvent(const std::string& job_id, asr::v1::JobEvent event) {

@@ -34,7 +34,11 @@ class JobStore {
   int schema_version() const { return schema_version_; }
   const char* backend() const { return dialect_.name; }
 
-  absl::Status PutJob(const asr::v1::Job& job);  // insert or replace
+  // Inserts or replaces the job, whose `replica` becomes its owner, but
+  // replaces only a record owned by `expected_replica` ("" = by none):
+  // FAILED_PRECONDITION naming the holder otherwise (another replica took
+  // the job over; the caller must stop running it).
+  absl::Status PutJob(const asr::v1::Job& job, const std::string& expected_replica = "");
   absl::StatusOr<asr::v1::Job> GetJob(const std::string& id);
   // Newest first; state UNSPECIFIED = all.
   absl::StatusOr<std::vector<asr::v1::Job>> ListJobs(asr::v1::JobState state, int64_t limit, int64_t offset);
@@ -46,6 +50,20 @@ class JobStore {
   // RUNNING, atomically, so that no two callers anywhere get the same job.
   // nullopt when none is queued.
   absl::StatusOr<std::optional<asr::v1::Job>> ClaimQueuedJob(const std::string& owner);
+
+  // Replica leases, timed by the database's clock. Renews the lease of
+  // replica `name` held by process `instance` (random per start);
+  // FAILED_PRECONDITION, saying how old it is, while another instance holds
+  // a lease on `name` renewed less than `lease_seconds` ago.
+  absl::Status RenewLease(const std::string& name, const std::string& instance, double lease_seconds);
+  // Gives the lease up (a replica stopping cleanly).
+  absl::Status ReleaseLease(const std::string& name, const std::string& instance);
+  // RUNNING jobs whose replica holds no lease renewed in the last
+  // `lease_seconds` (it died or lost the database) become QUEUED with no
+  // owner, atomically; returned as they were, each with its old replica.
+  absl::StatusOr<std::vector<asr::v1::Job>> RequeueJobsOfLostReplicas(double lease_seconds);
+  // Whether several servers may share this store (PostgreSQL).
+  bool shared() const { return dialect_.shared; }
 
   // Appends an event, assigning the job's next sequence number (1, 2, ...);
   // returns the stored event.
@@ -69,6 +87,8 @@ class JobStore {
     const char* skip_locked;              // appended to the claim's SELECT
     const char* migration_lock;           // run first inside the migrations' transaction ("" = none)
     std::vector<std::string> migrations;  // version i + 1 = migrations[i]
+    const char* now;                      // the database's clock, Unix seconds
+    bool shared;                          // replicas may share it
   };
 
  private:

@@ -48,6 +48,8 @@ class RecognitionService final : public asr::v1::RecognitionService::CallbackSer
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
                                        const asr::v1::ListModelsRequest* req,
                                        asr::v1::ListModelsResponse* resp) override;
+  // Ends every open stream with `status` (results so far are kept).
+  void EndStreams(const absl::Status& status) { admission_.EndAll(status); }
 
  private:
   absl::StatusOr<asr::v1::RecognizeResponse> RunRecognize(const asr::v1::RecognizeRequest& req);

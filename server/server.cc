@@ -8,9 +8,12 @@
 #include <openssl/x509.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -92,8 +95,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::error_code ec;
   const std::string model_store =
       options.model_store.empty() ? options.state_dir + "/models" : options.model_store;
-  for (const std::string& dir : {options.state_dir, options.data_root, model_store,
-                                 options.state_dir + "/jobs", options.data_root + "/datasets"}) {
+  const std::string jobs_dir = options.jobs_dir.empty() ? options.state_dir + "/jobs" : options.jobs_dir;
+  for (const std::string& dir :
+       {options.state_dir, options.data_root, model_store, jobs_dir, options.data_root + "/datasets"}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
   }
@@ -138,7 +142,14 @@ void Server::CreateServices() {
   const ServerOptions& o = options_;
   training_metrics_ = std::make_unique<TrainingMetrics>(metrics_->registry());
   JobManagerOptions jm;
-  jm.state_dir = o.state_dir;
+  jm.jobs_dir = o.jobs_dir.empty() ? o.state_dir + "/jobs" : o.jobs_dir;
+  jm.replica_name = o.replica_name;
+  if (jm.replica_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    jm.replica_name = host;
+  }
+  jm.lease_seconds = o.replica_lease_seconds;
   jm.data_root = std::filesystem::absolute(o.data_root).string();
   jm.max_concurrent_jobs = o.training.max_concurrent_jobs;
   jm.compute_threads = ResolveComputeThreads(o.threads);
@@ -271,8 +282,36 @@ void Server::Shutdown(absl::Duration grace) {
   watch_cv_.notify_all();
   if (database_watch_.joinable()) database_watch_.join();
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-  jobs_->Stop();
-  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // Jobs checkpoint and go back to the queue (for another replica) while
+  // calls finish: the shutdown takes the longer of the two, not their sum.
+  std::thread jobs([this] { jobs_->Stop(); });
+  // Streams still open shortly before the deadline end with UNAVAILABLE,
+  // which a client retries (through a balancer, on another replica), rather
+  // than being cut off as CANCELLED at the deadline.
+  const absl::Time deadline = absl::Now() + grace;
+  const absl::Duration margin = std::min(grace / 4, absl::Seconds(2));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread closer([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (margin <= absl::ZeroDuration() ||
+        cv.wait_until(lock, absl::ToChronoTime(deadline - margin), [&] { return done; })) {
+      return;
+    }
+    lock.unlock();
+    spdlog::info("ending the streams still open with UNAVAILABLE before the shutdown deadline");
+    recognition_service_->EndStreams(absl::UnavailableError(
+        "the server is shutting down; open the stream again (another replica takes it)"));
+  });
+  grpc_server_->Shutdown(absl::ToChronoTime(deadline));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  closer.join();
+  jobs.join();
   grpc_server_->Wait();
 }
 

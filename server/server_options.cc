@@ -67,6 +67,13 @@ absl::Status ServerOptions::Validate() const {
   if (!(max_connection_age_seconds >= 0 && max_connection_age_seconds <= 30 * 86400)) {
     return absl::InvalidArgumentError("max_connection_age_seconds: not in [0, 2592000]");
   }
+  if (!(replica_lease_seconds >= 3 && replica_lease_seconds <= 3600)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replica_lease_seconds: ", replica_lease_seconds, " not in [3, 3600]"));
+  }
+  if (replica_name.size() > 253) {
+    return absl::InvalidArgumentError("replica_name: longer than 253 characters (a DNS name)");
+  }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("tls_cert: TLS needs both tls_cert and tls_key");
   }

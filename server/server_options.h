@@ -132,8 +132,19 @@ struct ServerOptions {
   // ReadWriteMany volume). Empty = state_dir/models.
   std::string model_store;
   std::string data_root = "asr-data";  // datasets; every path in a request is confined here
-  int threads = 0;                     // LibTorch intra-op + BLAS threads; 0 = half the cores, at least 1
-  std::string log_level = "info";      // trace, debug, info, warn, error, critical, off
+  // Training jobs' directories (checkpoints, logs, exported models). Empty
+  // = state_dir/jobs. Replicas share it, and the data root, so that any of
+  // them can resume or publish a job another ran.
+  std::string jobs_dir;
+  // This server's name among replicas sharing a job store; empty = the host
+  // name (a pod's name). Two live servers must not share one.
+  std::string replica_name;
+  // A replica that has not renewed its lease in the job store for this long
+  // loses its running jobs to the others (which resume them from their
+  // newest checkpoint); it stops their workers itself first. Seconds.
+  double replica_lease_seconds = 30;
+  int threads = 0;                 // LibTorch intra-op + BLAS threads; 0 = half the cores, at least 1
+  std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
   // Seconds in-flight RPCs get to finish after SIGINT/SIGTERM before they
   // are cancelled; the process exits 0 after at most about this long.
   double shutdown_grace_seconds = 10.0;
@@ -176,6 +187,15 @@ struct ServerOptions {
     v(fields::Flag("data_root", "--data-root", "ASR_DATA_ROOT",
                    "directory holding datasets; request paths are confined to it"),
       s.data_root);
+    v(fields::Flag("jobs_dir", "--jobs-dir", "ASR_JOBS_DIR",
+                   "training jobs' directories, shared by replicas; empty = STATE_DIR/jobs"),
+      s.jobs_dir);
+    v(fields::Flag("replica_name", "--replica-name", "ASR_REPLICA_NAME",
+                   "this server's name among replicas sharing a database; empty = the host name"),
+      s.replica_name);
+    v(fields::Flag("replica_lease_seconds", "--replica-lease", "ASR_REPLICA_LEASE",
+                   "seconds a replica may go silent in the database before others take its running jobs"),
+      s.replica_lease_seconds);
     v(fields::Flag("threads", "--threads", "ASR_THREADS", "LibTorch + BLAS threads; 0 = half the cores"),
       s.threads);
     v(fields::Flag("log_level", "--log-level", "ASR_LOG_LEVEL", "trace|debug|info|warn|error|critical|off"),

@@ -35,6 +35,21 @@ void StreamAdmission::Release(Stream* s) {
   streams_.erase(s);
 }
 
+void StreamAdmission::EndAll(const absl::Status& status) {
+  std::vector<Stream*> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Stream* s : streams_) {
+      s->Ref();
+      all.push_back(s);
+    }
+  }
+  for (Stream* s : all) {
+    s->End(status);
+    s->Unref();
+  }
+}
+
 void StreamAdmission::Reap() {
   std::unique_lock<std::mutex> lock(mu_);
   bool had_streams = false;

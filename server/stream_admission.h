@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include "absl/status/status.h"
+
 namespace asr::server {
 
 class StreamAdmission {
@@ -31,6 +33,9 @@ class StreamAdmission {
     // period while the stream stays idle and admitted (it may call
     // Release() meanwhile).
     virtual void Expire() = 0;
+    // Ends the stream with `status` now (the server is going away). Called
+    // without the admission lock, with a Ref() held.
+    virtual void End(const absl::Status& status) = 0;
   };
 
   StreamAdmission(int max_streams, double idle_timeout_seconds);
@@ -39,6 +44,8 @@ class StreamAdmission {
   // True if `s` (not owned) is admitted; it must be Release()d before it goes away.
   bool Admit(Stream* s);
   void Release(Stream* s);
+  // End(status) on every admitted stream.
+  void EndAll(const absl::Status& status);
   int max_streams() const { return max_streams_; }
   double idle_timeout_seconds() const { return idle_timeout_seconds_; }
 

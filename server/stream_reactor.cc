@@ -117,7 +117,8 @@ void StreamReactor::OnDone() {
   // Release first: once it returns the reaper no longer sees this stream.
   if (admitted_) {
     services_.admission->Release(this);
-    services_.metrics->StreamFinished(CodeName(final_code_));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) services_.metrics->StreamFinished(CodeName(grpc::StatusCode::CANCELLED));
   }
   StopDecoding();
   stream_.reset();
@@ -251,7 +252,9 @@ void StreamReactor::WriteNextLocked() {
 void StreamReactor::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
-  final_code_ = status.error_code();
+  // Counted before the client can see the status: a client that scrapes
+  // right after its call ended finds it.
+  if (admitted_) services_.metrics->StreamFinished(CodeName(status.error_code()));
   Finish(status);
 }
 

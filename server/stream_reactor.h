@@ -62,6 +62,8 @@ class StreamReactor final
   // through, so once kWriteDeadline more has passed the call is cancelled
   // (RST_STREAM): the slot is free within idle timeout + write deadline.
   void Expire() override;
+  // Finishes with `status` after the write in flight.
+  void End(const absl::Status& status) override { Fail(status); }
   // At most this long (and at most the idle timeout) for the last write
   // and the status to reach a client after the idle timeout.
   static constexpr double kWriteDeadlineSeconds = 5;
@@ -90,13 +92,12 @@ class StreamReactor final
   std::unique_ptr<RecognitionStream> stream_;  // set on the read path only
   bool admitted_ = false;
   std::mutex mu_;
-  RecognitionStream* decoding_ = nullptr;       // guarded by mu_; registered with the batcher
-  std::deque<Response> queue_;                  // guarded by mu_; front() is being written
-  bool writing_ = false, finished_ = false;     // guarded by mu_
-  bool read_paused_ = false;                    // guarded by mu_; backpressure, see OnReadDone
-  std::optional<grpc::Status> pending_finish_;  // guarded by mu_
-  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
-  std::chrono::steady_clock::time_point last_activity_;              // guarded by mu_
+  RecognitionStream* decoding_ = nullptr;                // guarded by mu_; registered with the batcher
+  std::deque<Response> queue_;                           // guarded by mu_; front() is being written
+  bool writing_ = false, finished_ = false;              // guarded by mu_
+  bool read_paused_ = false;                             // guarded by mu_; backpressure, see OnReadDone
+  std::optional<grpc::Status> pending_finish_;           // guarded by mu_
+  std::chrono::steady_clock::time_point last_activity_;  // guarded by mu_
   std::optional<std::chrono::steady_clock::time_point> expired_at_;  // guarded by mu_
   int refs_ = 1;  // guarded by mu_; the call's own, dropped in OnDone
   // Held across TryCancel, and by OnDone while it marks the call done: ctx_

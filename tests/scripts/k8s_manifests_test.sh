@@ -87,6 +87,21 @@ if not (pod["securityContext"].get("runAsNonRoot") and c["securityContext"].get(
     problems.append("not non-root on a read-only root filesystem")
 if not (c["resources"].get("requests") and c["resources"].get("limits")):
     problems.append("resources need requests and limits")
+# What replicas share (datasets, jobs' files, published models) lives on
+# ReadWriteMany claims; a path on an emptyDir would differ per pod.
+claims = {o["metadata"]["name"]: o for o in server if o["kind"] == "PersistentVolumeClaim"}
+volumes = {v["name"]: v for v in pod["volumes"]}
+def shared_mount(path):
+    for m in c["volumeMounts"]:
+        if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/"):
+            claim = volumes[m["name"]].get("persistentVolumeClaim", {}).get("claimName")
+            return claim in claims and "ReadWriteMany" in claims[claim]["spec"]["accessModes"]
+    return False
+for flag in ("data-root", "jobs-dir", "model-store"):
+    if flag not in args or not shared_mount(args[flag]):
+        problems.append(f"--{flag} is not on a ReadWriteMany volume shared by the replicas")
+if not any(e["name"] == "ASR_REPLICA_NAME" and e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name" for e in c["env"]):
+    problems.append("ASR_REPLICA_NAME is not the pod's name")
 metric = by_kind["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["pods"]["metric"]["name"]
 rules = yaml.safe_load(next(o for o in monitoring if o["metadata"]["name"] == "asr-prometheus-adapter-rules")["data"]["config.yaml"])
 if metric not in [r["name"]["as"] for r in rules["rules"]]:

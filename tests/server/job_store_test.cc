@@ -187,12 +187,79 @@ TEST_P(JobStoreTest, ConcurrentAppendsNumberWithoutGapsOrRepeats) {
 }
 
 TEST_P(JobStoreTest, MigrationsAreVersionedAndAppliedOnce) {
-  EXPECT_EQ(Open()->schema_version(), 2);
+  EXPECT_EQ(Open()->schema_version(), 3);
   auto again = Open();  // nothing left to apply, nothing applied twice
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(again->schema_version(), 2);
+  EXPECT_EQ(again->schema_version(), 3);
   ASSERT_TRUE(again->PutJob(MakeJob("kept", asr::v1::QUEUED, 1)).ok());
   EXPECT_TRUE(Open()->GetJob("kept").ok());
+}
+
+// A running job's record is written only by the replica that holds it:
+// a replica whose job was taken over learns it at its next write.
+TEST_P(JobStoreTest, WritesToAJobAreFencedByItsReplica) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->PutJob(MakeJob("j", asr::v1::QUEUED, 1)).ok());
+  auto claimed = store->ClaimQueuedJob("a");
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  asr::v1::Job job = **claimed;
+  EXPECT_EQ(job.replica(), "a");
+  EXPECT_EQ(store->GetJob("j")->replica(), "a");
+  job.mutable_progress()->set_step(7);
+  EXPECT_TRUE(store->PutJob(job, "a").ok());
+  const absl::Status stale = store->PutJob(job, "b");
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stale.message().find("run by replica 'a'"), std::string::npos) << stale;
+  EXPECT_EQ(store->PutJob(job).code(), absl::StatusCode::kFailedPrecondition) << "an unowned writer";
+  job.set_state(asr::v1::QUEUED);  // a handover: a writes it back unowned
+  job.clear_replica();
+  ASSERT_TRUE(store->PutJob(job, "a").ok());
+  EXPECT_EQ(store->PutJob(job, "a").code(), absl::StatusCode::kFailedPrecondition) << "a let it go";
+  EXPECT_EQ(store->GetJob("j")->progress().step(), 7);
+}
+
+TEST_P(JobStoreTest, ALeaseIsHeldByOneInstanceUntilItExpiresOrIsReleased) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->RenewLease("a", "first", 30).ok());
+  ASSERT_TRUE(store->RenewLease("a", "first", 30).ok());
+  const absl::Status twin = store->RenewLease("a", "second", 30);
+  EXPECT_EQ(twin.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(twin.message().find("--replica-name"), std::string::npos) << twin;
+  ASSERT_TRUE(store->ReleaseLease("a", "first").ok());
+  EXPECT_TRUE(store->RenewLease("a", "second", 30).ok()) << "released";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_TRUE(store->RenewLease("a", "third", 1).ok()) << "expired (1 s lease, renewed 1.2 s ago)";
+}
+
+// Jobs of a replica whose lease expired go back to the queue, once; those
+// of live replicas and unowned ones stay.
+TEST_P(JobStoreTest, JobsOfAReplicaThatLostItsLeaseAreQueuedAgain) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (const char* id : {"of-live", "of-dead"})
+    ASSERT_TRUE(store->PutJob(MakeJob(id, asr::v1::QUEUED, 1)).ok());
+  ASSERT_TRUE(store->RenewLease("live", "i1", 60).ok());
+  ASSERT_TRUE(store->RenewLease("dead", "i2", 60).ok());
+  ASSERT_TRUE(store->ClaimQueuedJob("dead")->has_value());  // "of-dead": oldest by id at equal times
+  ASSERT_TRUE(store->ClaimQueuedJob("live")->has_value());
+  EXPECT_TRUE(store->RequeueJobsOfLostReplicas(60)->empty()) << "both leases are fresh";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(store->RenewLease("live", "i1", 60).ok());
+  auto lost = store->RequeueJobsOfLostReplicas(1);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  ASSERT_EQ(lost->size(), 1u);
+  EXPECT_EQ((*lost)[0].id(), "of-dead");
+  EXPECT_EQ((*lost)[0].replica(), "dead") << "returned as it was";
+  const asr::v1::Job requeued = *store->GetJob("of-dead");
+  EXPECT_EQ(requeued.state(), asr::v1::QUEUED);
+  EXPECT_EQ(requeued.replica(), "");
+  EXPECT_EQ(store->GetJob("of-live")->state(), asr::v1::RUNNING);
+  EXPECT_TRUE(store->RequeueJobsOfLostReplicas(1)->empty()) << "only once";
+  auto again = store->ClaimQueuedJob("live");
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->id(), "of-dead");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "postgresql"),

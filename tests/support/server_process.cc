@@ -15,6 +15,10 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
   s->dir = reuse_dir.empty() ? MakeTempDir("asr-server") : reuse_dir;
   s->state_dir = s->dir + "/state";
   s->data_root = s->dir + "/data";
+  // A --data-root among extra_args (a root shared by replicas) replaces ours.
+  for (size_t i = 0; i + 1 < extra_args.size(); ++i) {
+    if (extra_args[i] == "--data-root") s->data_root = extra_args[i + 1];
+  }
   std::filesystem::create_directories(s->data_root);
   const std::string ready = s->dir + "/ready.json";
   std::filesystem::remove(ready);
@@ -33,7 +37,13 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
                                    "debug",
                                    "--threads",
                                    "1"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  for (size_t i = 0; i < extra_args.size(); ++i) {
+    if (extra_args[i] == "--data-root") {
+      ++i;
+    } else {
+      argv.push_back(extra_args[i]);
+    }
+  }
   s->process = ChildProcess::Start(argv, s->dir + "/server.log");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {

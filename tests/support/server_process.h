@@ -15,6 +15,7 @@ class ServerProcess {
   // Starts build/bin/asr-server with --listen on `grpc_port` (0: a free
   // one) and --metrics-listen on a free port, and waits (up to 120 s) for
   // its ready file. `reuse_dir` restarts on an earlier server's files.
+  // "--data-root DIR" among extra_args replaces the server's own data root.
   // Returns nullptr if it exited or never became ready; *why then holds its
   // log.
   static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {},

@@ -66,8 +66,14 @@ std::vector<std::string> TestFiles() {
 }
 
 StreamResult RunStream(const ServerProcess& s, const std::vector<StreamRequest>& messages, int pause_ms) {
+  return RunStream(s.address(), messages, pause_ms);
+}
+
+StreamResult RunStream(const std::string& address, const std::vector<StreamRequest>& messages, int pause_ms) {
   grpc::ClientContext ctx;
-  auto stub = RecognitionStub(s);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));  // never a hang
+  auto stub =
+      asr::v1::RecognitionService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   auto rw = stub->StreamingRecognize(&ctx);
   StreamResult r;
   std::thread reader([&] {
@@ -82,6 +88,18 @@ StreamResult RunStream(const ServerProcess& s, const std::vector<StreamRequest>&
   reader.join();
   r.status = rw->Finish();
   return r;
+}
+
+std::string FinalTranscript(const StreamResult& r) {
+  std::string text;
+  for (const StreamResponse& resp : r.responses) {
+    for (const auto& result : resp.results()) {
+      if (!result.is_final() || result.alternatives().empty()) continue;
+      const std::string& t = result.alternatives(0).transcript();
+      if (!t.empty()) text += (text.empty() ? "" : " ") + t;
+    }
+  }
+  return text;
 }
 
 std::string Metric(const ServerProcess& s, const std::string& name) {

@@ -38,6 +38,13 @@ struct StreamResult {
 // Streams `messages` (pausing `pause_ms` after each), half-closes, and
 // reads everything until the call ends.
 StreamResult RunStream(const ServerProcess& s, const std::vector<StreamRequest>& messages, int pause_ms = 0);
+// The same through any gRPC address (a balancer); the call's deadline is
+// 10 minutes.
+StreamResult RunStream(const std::string& address, const std::vector<StreamRequest>& messages,
+                       int pause_ms = 0);
+
+// The transcripts of the final results of `r`, joined by spaces.
+std::string FinalTranscript(const StreamResult& r);
 
 // The value of the sample line that starts with `name` (with its labels)
 // on the server's /metrics, or "" if none.
