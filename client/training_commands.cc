@@ -1,5 +1,6 @@
 // asr-client commands of the training service: upload, datasets, train,
-// jobs, watch, cancel, delete, checkpoints, publish, models. One function
+// jobs, watch, cancel, delete, checkpoints, publish, models (and models
+// download). One function
 // registers each; unary calls go through CallAndPrint (connection.h).
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -8,8 +9,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/training_jobs.h"
+#include "model/base/sha256.h"
 #include "nlohmann/json.hpp"
 
 namespace asr::client {
@@ -222,12 +226,84 @@ void AddPublish(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
   });
 }
 
+// `models download NAME[:VERSION] [--out FILE]`: GetModel into a file,
+// checked against the version's SHA-256.
+int DownloadModel(const ConnectionOptions& conn, const std::string& spec, std::string out) {
+  asr::v1::GetModelRequest req;
+  const size_t colon = spec.rfind(':');
+  int version = 0;
+  if (colon != std::string::npos && (!absl::SimpleAtoi(spec.substr(colon + 1), &version) || version <= 0)) {
+    std::fprintf(stderr, "asr-client: models download: '%s' is not NAME or NAME:VERSION (VERSION >= 1)\n",
+                 spec.c_str());
+    return 2;
+  }
+  req.set_name(spec.substr(0, colon));
+  req.set_version(version);
+  auto ctx = MakeContext(conn, /*deadline=*/false);
+  auto reader = TrainingStub(conn)->GetModel(ctx.get(), req);
+  asr::v1::GetModelResponse part;
+  asr::v1::ModelVersion info;
+  Sha256 hash;
+  std::string partial;
+  std::ofstream file;
+  while (reader->Read(&part)) {
+    if (part.has_model()) {
+      info = part.model();
+      if (out.empty()) out = absl::StrCat(info.name(), "-v", info.version(), ".asrmodel");
+      partial = out + ".part";
+      file.open(partial, std::ios::binary | std::ios::trunc);
+      if (!file) {
+        std::fprintf(stderr, "asr-client: models download: cannot write '%s'\n", partial.c_str());
+        ctx->TryCancel();
+        break;
+      }
+      continue;
+    }
+    hash.Update(part.chunk().data(), part.chunk().size());
+    file.write(part.chunk().data(), static_cast<std::streamsize>(part.chunk().size()));
+  }
+  const grpc::Status st = reader->Finish();
+  file.close();
+  std::error_code ec;
+  if (!st.ok() || !file || info.name().empty()) {
+    if (!partial.empty()) fs::remove(partial, ec);
+    return st.ok() ? 1 : ReportFailure("models download " + spec, st);
+  }
+  if (const std::string got = hash.HexDigest(); got != info.sha256()) {
+    fs::remove(partial, ec);
+    std::fprintf(stderr,
+                 "asr-client: models download: %s:%d arrived with SHA-256 %s, not %s; nothing written\n",
+                 info.name().c_str(), info.version(), got.c_str(), info.sha256().c_str());
+    return 1;
+  }
+  fs::rename(partial, out, ec);
+  if (ec) {
+    std::fprintf(stderr, "asr-client: models download: cannot write '%s': %s\n", out.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  if (conn.json) {
+    std::printf("%s\n", ToJsonLine(info).c_str());
+  } else {
+    std::printf("%s:%d -> %s (%lld bytes, sha256 %s)\n", info.name().c_str(), info.version(), out.c_str(),
+                static_cast<long long>(fs::file_size(out, ec)), info.sha256().c_str());
+  }
+  return 0;
+}
+
 void AddModels(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
-  auto* cmd = app.add_subcommand("models", "list published model versions");
+  auto* cmd = app.add_subcommand("models", "list published model versions (or download one)");
   auto req = std::make_shared<asr::v1::ListModelsRequest>();
   cmd->add_option_function<std::string>(
       "--name", [req](const std::string& v) { req->set_name(v); }, "only this model");
-  cmd->callback([&conn, exit_code, req] {
+  auto* download =
+      cmd->add_subcommand("download", "write a published model file here (checked by its SHA-256)");
+  auto spec = std::make_shared<std::string>(), out = std::make_shared<std::string>();
+  download->add_option("model", *spec, "NAME or NAME:VERSION (default the latest)")->required();
+  download->add_option("--out", *out, "file to write (default NAME-vVERSION.asrmodel)");
+  download->callback([&conn, exit_code, spec, out] { *exit_code = DownloadModel(conn, *spec, *out); });
+  cmd->callback([&conn, exit_code, req, download] {
+    if (download->parsed()) return;
     *exit_code = CallAndPrint(conn, "models", *TrainingStub(conn), &Stub::ListModels, *req,
                               [](const asr::v1::ListModelsResponse& resp) {
                                 for (const auto& m : resp.models()) {

@@ -38,6 +38,7 @@ TOOLS=(
   festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-machac festvox-czech-ph
   festvox-suopuhe-lj festvox-suopuhe-mv
   prometheus openssl postgresql-15 nginx-light
+  python3-grpcio python3-protobuf python3-tqdm
   python3-torch python3-torchaudio python3-numpy python3-matplotlib python3-yaml
   nodejs npm
   slurmctld slurmd slurm-client munge

@@ -74,6 +74,26 @@ absl::StatusOr<std::vector<asr::v1::ModelVersion>> ModelRegistry::List(const std
   return store_->ListModels(name);
 }
 
+absl::StatusOr<asr::v1::ModelVersion> ModelRegistry::Choose(
+    const std::vector<asr::v1::ModelVersion>& versions, const std::string& name, int version) {
+  if (versions.empty()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  if (version <= 0) return versions.back();
+  for (const auto& v : versions) {
+    if (v.version() == version) return v;
+  }
+  return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
+}
+
+absl::StatusOr<std::pair<asr::v1::ModelVersion, std::string>> ModelRegistry::Locate(const std::string& name,
+                                                                                    int version) {
+  if (absl::Status st = ValidateName(name); !st.ok()) return st;
+  auto versions = store_->ListModels(name);
+  if (!versions.ok()) return versions.status();
+  auto chosen = Choose(*versions, name, version);
+  if (!chosen.ok()) return chosen.status();
+  return std::make_pair(*chosen, PathOf(*chosen));
+}
+
 absl::StatusOr<std::shared_ptr<const RecognizerModel>> ModelRegistry::Get(const std::string& name,
                                                                           int version) {
   auto versions = store_->ListModels(name);
@@ -89,16 +109,9 @@ absl::StatusOr<std::shared_ptr<const RecognizerModel>> ModelRegistry::Get(const 
     if (cached) return cached;
     return versions.status();
   }
-  if (versions->empty()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
-  const asr::v1::ModelVersion* chosen = &versions->back();
-  if (version > 0) {
-    chosen = nullptr;
-    for (const auto& v : *versions) {
-      if (v.version() == version) chosen = &v;
-    }
-    if (chosen == nullptr)
-      return absl::NotFoundError(absl::StrCat("model '", name, "' has no version ", version));
-  }
+  auto found = Choose(*versions, name, version);
+  if (!found.ok()) return found.status();
+  const asr::v1::ModelVersion* chosen = &*found;
   const auto key = std::make_pair(name, chosen->version());
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;

@@ -44,9 +44,15 @@ class ModelRegistry {
   // <= 0 the newest loaded); others fail with the store's UNAVAILABLE.
   absl::StatusOr<std::shared_ptr<const RecognizerModel>> Get(const std::string& name, int version);
 
+  // Version `version` of `name` (latest when <= 0) and the path of its
+  // file, unverified (GetModel streams it with its SHA-256). NOT_FOUND as Get.
+  absl::StatusOr<std::pair<asr::v1::ModelVersion, std::string>> Locate(const std::string& name, int version);
+
   static absl::Status ValidateName(const std::string& name);
 
  private:
+  static absl::StatusOr<asr::v1::ModelVersion> Choose(const std::vector<asr::v1::ModelVersion>& versions,
+                                                      const std::string& name, int version);
   // Where version `v`'s file is: by its hash, or the pre-hash layout.
   std::string PathOf(const asr::v1::ModelVersion& v) const;
   JobStore* store_;  // not owned

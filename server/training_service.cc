@@ -1,8 +1,12 @@
 #include "server/training_service.h"
 
 #include <deque>
+#include <fstream>
 #include <mutex>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "model/base/sha256.h"
 #include "server/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -61,6 +65,60 @@ class UploadReactor : public grpc::ServerReadReactor<asr::v1::UploadDatasetReque
   TrainingMetrics* metrics_;
   asr::v1::Dataset* response_;
   asr::v1::UploadDatasetRequest part_;
+};
+
+// Streams a published model: its record, then its file in 1 MiB chunks,
+// one write at a time. The file is checked against the recorded SHA-256
+// before the first byte goes out (DATA_LOSS otherwise).
+class GetModelReactor : public grpc::ServerWriteReactor<asr::v1::GetModelResponse> {
+ public:
+  GetModelReactor(grpc::CallbackServerContext* ctx, const Authenticator* auth, ModelRegistry* models,
+                  const asr::v1::GetModelRequest& req) {
+    if (grpc::Status st = auth->Check(ctx); !st.ok()) {
+      Finish(st);
+      return;
+    }
+    auto found = models->Locate(req.name(), req.version());
+    if (!found.ok()) {
+      Finish(ToGrpc(found.status()));
+      return;
+    }
+    const auto& [version, path] = *found;
+    const std::string label = absl::StrCat(version.name(), ":", version.version());
+    auto hash = Sha256FileHex(path);
+    if (!hash.ok() || (!version.sha256().empty() && *hash != version.sha256())) {
+      Finish(ToGrpc(absl::DataLossError(
+          absl::StrCat("model ", label, ": ",
+                       hash.ok() ? "its file no longer matches its SHA-256" : hash.status().message()))));
+      return;
+    }
+    in_.open(path, std::ios::binary);
+    *part_.mutable_model() = version;
+    if (part_.model().sha256().empty()) part_.mutable_model()->set_sha256(*hash);
+    spdlog::info("GetModel {}: streaming '{}'", label, path);
+    StartWrite(&part_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    buf_.resize(1 << 20);
+    in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+    if (in_.gcount() <= 0) {
+      Finish(in_.eof() ? grpc::Status::OK
+                       : grpc::Status(grpc::StatusCode::DATA_LOSS, "model file: read failed"));
+      return;
+    }
+    part_.set_chunk(buf_.data(), static_cast<size_t>(in_.gcount()));
+    StartWrite(&part_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::ifstream in_;
+  std::vector<char> buf_;
+  asr::v1::GetModelResponse part_;
 };
 
 class WatchReactor : public grpc::ServerWriteReactor<asr::v1::JobEvent> {
@@ -230,6 +288,11 @@ grpc::ServerUnaryReactor* TrainingService::ListCheckpoints(grpc::CallbackServerC
 grpc::ServerWriteReactor<asr::v1::JobEvent>* TrainingService::WatchJob(grpc::CallbackServerContext* ctx,
                                                                        const asr::v1::WatchJobRequest* req) {
   return new WatchReactor(ctx, auth_, jobs_, req->job_id(), req->after_sequence());
+}
+
+grpc::ServerWriteReactor<asr::v1::GetModelResponse>* TrainingService::GetModel(
+    grpc::CallbackServerContext* ctx, const asr::v1::GetModelRequest* req) {
+  return new GetModelReactor(ctx, auth_, models_, *req);
 }
 
 grpc::ServerUnaryReactor* TrainingService::PublishModel(grpc::CallbackServerContext* ctx,

@@ -51,6 +51,8 @@ class TrainingService final : public asr::v1::TrainingService::CallbackService {
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
                                        const asr::v1::ListModelsRequest* req,
                                        asr::v1::ListModelsResponse* resp) override;
+  grpc::ServerWriteReactor<asr::v1::GetModelResponse>* GetModel(grpc::CallbackServerContext* ctx,
+                                                                const asr::v1::GetModelRequest* req) override;
 
  private:
   JobManager* jobs_;
