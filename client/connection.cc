@@ -1,14 +1,61 @@
 #include "client/connection.h"
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <vector>
+
+#include "nlohmann/json.hpp"
 
 namespace asr::client {
 namespace {
+
+namespace pb = google::protobuf;
+
+using Json = nlohmann::ordered_json;  // fields in the proto's order
+
+// proto3's JSON writes 64-bit integers as strings; for people and jq, this
+// client writes them as numbers (exact up to 2^53, far beyond any step,
+// byte count or sequence number here). Walks `j` along `d`.
+void Int64sAsNumbers(const pb::Descriptor* d, Json& j) {
+  if (!j.is_object() || d->file()->package() == "google.protobuf") return;  // Timestamp, Duration: strings
+  auto number = [](Json& v) {
+    if (v.is_string()) v = std::stoll(v.get<std::string>());
+  };
+  for (int i = 0; i < d->field_count(); ++i) {
+    const pb::FieldDescriptor* f = d->field(i);
+    auto it = j.find(f->name());
+    if (it == j.end()) continue;
+    if (f->is_map()) {
+      const pb::FieldDescriptor* value = f->message_type()->map_value();
+      for (auto& [key, v] : it->items()) {
+        if (value->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+          Int64sAsNumbers(value->message_type(), v);
+        } else if (value->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64) {
+          number(v);
+        }
+      }
+      continue;
+    }
+    const bool int64 = f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64 ||
+                       f->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT64;
+    const bool message = f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE;
+    std::vector<Json*> values;
+    if (f->is_repeated()) {
+      for (Json& e : *it) values.push_back(&e);
+    } else {
+      values.push_back(&*it);
+    }
+    for (Json* v : values) {
+      if (int64) number(*v);
+      if (message) Int64sAsNumbers(f->message_type(), *v);
+    }
+  }
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -76,7 +123,10 @@ std::string ToJsonLine(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(message, &out, opts);
-  return out;
+  Json j = Json::parse(out, nullptr, false);
+  if (j.is_discarded()) return out;
+  Int64sAsNumbers(message.GetDescriptor(), j);
+  return j.dump();
 }
 
 }  // namespace asr::client

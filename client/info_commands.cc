@@ -24,7 +24,11 @@ void AddHealthCommand(CLI::App& app, const ConnectionOptions& conn, int* exit_co
       *exit_code = 1;
       return;
     }
-    std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+    if (conn.json) {
+      std::printf("%s\n", ToJsonLine(resp).c_str());
+    } else {
+      std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+    }
     *exit_code = resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
   });
 }

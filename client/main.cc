@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "build_info.h"
 #include "client/commands.h"
+#include "model/base/cli_errors.h"
 
 namespace {
 
@@ -30,7 +31,7 @@ const CLI::Validator kPemCertificateFile(
 
 int main(int argc, char** argv) {
   asr::client::ConnectionOptions conn;
-  CLI::App app{"asr-client " ASR_VERSION ": command-line client of asr-server"};
+  CLI::App app{"asr-client " ASR_VERSION ": command-line client of asr-server", "asr-client"};
   app.set_version_flag("--version", std::string(ASR_VERSION " (" ASR_GIT_COMMIT ")"));
   app.add_option(
          "--server", conn.server,
@@ -59,8 +60,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return asr::ReportParseError(app, e, argc, argv);
   }
   return exit_code;
 }

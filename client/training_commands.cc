@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
@@ -38,6 +39,14 @@ bool LoadConfig(const std::string& path, asr::v1::TrainingConfig* out) {
     return false;
   }
   return true;
+}
+
+// "12.34%", or "-" for a rate that was never measured (negative).
+std::string Percent(double rate) {
+  if (rate < 0) return "-";
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.2f%%", 100 * rate);
+  return buf;
 }
 
 void PrintJobRow(const asr::v1::Job& j) {
@@ -133,8 +142,10 @@ void AddJobs(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
   cmd->callback([&conn, exit_code, state, limit] {
     asr::v1::ListJobsRequest req;
     asr::v1::JobState s = asr::v1::JOB_STATE_UNSPECIFIED;
-    if (!state->empty() && !asr::v1::JobState_Parse(*state, &s)) {
-      std::fprintf(stderr, "asr-client: jobs: unknown state '%s'\n", state->c_str());
+    if (!state->empty() && !asr::v1::JobState_Parse(absl::AsciiStrToUpper(*state), &s)) {
+      std::fprintf(stderr,
+                   "asr-client: jobs: unknown state '%s' (QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED)\n",
+                   state->c_str());
       *exit_code = 2;
       return;
     }
@@ -193,10 +204,12 @@ void AddCheckpoints(CLI::App& app, const ConnectionOptions& conn, int* exit_code
     *exit_code =
         CallAndPrint(conn, "checkpoints " + *job, *TrainingStub(conn), &Stub::ListCheckpoints, req,
                      [](const asr::v1::ListCheckpointsResponse& resp) {
+                       std::printf("%8s %6s %8s %8s %10s\n", "STEP", "EPOCH", "DEV CER", "DEV WER", "SIZE");
                        for (const auto& c : resp.checkpoints()) {
-                         std::printf("step %-8lld epoch %-4lld %8.1f MiB%s\n",
-                                     static_cast<long long>(c.step()), static_cast<long long>(c.epoch()),
-                                     c.size_bytes() / 1048576.0, c.is_best() ? "  best" : "");
+                         std::printf("%8lld %6lld %8s %8s %6.1f MiB%s\n", static_cast<long long>(c.step()),
+                                     static_cast<long long>(c.epoch()), Percent(c.dev_cer()).c_str(),
+                                     Percent(c.dev_wer()).c_str(), c.size_bytes() / 1048576.0,
+                                     c.is_best() ? "  best" : "");
                        }
                      });
   });
@@ -219,9 +232,10 @@ void AddPublish(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
   cmd->callback([&conn, exit_code, req] {
     *exit_code = CallAndPrint(conn, "publish " + req->job_id(), *TrainingStub(conn), &Stub::PublishModel,
                               *req, [](const asr::v1::ModelVersion& m) {
-                                std::printf("%s version %d (job %s, step %lld, dev CER %.2f%%)\n",
+                                std::printf("%s version %d (job %s, step %lld, dev CER %s, WER %s)\n",
                                             m.name().c_str(), m.version(), m.job_id().c_str(),
-                                            static_cast<long long>(m.step()), 100 * m.dev_cer());
+                                            static_cast<long long>(m.step()), Percent(m.dev_cer()).c_str(),
+                                            Percent(m.dev_wer()).c_str());
                               });
   });
 }
@@ -304,15 +318,17 @@ void AddModels(CLI::App& app, const ConnectionOptions& conn, int* exit_code) {
   download->callback([&conn, exit_code, spec, out] { *exit_code = DownloadModel(conn, *spec, *out); });
   cmd->callback([&conn, exit_code, req, download] {
     if (download->parsed()) return;
-    *exit_code = CallAndPrint(conn, "models", *TrainingStub(conn), &Stub::ListModels, *req,
-                              [](const asr::v1::ListModelsResponse& resp) {
-                                for (const auto& m : resp.models()) {
-                                  std::printf("%-20s v%-4d job %-18s step %-7lld dev CER %6.2f%%%s\n",
-                                              m.name().c_str(), m.version(), m.job_id().c_str(),
-                                              static_cast<long long>(m.step()), 100 * m.dev_cer(),
-                                              m.streaming() ? "" : "  (offline only)");
-                                }
-                              });
+    *exit_code = CallAndPrint(
+        conn, "models", *TrainingStub(conn), &Stub::ListModels, *req,
+        [](const asr::v1::ListModelsResponse& resp) {
+          std::printf("%-20s %7s %-18s %8s %8s %8s\n", "MODEL", "VERSION", "JOB", "STEP", "DEV CER",
+                      "DEV WER");
+          for (const auto& m : resp.models()) {
+            std::printf("%-20s %7d %-18s %8lld %8s %8s%s\n", m.name().c_str(), m.version(),
+                        m.job_id().c_str(), static_cast<long long>(m.step()), Percent(m.dev_cer()).c_str(),
+                        Percent(m.dev_wer()).c_str(), m.streaming() ? "" : "  (offline only)");
+          }
+        });
   });
 }
 

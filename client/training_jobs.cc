@@ -49,7 +49,7 @@ class WatchPrinter {
                : "[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f lr %.1e %.0fk frames/s CER %s ETA %s\n",
           bar.c_str(), 100 * frac, static_cast<long long>(p.epoch() + 1),
           static_cast<long long>(p.total_epochs()), static_cast<long long>(p.step()), p.loss(),
-          p.learning_rate(), p.frames_per_second() / 1000, cer, Hms(p.eta_seconds()).c_str());
+          p.learning_rate(), p.frames_per_second() / 1000, cer, Hms(SmoothedEta(p)).c_str());
       dirty_ = tty_;
       return;
     }
@@ -61,7 +61,11 @@ class WatchPrinter {
                    static_cast<long long>(v.epoch() + 1), static_cast<long long>(v.step()), 100 * v.cer(),
                    100 * v.wer(), v.is_best() ? " (best)" : "");
     } else if (e.has_checkpoint_saved()) {
-      std::fprintf(stderr, "checkpoint at step %lld\n", static_cast<long long>(e.checkpoint_saved().step()));
+      // Once per step: a cancel's checkpoint may be the one just written.
+      const int64_t step = e.checkpoint_saved().step();
+      if (step != last_checkpoint_)
+        std::fprintf(stderr, "checkpoint at step %lld\n", static_cast<long long>(step));
+      last_checkpoint_ = step;
     } else if (e.has_state()) {
       std::fprintf(stderr, "state %s\n", StateName(e.state()).c_str());
     } else if (e.has_error()) {
@@ -76,8 +80,18 @@ class WatchPrinter {
   }
 
  private:
+  // The trainer's ETA follows the last steps' speed and jumps with it
+  // (validation, a slow batch); the total it implies (elapsed + ETA) is
+  // averaged instead (exponentially, over about ten progress events).
+  double SmoothedEta(const asr::v1::Progress& p) {
+    const double total = p.elapsed_seconds() + p.eta_seconds();
+    total_ = total_ < 0 ? total : 0.9 * total_ + 0.1 * total;
+    return std::max(0.0, total_ - p.elapsed_seconds());
+  }
+
   bool tty_, json_, dirty_ = false;
-  double best_cer_ = -1;
+  double best_cer_ = -1, total_ = -1;
+  int64_t last_checkpoint_ = -1;
 };
 
 }  // namespace

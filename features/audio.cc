@@ -3,8 +3,10 @@
 #include <sndfile.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -139,16 +141,55 @@ std::string WhyUnopenable(const std::string& path) {
 }  // namespace
 
 bool ParseRawEncoding(const std::string& name, RawEncoding* encoding) {
-  if (name == "s16le") {
-    *encoding = RawEncoding::kS16le;
-    return true;
-  }
-  if (name == "f32le") {
-    *encoding = RawEncoding::kF32le;
-    return true;
+  for (const auto& [n, e] :
+       {std::pair{"s16le", RawEncoding::kS16le}, std::pair{"f32le", RawEncoding::kF32le},
+        std::pair{"mulaw", RawEncoding::kMulaw}, std::pair{"alaw", RawEncoding::kAlaw}}) {
+    if (name == n) {
+      *encoding = e;
+      return true;
+    }
   }
   return false;
 }
+
+namespace {
+
+// The 256 values of a G.711 byte, as libsndfile decodes them (a headerless
+// SF_FORMAT_ULAW or SF_FORMAT_ALAW file of every byte), built once.
+const std::array<float, 256>& G711Table(RawEncoding encoding) {
+  auto build = [](int subformat) {
+    std::array<unsigned char, 256> bytes;
+    for (int i = 0; i < 256; ++i) bytes[static_cast<size_t>(i)] = static_cast<unsigned char>(i);
+    MemoryFile mem{bytes.data(), 256, 0};
+    SF_VIRTUAL_IO io{MemLength, MemSeek, MemRead, MemWrite, MemTell};
+    SF_INFO info{};
+    info.samplerate = 8000;
+    info.channels = 1;
+    info.format = SF_FORMAT_RAW | subformat;
+    std::array<float, 256> table{};
+    SndfilePtr file(sf_open_virtual(&io, SFM_READ, &info, &mem));
+    if (!file || sf_readf_float(file.get(), table.data(), 256) != 256)
+      std::abort();  // libsndfile lacks G.711
+    return table;
+  };
+  static const std::array<float, 256> mulaw = build(SF_FORMAT_ULAW), alaw = build(SF_FORMAT_ALAW);
+  return encoding == RawEncoding::kMulaw ? mulaw : alaw;
+}
+
+size_t BytesPerSample(RawEncoding e) {
+  switch (e) {
+    case RawEncoding::kS16le:
+      return 2;
+    case RawEncoding::kF32le:
+      return 4;
+    case RawEncoding::kMulaw:
+    case RawEncoding::kAlaw:
+      return 1;
+  }
+  return 1;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<float>> DownmixToMono(const float* interleaved, size_t frames, int channels,
                                                  const DecodeOptions& opts, const std::string& name) {
@@ -201,7 +242,7 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
   info.channels = format.channels;
   info.samplerate = format.sample_rate;
   if (absl::Status st = CheckFormat(info, name, opts); !st.ok()) return st;
-  const size_t bytes_per_sample = format.encoding == RawEncoding::kS16le ? 2 : 4;
+  const size_t bytes_per_sample = BytesPerSample(format.encoding);
   const size_t frame_bytes = bytes_per_sample * static_cast<size_t>(format.channels);
   if (size == 0) return absl::InvalidArgumentError(absl::StrCat("'", name, "': no audio samples"));
   if (size % frame_bytes != 0) {
@@ -215,8 +256,12 @@ absl::StatusOr<Audio> DecodeRawPcm(const void* data, size_t size, const RawForma
   }
   std::vector<float> interleaved(frames * static_cast<size_t>(format.channels));
   const auto* bytes = static_cast<const unsigned char*>(data);
+  const bool g711 = format.encoding == RawEncoding::kMulaw || format.encoding == RawEncoding::kAlaw;
+  const std::array<float, 256>* table = g711 ? &G711Table(format.encoding) : nullptr;
   for (size_t i = 0; i < interleaved.size(); ++i) {
-    if (format.encoding == RawEncoding::kS16le) {
+    if (table != nullptr) {
+      interleaved[i] = (*table)[bytes[i]];
+    } else if (format.encoding == RawEncoding::kS16le) {
       const int16_t v = static_cast<int16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
       interleaved[i] = static_cast<float>(v) / 32768.f;
     } else {

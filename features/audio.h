@@ -34,7 +34,10 @@ struct DecodeOptions {
   int max_sample_rate = 384000;
 };
 
-enum class RawEncoding { kS16le, kF32le };
+// Headerless sample formats: 16-bit and float PCM, and G.711 mu-law and
+// A-law (8-bit telephony, usually at 8000 Hz).
+enum class RawEncoding { kS16le, kF32le, kMulaw, kAlaw };
+// "s16le", "f32le", "mulaw", "alaw".
 bool ParseRawEncoding(const std::string& name, RawEncoding* encoding);
 
 struct RawFormat {

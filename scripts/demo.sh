@@ -49,7 +49,8 @@ echo "== starting asr-server (state in $work)"
   --state-dir "$work/state" --data-root "$work/data" --ready-file "$work/ready.json" --threads "$(nproc)" \
   2> "$work/server.log" &
 server_pid=$!
-trap 'kill -9 $server_pid 2>/dev/null || true' EXIT
+# On failure the state stays for a look; on success it goes.
+trap 'kill -9 $server_pid 2>/dev/null || true; echo "demo: failed; the server log and state are in $work" >&2' EXIT
 for _ in $(seq 600); do
   [[ -s "$work/ready.json" ]] && break
   kill -0 $server_pid 2>/dev/null || { cat "$work/server.log"; exit 1; }
@@ -67,13 +68,18 @@ job=$($client train --config "$config" --upload "$corpus" --watch)
 echo "   job $job finished in $(( $(date +%s) - start )) s"
 $client checkpoints "$job"
 
-echo "== publishing the exported model (train.export_model) as 'digits'"
+echo "== publishing the exported model (train.export_model) as 'digits', and downloading it"
 $client publish "$job" digits
-model_file="$work/state/models/digits/1.asrmodel"
+model_file="$work/digits.asrmodel"
+$client models download digits --out "$model_file"
 
 echo "== evaluating on the held-out-voice test split ($corpus/test.jsonl)"
 echo "   greedy:  $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl")"
 echo "   beam 8:  $("$bin/asr-eval" --model "$model_file" --manifest "$corpus/test.jsonl" --beam 8)"
+if [[ $quick == 1 ]]; then
+  echo "   (--quick trains the tiny model for a smoke test: a CER this high is what it reaches. Without"
+  echo "    --quick the default model trains for longer and reads about 5% CER: docs/results.md)"
+fi
 
 test_file="$corpus/$(head -1 "$corpus/test.jsonl" | sed -E 's/.*"audio_filepath": "([^"]+)".*/\1/')"
 echo "== streaming $test_file in real time (reference: $(head -1 "$corpus/test.jsonl" | sed -E 's/.*"text": "([^"]+)".*/\1/'))"
@@ -86,4 +92,5 @@ echo "== stopping asr-server"
 kill -TERM $server_pid
 wait $server_pid
 trap - EXIT
+rm -rf "$work"
 echo "demo: done"

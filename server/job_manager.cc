@@ -108,6 +108,15 @@ asr::v1::JobEvent ToJobEvent(const ProgressEvent& p, asr::v1::Job* job) {
 
 }  // namespace
 
+// Dev CER and WER of the validation run at `step` (the weights a checkpoint
+// at that step holds); -1 each if none ran there.
+std::pair<double, double> DevErrorsAt(const TrainingState& state, int64_t step) {
+  for (const nlohmann::json& v : state.history) {
+    if (v.value("step", int64_t{-1}) == step) return {v.value("dev_cer", -1.0), v.value("dev_wer", -1.0)};
+  }
+  return {-1, -1};
+}
+
 bool IsTerminal(asr::v1::JobState s) {
   return s == asr::v1::SUCCEEDED || s == asr::v1::FAILED || s == asr::v1::CANCELLED;
 }
@@ -223,20 +232,25 @@ bool JobManager::LeaseLost() const {
 void JobManager::Housekeep() {
   absl::Status st = store_->RenewLease(opts_.replica_name, instance_, opts_.lease_seconds);
   if (st.ok()) lease_renewed_ns_ = SteadyNanos();
-  auto lost = st.ok() ? store_->RequeueJobsOfLostReplicas(opts_.lease_seconds)
+  // The events go in with the requeue: a replica may claim the job at once.
+  auto events = [this](const asr::v1::Job& job) {
+    asr::v1::JobEvent message;
+    message.set_message(absl::StrCat("replica '", job.replica(), "' stopped renewing its lease (",
+                                     opts_.lease_seconds,
+                                     " s); the job will resume from its newest valid checkpoint"));
+    std::vector<asr::v1::JobEvent> out = {message, StateEvent(asr::v1::QUEUED)};
+    for (asr::v1::JobEvent& e : out) *e.mutable_time() = NowTimestamp();
+    return out;
+  };
+  auto lost = st.ok() ? store_->RequeueJobsOfLostReplicas(opts_.lease_seconds, events)
                       : absl::StatusOr<std::vector<asr::v1::Job>>(st);
   if (lost.ok()) {
-    for (asr::v1::Job& job : *lost) {
-      const std::string from = job.replica();
-      job.set_state(asr::v1::QUEUED);
-      job.clear_replica();
+    for (const asr::v1::Job& job : *lost) {
       spdlog::warn("job {}: replica '{}' stopped renewing its lease; the job is queued again", job.id(),
-                   from);
-      asr::v1::JobEvent e;
-      e.set_message(absl::StrCat("replica '", from, "' stopped renewing its lease (", opts_.lease_seconds,
-                                 " s); the job will resume from its newest valid checkpoint"));
-      if (Record(job, e).ok()) (void)Record(job, StateEvent(asr::v1::QUEUED));
+                   job.replica());
+      Notify(job.id());
     }
+    if (!lost->empty()) UpdateJobCounts();
     if (!lost->empty()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -436,6 +450,10 @@ absl::StatusOr<asr::v1::Job> JobManager::Cancel(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto job = store_->GetJob(id);
   if (!job.ok()) return job.status();
+  if (IsTerminal(job->state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job '", id, "' is ", asr::v1::JobState_Name(job->state()), "; there is nothing to cancel"));
+  }
   if (job->state() == asr::v1::QUEUED) {
     asr::v1::Job cancelled = *job;
     *cancelled.mutable_end_time() = NowTimestamp();
@@ -491,7 +509,9 @@ absl::StatusOr<std::vector<asr::v1::Checkpoint>> JobManager::Checkpoints(const s
     asr::v1::Checkpoint cp;
     cp.set_step(c->state.step);
     cp.set_epoch(c->state.epoch);
-    cp.set_dev_cer(c->state.best_dev_cer <= 1 ? c->state.best_dev_cer : -1);
+    const auto [cer, wer] = DevErrorsAt(c->state, c->state.step);
+    cp.set_dev_cer(cer);
+    cp.set_dev_wer(wer);
     cp.set_is_best(job->has_best() && job->best().step() == c->state.step);
     std::error_code ec;
     cp.set_size_bytes(static_cast<int64_t>(fs::file_size(path, ec)));
@@ -525,7 +545,9 @@ absl::StatusOr<asr::v1::ModelVersion> JobManager::Publish(const std::string& id,
     if (!c.ok())
       return absl::NotFoundError(absl::StrCat("job '", id, "' has no valid checkpoint at step ", step));
     info.set_step(step);
-    info.set_dev_cer(c->state.best_dev_cer <= 1 ? c->state.best_dev_cer : -1);
+    const auto [cer, wer] = DevErrorsAt(c->state, step);
+    info.set_dev_cer(cer);
+    info.set_dev_wer(wer);
   }
   *info.mutable_create_time() = NowTimestamp();
   return models_->Publish(name, source, info);

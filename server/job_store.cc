@@ -265,7 +265,8 @@ absl::Status JobStore::ReleaseLease(const std::string& name, const std::string& 
   return db_->Query("DELETE FROM replicas WHERE name = $1 AND instance = $2", {name, instance}).status();
 }
 
-absl::StatusOr<std::vector<asr::v1::Job>> JobStore::RequeueJobsOfLostReplicas(double lease_seconds) {
+absl::StatusOr<std::vector<asr::v1::Job>> JobStore::RequeueJobsOfLostReplicas(
+    double lease_seconds, const std::function<std::vector<asr::v1::JobEvent>(const asr::v1::Job&)>& events) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<asr::v1::Job> lost;
   absl::Status st = InTransaction([&]() -> absl::Status {
@@ -285,6 +286,10 @@ absl::StatusOr<std::vector<asr::v1::Job>> JobStore::RequeueJobsOfLostReplicas(do
           db_->Query("UPDATE jobs SET state = $1, owner = '', data = $2 WHERE id = $3",
                      {static_cast<int64_t>(asr::v1::QUEUED), queued.SerializeAsString(), job.id()});
       if (!updated.ok()) return updated.status();
+      if (!events) continue;
+      for (asr::v1::JobEvent& e : events(job)) {
+        if (absl::Status st = InsertEvent(job.id(), &e); !st.ok()) return st;
+      }
     }
     lost = std::move(*jobs);
     return absl::OkStatus();
@@ -297,19 +302,21 @@ absl::StatusOr<asr::v1::JobEvent> JobStore::AppendEvent(const std::string& job_i
   std::lock_guard<std::mutex> lock(mu_);
   absl::Status st;
   for (int attempt = 0; attempt < kNumberingAttempts; ++attempt) {
-    st = InTransaction([&]() -> absl::Status {
-      auto last = db_->Query("SELECT COALESCE(MAX(seq), 0) FROM events WHERE job_id = $1", {job_id});
-      if (!last.ok()) return last.status();
-      event.set_sequence(AsInt((*last)[0][0]) + 1);
-      return db_
-          ->Query("INSERT INTO events (job_id, seq, data) VALUES ($1, $2, $3)",
-                  {job_id, event.sequence(), event.SerializeAsString()})
-          .status();
-    });
+    st = InTransaction([&] { return InsertEvent(job_id, &event); });
     if (!absl::IsAborted(st)) break;
   }
   if (!st.ok()) return st;
   return event;
+}
+
+absl::Status JobStore::InsertEvent(const std::string& job_id, asr::v1::JobEvent* event) {
+  auto last = db_->Query("SELECT COALESCE(MAX(seq), 0) FROM events WHERE job_id = $1", {job_id});
+  if (!last.ok()) return last.status();
+  event->set_sequence(AsInt((*last)[0][0]) + 1);
+  return db_
+      ->Query("INSERT INTO events (job_id, seq, data) VALUES ($1, $2, $3)",
+              {job_id, event->sequence(), event->SerializeAsString()})
+      .status();
 }
 
 absl::StatusOr<std::vector<asr::v1::JobEvent>> JobStore::EventsAfter(const std::string& job_id,

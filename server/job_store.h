@@ -60,8 +60,12 @@ class JobStore {
   absl::Status ReleaseLease(const std::string& name, const std::string& instance);
   // RUNNING jobs whose replica holds no lease renewed in the last
   // `lease_seconds` (it died or lost the database) become QUEUED with no
-  // owner, atomically; returned as they were, each with its old replica.
-  absl::StatusOr<std::vector<asr::v1::Job>> RequeueJobsOfLostReplicas(double lease_seconds);
+  // owner, with the events `events(job)` appended, atomically (no replica
+  // claims one before its events are in); returned as they were, each with
+  // its old replica.
+  absl::StatusOr<std::vector<asr::v1::Job>> RequeueJobsOfLostReplicas(
+      double lease_seconds,
+      const std::function<std::vector<asr::v1::JobEvent>(const asr::v1::Job&)>& events = {});
   // Whether several servers may share this store (PostgreSQL).
   bool shared() const { return dialect_.shared; }
 
@@ -95,6 +99,9 @@ class JobStore {
   JobStore(std::unique_ptr<SqlDatabase> db, Dialect dialect)
       : db_(std::move(db)), dialect_(std::move(dialect)) {}
   absl::Status Migrate();
+  // Appends `event` with the job's next sequence number (set in it); mu_
+  // held, inside a transaction.
+  absl::Status InsertEvent(const std::string& job_id, asr::v1::JobEvent* event);
   // Runs `body` in a write transaction; rolls back if it fails. mu_ held.
   absl::Status InTransaction(const std::function<absl::Status()>& body);
   std::mutex mu_;

@@ -9,9 +9,11 @@
 namespace asr::server {
 namespace {
 
+// To the millisecond: model frames are 10 ms or more apart, and finer digits
+// would only be float noise ("1.319999999s").
 google::protobuf::Duration Duration(double seconds) {
-  return google::protobuf::util::TimeUtil::NanosecondsToDuration(
-      static_cast<int64_t>(std::llround(seconds * 1e9)));
+  return google::protobuf::util::TimeUtil::MillisecondsToDuration(
+      static_cast<int64_t>(std::llround(seconds * 1e3)));
 }
 
 AudioEncoding ToEncoding(asr::v1::AudioEncoding e) {
@@ -26,6 +28,10 @@ AudioEncoding ToEncoding(asr::v1::AudioEncoding e) {
       return AudioEncoding::kFlac;
     case asr::v1::OGG_OPUS:
       return AudioEncoding::kOggOpus;
+    case asr::v1::MULAW:
+      return AudioEncoding::kMulaw;
+    case asr::v1::ALAW:
+      return AudioEncoding::kAlaw;
     default:
       return static_cast<AudioEncoding>(e);  // AudioFormat::Validate names the value
   }
@@ -76,6 +82,7 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const asr::v1::RecognitionConfig& c
   o.decoding.word_time_offsets = config.enable_word_time_offsets();
   o.decoding.lexicon_constrained = config.lexicon_constrained();
   o.interim_results = config.interim_results();
+  o.speech_events = config.speech_events();
   o.endpoint.silence_seconds = config.endpoint().silence_seconds();
   o.endpoint.single_utterance = config.endpoint().single_utterance();
   for (const absl::Status& st : {o.audio.Validate(stream), o.decoding.Validate(), o.endpoint.Validate()}) {
@@ -101,6 +108,11 @@ asr::v1::StreamingRecognizeResponse ToResponse(const RecognitionResult& result,
   resp.set_model(model_label);
   resp.set_processed_audio_seconds(result.processed_seconds);
   resp.set_end_of_single_utterance(result.end_of_single_utterance);
+  if (result.event != SpeechEvent::kNone) {
+    resp.set_speech_event(result.event == SpeechEvent::kBegin ? asr::v1::SPEECH_BEGIN : asr::v1::SPEECH_END);
+    *resp.mutable_speech_event_time() = Duration(result.event_seconds);
+    return resp;
+  }
   asr::v1::StreamingRecognitionResult* r = resp.add_results();
   r->set_is_final(result.is_final);
   r->set_utterance_index(result.utterance_index);
@@ -120,6 +132,16 @@ asr::v1::RecognizeResponse ToResponse(const OfflineResult& result, const asr::v1
   resp.set_audio_seconds(result.audio_seconds);
   for (const Transcript& t : result.alternatives) {
     FillAlternative(t, config.enable_word_time_offsets(), resp.add_alternatives());
+  }
+  for (size_t i = 0; i < result.utterances.size(); ++i) {
+    const OfflineUtterance& u = result.utterances[i];
+    asr::v1::SpeechRecognitionResult* r = resp.add_results();
+    r->set_utterance_index(static_cast<int32_t>(i));
+    *r->mutable_start_time() = Duration(u.start_seconds);
+    *r->mutable_end_time() = Duration(u.end_seconds);
+    for (const Transcript& t : u.alternatives) {
+      FillAlternative(t, config.enable_word_time_offsets(), r->add_alternatives());
+    }
   }
   return resp;
 }

@@ -63,8 +63,13 @@ absl::StatusOr<asr::v1::RecognizeResponse> RecognitionService::RunRecognize(
     const asr::v1::RecognizeRequest& req) {
   auto c = ResolveConfig(req.config(), models_, /*stream=*/false);
   if (!c.ok()) return c.status();
-  auto result =
-      asr::Recognize(*c->model, req.audio(), c->options.audio, c->options.decoding, kMaxRecognizeSeconds);
+  auto result = asr::Recognize(*c->model, req.audio(), c->options.audio, c->options.decoding,
+                               kMaxRecognizeSeconds, c->options.endpoint);
+  if (absl::IsOutOfRange(result.status())) {
+    return absl::OutOfRangeError(absl::StrCat(result.status().message(), "; Recognize takes at most ",
+                                              kMaxRecognizeSeconds,
+                                              " s of audio: stream longer recordings (StreamingRecognize)"));
+  }
   if (!result.ok()) return result.status();
   return ToResponse(*result, req.config(), c->model->label);
 }

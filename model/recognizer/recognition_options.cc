@@ -15,6 +15,8 @@ absl::Status AudioFormat::Validate(bool stream) const {
       break;
     case AudioEncoding::kLinear16:
     case AudioEncoding::kFloat32:
+    case AudioEncoding::kMulaw:
+    case AudioEncoding::kAlaw:
     case AudioEncoding::kFlac:
       break;
     case AudioEncoding::kOggOpus:
@@ -41,7 +43,19 @@ absl::Status AudioFormat::Validate(bool stream) const {
 
 RawFormat AudioFormat::raw_format() const {
   RawFormat f;
-  f.encoding = encoding == AudioEncoding::kLinear16 ? RawEncoding::kS16le : RawEncoding::kF32le;
+  switch (encoding) {
+    case AudioEncoding::kFloat32:
+      f.encoding = RawEncoding::kF32le;
+      break;
+    case AudioEncoding::kMulaw:
+      f.encoding = RawEncoding::kMulaw;
+      break;
+    case AudioEncoding::kAlaw:
+      f.encoding = RawEncoding::kAlaw;
+      break;
+    default:
+      f.encoding = RawEncoding::kS16le;
+  }
   f.sample_rate = sample_rate_hertz;
   f.channels = std::max(1, audio_channel_count);
   return f;

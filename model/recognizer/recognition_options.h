@@ -18,6 +18,8 @@ enum class AudioEncoding {
   kUnspecified,  // streams: an error; offline: any container libsndfile reads
   kLinear16,     // headerless signed 16-bit little-endian PCM, interleaved channels
   kFloat32,      // headerless 32-bit little-endian float PCM, interleaved channels
+  kMulaw,        // headerless G.711 mu-law, one byte a sample (telephony, usually 8000 Hz)
+  kAlaw,         // headerless G.711 A-law, likewise
   kFlac,         // a FLAC stream
   kOggOpus,      // an Ogg/Opus stream (where the linked libsndfile supports Opus)
 };
@@ -27,7 +29,10 @@ struct AudioFormat {
   int sample_rate_hertz = 0;    // kLinear16/kFloat32 only, in [1000, 384000]; containers carry their own
   int audio_channel_count = 0;  // kLinear16/kFloat32 only, in [0, 32]; 0 = 1; channels are averaged
 
-  bool raw() const { return encoding == AudioEncoding::kLinear16 || encoding == AudioEncoding::kFloat32; }
+  bool raw() const {
+    return encoding == AudioEncoding::kLinear16 || encoding == AudioEncoding::kFloat32 ||
+           encoding == AudioEncoding::kMulaw || encoding == AudioEncoding::kAlaw;
+  }
   // The headerless PCM layout of a raw() format.
   RawFormat raw_format() const;
   // INVALID_ARGUMENT naming the field ("sample_rate_hertz: ..."); `stream`
@@ -64,6 +69,7 @@ struct StreamOptions {
   AudioFormat audio;
   DecodingOptions decoding;
   bool interim_results = false;  // a non-final result each time a received chunk has been decoded
+  bool speech_events = false;  // SpeechEvent results: speech begins (first non-blank frame), ends (endpoint)
   EndpointOptions endpoint;
 
   // INVALID_ARGUMENT naming the field (e.g. "endpoint.silence_seconds: ...").

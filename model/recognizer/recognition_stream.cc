@@ -292,9 +292,13 @@ void RecognitionStream::AcceptLogProbs(const float* log_probs, int64_t vocab) {
 
 void RecognitionStream::AcceptLogProbsLocked(const float* log_probs, int64_t vocab) {
   if (finished_) return;
+  const bool had_speech = decoder_->has_speech();
   decoder_->Accept(log_probs, 1);
   ++inputs_done_;
   const double frame_s = model_->output_frame_seconds();
+  if (options_.speech_events && !had_speech && decoder_->has_speech()) {
+    EmitEventLocked(SpeechEvent::kBegin, static_cast<double>(decoder_->frames() - 1) * frame_s);
+  }
   const auto now = Clock::now();
   if (!chunk_marks_.empty() && decoder_->trailing_blank_frames() == 0 &&
       std::max_element(log_probs, log_probs + vocab) != log_probs) {
@@ -342,7 +346,24 @@ std::vector<RecognitionResult> RecognitionStream::DecodeOutput(const float* log_
   return TakeResultsLocked(last_taken);
 }
 
+void RecognitionStream::EmitEventLocked(SpeechEvent event, double seconds) {
+  RecognitionResult r;
+  r.event = event;
+  r.event_seconds = seconds;
+  r.utterance_index = utterance_;
+  r.processed_seconds = ProcessedSecondsLocked();
+  results_.push_back(std::move(r));
+}
+
+void RecognitionStream::EmitSpeechEndLocked() {
+  if (!options_.speech_events || !decoder_->has_speech()) return;
+  EmitEventLocked(SpeechEvent::kEnd,
+                  static_cast<double>(decoder_->frames() - decoder_->trailing_blank_frames()) *
+                      model_->output_frame_seconds());
+}
+
 void RecognitionStream::EndUtteranceLocked() {
+  EmitSpeechEndLocked();
   EmitLocked(/*is_final=*/true);
   decoder_->Reset();
   ++utterance_;
@@ -352,6 +373,7 @@ void RecognitionStream::EndUtteranceLocked() {
 void RecognitionStream::FinishIfDoneLocked() {
   if (finished_ || !input_done_ || inputs_done_ < inputs_pushed_) return;
   if (decoder_->has_speech() || utterance_ == 0) {
+    EmitSpeechEndLocked();
     EmitLocked(/*is_final=*/true);
     if (observer_) observer_->OnFinalResult(Seconds(Clock::now() - settle_since_));
   }

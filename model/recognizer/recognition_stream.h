@@ -125,6 +125,10 @@ class RecognitionStream {
   void SettleLocked();
   std::vector<RecognitionResult> TakeResultsLocked(bool* last_taken);
   void EmitLocked(bool is_final);
+  // A speech event result at `seconds` from the stream start.
+  void EmitEventLocked(SpeechEvent event, double seconds);
+  // The end event of the utterance in progress (speech_events), at its last non-blank frame's end.
+  void EmitSpeechEndLocked();
   void FinishIfDoneLocked();
   void EndUtteranceLocked();
   bool HasWorkLocked() const;

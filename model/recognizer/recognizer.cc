@@ -108,15 +108,56 @@ void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionOb
 }
 
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
-                                        const DecodingOptions& decoding) {
+                                        const DecodingOptions& decoding, const EndpointOptions& endpoint) {
   if (absl::Status st = decoding.Validate(); !st.ok()) return st;
+  if (absl::Status st = endpoint.Validate(); !st.ok()) return st;
   auto decoder = decoding.DecoderFor(model);
   if (!decoder.ok()) return decoder.status();
-  return Recognize(model, audio, *decoder, std::max(1, decoding.max_alternatives));
+  return Recognize(model, audio, *decoder, std::max(1, decoding.max_alternatives), endpoint);
 }
 
+namespace {
+
+// `lp`'s frames (T x V log-probabilities, blank = 0) cut into utterances as
+// a stream's endpointing would cut them, each decoded on its own (word
+// times stay relative to the recording: the decoder's clock runs on
+// across Reset).
+std::vector<OfflineUtterance> Utterances(const RecognizerModel& model, const float* lp, int64_t frames,
+                                         int64_t vocab, const CtcDecoderOptions& options, int alternatives,
+                                         const EndpointOptions& endpoint) {
+  AcousticModel& m = const_cast<AcousticModel&>(model.network);
+  const double frame_s = model.output_frame_seconds(), endpoint_s = endpoint.effective_seconds();
+  CtcDecoder decoder(m->vocabulary(), options);
+  std::vector<OfflineUtterance> out;
+  int64_t first_speech = -1;
+  auto cut = [&](int64_t end_frame) {
+    OfflineUtterance u;
+    u.alternatives = decoder.NBest(alternatives);
+    u.start_seconds = static_cast<double>(std::max<int64_t>(first_speech, 0)) * frame_s;
+    u.end_seconds = static_cast<double>(end_frame - decoder.trailing_blank_frames()) * frame_s;
+    if (first_speech < 0) u.end_seconds = static_cast<double>(end_frame) * frame_s;  // no speech at all
+    out.push_back(std::move(u));
+    decoder.Reset();
+    first_speech = -1;
+  };
+  for (int64_t t = 0; t < frames; ++t) {
+    const float* frame = lp + t * vocab;
+    decoder.Accept(frame, 1);
+    if (first_speech < 0 && std::max_element(frame, frame + vocab) != frame) first_speech = t;
+    if (endpoint_s > 0 && decoder.has_speech() &&
+        static_cast<double>(decoder.trailing_blank_frames()) * frame_s >= endpoint_s) {
+      cut(t + 1);
+    }
+  }
+  if (decoder.has_speech() || out.empty()) cut(frames);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
-                                        const CtcDecoderOptions& decoder_options, int alternatives) {
+                                        const CtcDecoderOptions& decoder_options, int alternatives,
+                                        const EndpointOptions& endpoint) {
   AcousticModel& m = const_cast<AcousticModel&>(model.network);
   auto feats = ExtractFeatures(audio, m->config().features);
   if (!feats.ok()) return feats.status();
@@ -130,12 +171,14 @@ absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audi
   const torch::Tensor lp = out.log_probs.select(1, 0).contiguous();
   decoder.Accept(lp.data_ptr<float>(), lp.size(0));
   result.alternatives = decoder.NBest(std::max(1, alternatives));
+  result.utterances = Utterances(model, lp.data_ptr<float>(), lp.size(0), lp.size(1), decoder_options,
+                                 std::max(1, alternatives), endpoint);
   return result;
 }
 
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const std::string& bytes,
                                         const AudioFormat& format, const DecodingOptions& decoding,
-                                        double max_seconds) {
+                                        double max_seconds, const EndpointOptions& endpoint) {
   if (absl::Status st = format.Validate(/*stream=*/false); !st.ok()) return st;
   if (absl::Status st = decoding.Validate(); !st.ok()) return st;
   DecodeOptions dec;
@@ -147,7 +190,7 @@ absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const std:
     audio = DecodeAudioBuffer(bytes.data(), bytes.size(), "audio", dec);
   }
   if (!audio.ok()) return audio.status();
-  return Recognize(model, *audio, decoding);
+  return Recognize(model, *audio, decoding, endpoint);
 }
 
 }  // namespace asr

@@ -38,17 +38,21 @@ void DecodeStreams(const std::vector<RecognitionStream*>& streams, RecognitionOb
                    const SettledCallback& settled = {});
 
 // A whole recording: bytes in `format` (raw PCM, or with kUnspecified any
-// container libsndfile reads), at most `max_seconds` long. Errors:
-// INVALID_ARGUMENT for bad options or audio, naming the field or source.
+// container libsndfile reads), at most `max_seconds` long (OUT_OF_RANGE
+// beyond). Split into utterances where `endpoint` would end a stream's.
+// Errors: INVALID_ARGUMENT for bad options or audio, naming the field or
+// source.
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const std::string& bytes,
                                         const AudioFormat& format, const DecodingOptions& decoding,
-                                        double max_seconds = 3600);
+                                        double max_seconds = 3600, const EndpointOptions& endpoint = {});
 // The same for decoded audio (any rate and channel count features/ reads).
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
-                                        const DecodingOptions& decoding);
+                                        const DecodingOptions& decoding,
+                                        const EndpointOptions& endpoint = {});
 // The same with the decoder spelled out (any beam width, any lexicon), up
 // to `alternatives` hypotheses (>= 1).
 absl::StatusOr<OfflineResult> Recognize(const RecognizerModel& model, const Audio& audio,
-                                        const CtcDecoderOptions& decoder, int alternatives = 1);
+                                        const CtcDecoderOptions& decoder, int alternatives = 1,
+                                        const EndpointOptions& endpoint = {});
 
 }  // namespace asr

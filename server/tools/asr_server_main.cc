@@ -3,6 +3,7 @@
 // same names as the flags) and ASR_* environment variables, in that order
 // of precedence. SIGINT/SIGTERM: health NOT_SERVING, stop accepting work,
 // exit 0 within the shutdown grace period.
+#include <grpc/support/log.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "build_info.h"
+#include "model/base/cli_errors.h"
 #include "model/base/fields_cli.h"
 #include "model/compute_threads.h"
 #include "server/server.h"
@@ -42,15 +44,15 @@ bool WriteReadyFile(const std::string& path, int grpc_port, int metrics_port) {
 int main(int argc, char** argv) {
   ServerOptions options;
   CLI::App app{"asr-server " ASR_VERSION
-               ": trains and serves LN-LSTM CTC speech recognition models over gRPC"};
+               ": trains and serves LN-LSTM CTC speech recognition models over gRPC",
+               "asr-server"};
   app.set_version_flag("--version", std::string(ASR_VERSION " (" ASR_GIT_COMMIT ")"));
   app.set_config("--config", "", "TOML/INI file with the same option names as the flags");
   asr::fields::AddFlags(app, options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return asr::ReportParseError(app, e, argc, argv);
   }
   if (absl::Status st = options.Validate(); !st.ok()) {
     std::fprintf(stderr, "asr-server: %s\n%s", std::string(st.message()).c_str(), app.help().c_str());
@@ -61,6 +63,12 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
+  // gRPC core's own log (a failed bind is a multi-line dump) shows only with
+  // --log-level debug: the server reports failures itself, in one line.
+  gpr_set_log_function(
+      [](gpr_log_func_args* a) { spdlog::debug("grpc: {} ({}:{})", a->message, a->file, a->line); });
+  gpr_set_log_verbosity(spdlog::get_level() <= spdlog::level::debug ? GPR_LOG_SEVERITY_DEBUG
+                                                                    : GPR_LOG_SEVERITY_ERROR);
 
   // Block the shutdown signals in every thread; main waits for them below.
   sigset_t signals;

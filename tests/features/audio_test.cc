@@ -138,6 +138,28 @@ TEST(AudioTest, DecodesRawPcm) {
   EXPECT_EQ(a->sample_rate, 8000);
 }
 
+// G.711 against the ITU-T recommendation's own values: mu-law 0xFF and 0x7F
+// are +0 and -0, 0x80 and 0x00 the largest magnitudes (32124); A-law 0xD5
+// and 0x55 the smallest (+-8), 0xAA and 0x2A the largest (+-32256). One byte
+// a sample, so any byte count is whole.
+TEST(AudioTest, DecodesG711MulawAndAlawAsTheRecommendationSays) {
+  RawFormat f;
+  f.sample_rate = 8000;
+  f.encoding = RawEncoding::kMulaw;
+  const unsigned char mulaw[] = {0xFF, 0x7F, 0x80, 0x00, 0xEF};
+  auto a = DecodeRawPcm(mulaw, sizeof(mulaw), f, "mulaw");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->samples, (std::vector<float>{0.f, 0.f, 32124.f / 32768, -32124.f / 32768, 132.f / 32768}));
+  f.encoding = RawEncoding::kAlaw;
+  const unsigned char alaw[] = {0xD5, 0x55, 0xAA, 0x2A};
+  a = DecodeRawPcm(alaw, sizeof(alaw), f, "alaw");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->samples, (std::vector<float>{8.f / 32768, -8.f / 32768, 32256.f / 32768, -32256.f / 32768}));
+  RawEncoding parsed;
+  EXPECT_TRUE(ParseRawEncoding("mulaw", &parsed) && parsed == RawEncoding::kMulaw);
+  EXPECT_TRUE(ParseRawEncoding("alaw", &parsed) && parsed == RawEncoding::kAlaw);
+}
+
 // A canonical 44-byte WAV header for 16-bit PCM.
 std::string WavHeader(int channels, int rate, uint32_t data_bytes) {
   std::string h = "RIFF";

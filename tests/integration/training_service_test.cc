@@ -39,7 +39,7 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   ProcessResult up = server->Client({"--json", "upload", TinyCorpus()});
   ASSERT_EQ(up.exit_code, 0) << up.err;
   const auto dataset = nlohmann::json::parse(up.out);
-  EXPECT_EQ(dataset["utterances"]["train.jsonl"], "240");  // int64 as JSON string
+  EXPECT_EQ(dataset["utterances"]["train.jsonl"], 240);  // int64 as a JSON number
   ProcessResult train =
       server->Client({"train", "--config", config, "--dataset", dataset["id"], "--watch"}, 600);
   ASSERT_EQ(train.exit_code, 0) << train.err;
@@ -60,7 +60,7 @@ TEST(TrainingServiceTest, UploadTrainWatchPublish) {
   ASSERT_EQ(models.exit_code, 0) << models.err;
   const nlohmann::json published = nlohmann::json::parse(models.out)["models"].at(0);
   EXPECT_EQ(published["name"], "digits");
-  EXPECT_EQ(published["step"], "30");  // int64 as JSON string
+  EXPECT_EQ(published["step"], 30);  // int64 as a JSON number
   EXPECT_EQ(server->Client({"publish", job, "Bad Name"}).exit_code, 1);
   // `train --upload DIR`: the upload report goes to stderr, stdout is only the job id.
   ProcessResult direct = server->Client({"train", "--config", config, "--upload", TinyCorpus()}, 300);

@@ -27,13 +27,14 @@ from asr_client import reflection
 BIN = pathlib.Path(os.environ.get("ASR_BIN_DIR", "build/bin"))
 SOURCE = pathlib.Path(os.environ.get("ASR_SOURCE_DIR", "."))
 TOKEN = "s3cret-python"
-# The tests' tiny model (tests/support/corpus.cc, TinyTrainingConfig).
+# The tests' tiny model (tests/support/corpus.cc, TinyTrainingConfig), 900
+# steps: about 25 s on one thread, dev CER ~0.3, so that it transcribes.
 CONFIG = {
     "model": {"hidden_size": 48, "num_layers": 2},
     "data": {"max_batch_frames": 3000, "max_batch_utterances": 16, "spec_augment": False},
     "optimizer": {"lr": 0.003},
     "schedule": {"warmup_steps": 10},
-    "train": {"epochs": 50, "max_steps": 40, "checkpoint_every_steps": 20, "log_every_steps": 1},
+    "train": {"epochs": 50, "max_steps": 900, "checkpoint_every_steps": 100, "log_every_steps": 10},
 }
 
 
@@ -85,8 +86,8 @@ class ClientTest(unittest.TestCase):
     def test_upload_train_watch_publish(self):
         self.assertEqual(self.dataset.utterances["train.jsonl"], 240)
         self.assertEqual(self.job.state, asr_client.training_pb2.SUCCEEDED, self.job)
-        self.assertEqual(self.job.progress.step, 40)
-        self.assertIn("40/40", self.bar.getvalue(), "the progress bar reached the last step")
+        self.assertEqual(self.job.progress.step, 900)
+        self.assertIn("900/900", self.bar.getvalue(), "the progress bar reached the last step")
         self.assertIn("loss=", self.bar.getvalue())
         self.assertIn(self.job.id, [j.id for j in self.client.jobs(state="succeeded")])
         events = list(self.client.watch(self.job.id))
@@ -99,9 +100,14 @@ class ClientTest(unittest.TestCase):
     def test_transcribe_equals_the_cli(self):
         for wav in self.test_wavs:
             mine = self.client.transcribe(wav, word_times=True)  # the only published model by default
+            self.assertTrue(mine.transcript, "the model transcribes")
+            self.assertTrue(mine.alternatives[0].words)
             theirs = json.loads(self.cli("--json", "transcribe", "--model", "digits", str(wav)))
             self.assertEqual(mine.transcript, theirs.get("alternatives", [{}])[0].get("transcript", ""), wav)
             self.assertEqual(mine.model, "digits:1")
+            self.assertTrue(mine.utterances)
+            self.assertLess(mine.utterances[0].start_time, mine.utterances[-1].end_time)
+            self.assertEqual(len(self.client.transcribe(wav, endpoint_silence=-1).utterances), 1)
             self.assertEqual(self.client.transcribe(wav.read_bytes(), model="digits").transcript, mine.transcript)
             for w in mine.alternatives[0].words:
                 self.assertLessEqual(0, w.start)
@@ -120,6 +126,9 @@ class ClientTest(unittest.TestCase):
         with __import__("wave").open(str(wav)) as w:
             seconds = w.getnframes() / w.getframerate()
         self.assertGreater(elapsed, 0.8 * seconds, "sent in real time")
+        events = [r.event for r in self.client.stream(audio_chunks(wav), sample_rate=wav_rate(wav),
+                                                      interim_results=False, speech_events=True) if r.event]
+        self.assertEqual(events, ["SPEECH_BEGIN", "SPEECH_END"])
 
     def test_download_model(self):
         path = self.dir / "digits.asrmodel"

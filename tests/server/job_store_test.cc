@@ -247,8 +247,16 @@ TEST_P(JobStoreTest, JobsOfAReplicaThatLostItsLeaseAreQueuedAgain) {
   EXPECT_TRUE(store->RequeueJobsOfLostReplicas(60)->empty()) << "both leases are fresh";
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   ASSERT_TRUE(store->RenewLease("live", "i1", 60).ok());
-  auto lost = store->RequeueJobsOfLostReplicas(1);
+  auto lost = store->RequeueJobsOfLostReplicas(1, [](const asr::v1::Job& job) {
+    asr::v1::JobEvent e;
+    e.set_message("lost by " + job.replica());
+    return std::vector<asr::v1::JobEvent>{e};
+  });
   ASSERT_TRUE(lost.ok()) << lost.status();
+  auto events = store->EventsAfter("of-dead", 0, 10);
+  ASSERT_TRUE(events.ok() && events->size() == 1u);
+  EXPECT_EQ((*events)[0].message(), "lost by dead") << "appended with the requeue";
+  EXPECT_TRUE(store->EventsAfter("of-live", 0, 10)->empty());
   ASSERT_EQ(lost->size(), 1u);
   EXPECT_EQ((*lost)[0].id(), "of-dead");
   EXPECT_EQ((*lost)[0].replica(), "dead") << "returned as it was";

@@ -74,6 +74,11 @@ class Result:
     end_time: float = 0.0  # seconds of audio this result covers up to
     utterance_index: int = 0
     model: str = ""  # "name:version" that produced it
+    start_time: float = 0.0  # transcribe's utterances: the first speech, seconds
+    event: str = ""  # stream with speech_events: "SPEECH_BEGIN" or "SPEECH_END" at end_time, no alternatives
+    # transcribe: the file's utterances (cut at silences, as a stream's
+    # endpointing would), each a Result with start_time and end_time.
+    utterances: List["Result"] = field(default_factory=list)
 
     @property
     def transcript(self) -> str:
@@ -97,7 +102,8 @@ def _read_audio(audio: Audio) -> bytes:
         return f.read()
 
 
-ENCODINGS = {"LINEAR16": rpb.LINEAR16, "FLOAT32": rpb.FLOAT32, "FLAC": rpb.FLAC, "OGG_OPUS": rpb.OGG_OPUS}
+ENCODINGS = {"LINEAR16": rpb.LINEAR16, "FLOAT32": rpb.FLOAT32, "FLAC": rpb.FLAC, "OGG_OPUS": rpb.OGG_OPUS,
+             "MULAW": rpb.MULAW, "ALAW": rpb.ALAW}
 
 
 class Client:
@@ -178,25 +184,34 @@ class Client:
     def transcribe(self, audio: Audio, model: Optional[str] = None, version: int = 0,
                    max_alternatives: int = 0, word_times: bool = False,
                    encoding: Optional[str] = None, sample_rate: int = 0, channels: int = 0,
-                   request_id: str = "") -> Result:
+                   endpoint_silence: Optional[float] = None, request_id: str = "") -> Result:
         """Recognizes a whole file (a path or its bytes; any container the
-        server reads, or raw PCM with encoding and sample_rate). model: a
-        published name (default: the only one published); version 0 = latest."""
+        server reads, or raw PCM with encoding and sample_rate) of at most
+        600 s: stream longer ones. model: a published name (default: the
+        only one published); version 0 = latest. The result is the whole
+        file's; its `utterances` cut it at silences of endpoint_silence
+        seconds (default 0.8; negative: one utterance)."""
         config = self._config(model, version, encoding, sample_rate, channels, max_alternatives, word_times,
-                              False, None, request_id)
+                              False, endpoint_silence, request_id)
         r = self._unary(self._recognition.Recognize, rpb.RecognizeRequest(config=config, audio=_read_audio(audio)))
-        return Result(_alternatives(r.alternatives), end_time=r.audio_seconds, model=r.model)
+        utterances = [Result(_alternatives(u.alternatives), end_time=_seconds(u.end_time),
+                             utterance_index=u.utterance_index, model=r.model, start_time=_seconds(u.start_time))
+                      for u in r.results]
+        return Result(_alternatives(r.alternatives), end_time=r.audio_seconds, model=r.model, utterances=utterances)
 
     def stream(self, chunks: Iterable[bytes], sample_rate: int = 16000, encoding: str = "LINEAR16",
                model: Optional[str] = None, version: int = 0, interim_results: bool = True,
                word_times: bool = False, max_alternatives: int = 0, channels: int = 0,
-               endpoint_silence: Optional[float] = None, request_id: str = "") -> Iterator[Result]:
+               endpoint_silence: Optional[float] = None, speech_events: bool = False,
+               request_id: str = "") -> Iterator[Result]:
         """Streams audio chunks (LINEAR16 at sample_rate by default; see
         audio_chunks) and yields results as they come: interim ones
         (is_final False) while interim_results, and a final one per
-        utterance. Ends when the server has answered all the audio."""
+        utterance; with speech_events, also event results where speech
+        begins and ends. Ends when the server has answered all the audio."""
         config = self._config(model, version, encoding, sample_rate, channels, max_alternatives, word_times,
                               interim_results, endpoint_silence, request_id)
+        config.speech_events = speech_events
 
         def requests():
             yield rpb.StreamingRecognizeRequest(config=config)
@@ -205,6 +220,9 @@ class Client:
 
         try:
             for resp in self._recognition.StreamingRecognize(requests(), metadata=self._metadata):
+                if resp.speech_event:
+                    yield Result([], False, end_time=_seconds(resp.speech_event_time), model=resp.model,
+                                 event=rpb.SpeechEventType.Name(resp.speech_event))
                 for r in resp.results:
                     yield Result(_alternatives(r.alternatives), r.is_final, r.stability, _seconds(r.result_end_time),
                                  r.utterance_index, resp.model)
