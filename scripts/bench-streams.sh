@@ -31,6 +31,8 @@ mkdir -p "$out"
 bin=build/bin
 results=$out/results.jsonl
 : > "$results"
+# Where it was measured, for the figure's title.
+machine="$(nproc)-core $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 
 run_mode() {  # mode, extra server flags, stream counts
   local mode=$1 flags=$2 list=$3 work
@@ -46,7 +48,7 @@ run_mode() {  # mode, extra server flags, stream counts
     line=$("$bin/asr-client" --server "127.0.0.1:$port" bench-stream --streams "$n" --duration "$duration" \
       --audio "$audio" --model bench || true)
     echo "bench-streams: $mode $line" >&2
-    [[ -n $line ]] && echo "${line%\}}, \"mode\": \"$mode\", \"duration\": $duration}" >> "$results"
+    [[ -n $line ]] && echo "${line%\}}, \"mode\": \"$mode\", \"duration\": $duration, \"machine\": \"$machine\"}" >> "$results"
   done
   kill -TERM $pid; wait $pid || true
   rm -rf "$work"

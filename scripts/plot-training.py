@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 
 def main():
@@ -37,23 +38,30 @@ def main():
     if steps:
         ax1.plot(*zip(*steps), color="tab:blue", linewidth=1, label="train loss (CTC / char)")
     ax1.set_xlabel("training wall time (minutes)")
-    ax1.set_ylabel("train loss", color="tab:blue")
+    ax1.set_ylabel("train loss (log scale)", color="tab:blue")
     ax1.set_yscale("log")
+    # Plain numbers at 1-2-5 steps on the loss axis (matplotlib's default
+    # shows one 10^0 tick on a loss that spans less than a decade).
+    ax1.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax1.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax1.yaxis.set_minor_formatter(NullFormatter())
     ax2 = ax1.twinx()
     if dev:
         ax2.plot(*zip(*dev), color="tab:red", marker="o", markersize=3, label="dev CER (%)")
         best = min(dev, key=lambda p: p[1])
-        ax2.annotate(f"best {best[1]:.2f}%", best, textcoords="offset points", xytext=(-60, -18), color="tab:red")
+        ax2.plot(*best, marker="*", markersize=13, color="tab:red", markeredgecolor="black", zorder=5)
+        ax2.annotate(f"best {best[1]:.2f}%", best, textcoords="offset points", xytext=(0, 16), ha="center",
+                     color="tab:red", arrowprops=dict(arrowstyle="-", color="tab:red", lw=0.8))
         if dev[-1] is not best:  # the final weights, which train.export_model "last" exports
-            ax2.annotate(f"final {dev[-1][1]:.2f}%", dev[-1], textcoords="offset points", xytext=(-50, -18),
-                         color="tab:red")
-        # Log scale: the last few points of CER, where runs differ, stay
-        # readable next to the 100% of the first epochs.
-        ax2.set_yscale("log")
-        ticks = [t for t in (1, 2, 3, 5, 10, 20, 50, 100) if t >= best[1] / 1.5]
-        ax2.set_yticks(ticks)
-        ax2.set_yticklabels([str(t) for t in ticks])
-        ax2.minorticks_off()
+            ax2.annotate(f"final {dev[-1][1]:.2f}%", dev[-1], textcoords="offset points", xytext=(0, -18),
+                         ha="right", color="tab:red")
+    # One CER scale for every figure (log, 1% to 100%): curves compare by eye.
+    ax2.set_yscale("log")
+    ax2.set_ylim(1, 130)
+    ticks = (1, 2, 3, 5, 10, 20, 50, 100)
+    ax2.set_yticks(ticks)
+    ax2.set_yticklabels([str(t) for t in ticks])
+    ax2.minorticks_off()
     ax2.set_ylabel("dev CER (%, log scale)", color="tab:red")
     ax1.set_title(args.title)
     ax1.grid(alpha=0.3)
