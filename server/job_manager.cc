@@ -128,7 +128,9 @@ JobManager::JobManager(JobStore* store, ModelRegistry* models, TrainingMetrics* 
       metrics_(metrics),
       runner_(runner),
       opts_(std::move(options)),
-      instance_(RandomId("")) {}
+      instance_(RandomId("")) {
+  if (opts_.replica_name.empty()) opts_.replica_name = HostName();
+}
 
 JobManager::~JobManager() { Stop(); }
 

@@ -55,10 +55,10 @@ namespace asr::server {
 bool IsTerminal(asr::v1::JobState s);
 
 struct JobManagerOptions {
-  std::string jobs_dir;                // a job's files under jobs_dir/<id>; shared by replicas
-  std::string replica_name = "local";  // this server's name in the store (unique among replicas)
-  double lease_seconds = 30;           // a replica silent this long loses its running jobs
-  std::string data_root;               // datasets and manifests
+  std::string jobs_dir;       // a job's files under jobs_dir/<id>; shared by replicas
+  std::string replica_name;   // this server's name in the store (unique among replicas); "" = the host name
+  double lease_seconds = 30;  // a replica silent this long loses its running jobs
+  std::string data_root;      // datasets and manifests
   int max_concurrent_jobs = 1;
   int compute_threads = 1;                  // LibTorch + BLAS threads per worker, unless the job says
   std::string worker_binary;                // asr-train

@@ -144,11 +144,6 @@ void Server::CreateServices() {
   JobManagerOptions jm;
   jm.jobs_dir = o.jobs_dir.empty() ? o.state_dir + "/jobs" : o.jobs_dir;
   jm.replica_name = o.replica_name;
-  if (jm.replica_name.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    jm.replica_name = host;
-  }
   jm.lease_seconds = o.replica_lease_seconds;
   jm.data_root = std::filesystem::absolute(o.data_root).string();
   jm.max_concurrent_jobs = o.training.max_concurrent_jobs;

@@ -10,24 +10,9 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "model/base/edit_distance.h"
 
 namespace asr {
-
-// Levenshtein distance between a and b.
-inline size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // The candidate nearest to `word`, if within a third of its length (at
 // least 1 edit, at most 3); "" otherwise.
@@ -35,7 +20,7 @@ inline std::string Nearest(const std::string& word, const std::vector<std::strin
   std::string best;
   size_t best_distance = std::clamp<size_t>(word.size() / 3, 1, 3) + 1;
   for (const std::string& c : candidates) {
-    const size_t d = EditDistance(word, c);
+    const size_t d = static_cast<size_t>(EditDistance(word, c));
     if (d < best_distance) {
       best_distance = d;
       best = c;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "features/pipeline.h"
 #include "features/resample.h"
+#include "model/base/edit_distance.h"
 #include "model/base/seed_mix.h"
 
 namespace asr {
@@ -42,21 +43,6 @@ std::string Shown(const std::string& root, const std::string& path, const std::s
   const std::filesystem::path rel = std::filesystem::path(path).lexically_normal().lexically_relative(
       std::filesystem::path(root).lexically_normal());
   return rel.empty() || *rel.begin() == ".." ? given : rel.string();
-}
-
-int64_t EditDistance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  std::vector<int64_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), 0);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    int64_t diag = row[0];
-    row[0] = static_cast<int64_t>(i);
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const int64_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 std::vector<std::string> Words(const std::string& s) {

@@ -95,6 +95,14 @@ def _alternatives(alts) -> List[Alternative]:
             for a in alts]
 
 
+def make_channel(target: str, tls_ca: Optional[str] = None) -> grpc.Channel:
+    """A channel to `target`: TLS trusting the CA in PEM file tls_ca, or plaintext without one."""
+    if not tls_ca:
+        return grpc.insecure_channel(target)
+    with open(tls_ca, "rb") as f:
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=f.read()))
+
+
 def _read_audio(audio: Audio) -> bytes:
     if isinstance(audio, (bytes, bytearray)):
         return bytes(audio)
@@ -117,12 +125,7 @@ class Client:
 
     def __init__(self, target: str, token: Optional[str] = None, tls_ca: Optional[str] = None,
                  timeout: float = 600.0):
-        if tls_ca:
-            with open(tls_ca, "rb") as f:
-                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
-            self._channel = grpc.secure_channel(target, creds)
-        else:
-            self._channel = grpc.insecure_channel(target)
+        self._channel = make_channel(target, tls_ca)
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
         self._timeout = timeout
         self._recognition = recognition_pb2_grpc.RecognitionServiceStub(self._channel)

@@ -16,14 +16,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 
 from asr_client._pb.grpc.reflection.v1alpha import reflection_pb2 as rpb
 from asr_client._pb.grpc.reflection.v1alpha import reflection_pb2_grpc
-from asr_client.client import Error
-
-
-def _channel(target: str, tls_ca: Optional[str]) -> grpc.Channel:
-    if tls_ca:
-        with open(tls_ca, "rb") as f:
-            return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=f.read()))
-    return grpc.insecure_channel(target)
+from asr_client.client import Error, make_channel
 
 
 def _ask(channel: grpc.Channel, request: rpb.ServerReflectionRequest) -> rpb.ServerReflectionResponse:
@@ -41,7 +34,7 @@ def _ask(channel: grpc.Channel, request: rpb.ServerReflectionRequest) -> rpb.Ser
 
 def services(target: str, tls_ca: Optional[str] = None) -> List[str]:
     """The names of the services the server at `target` serves."""
-    with _channel(target, tls_ca) as channel:
+    with make_channel(target, tls_ca) as channel:
         r = _ask(channel, rpb.ServerReflectionRequest(list_services=""))
     return sorted(s.name for s in r.list_services_response.service)
 
@@ -89,7 +82,7 @@ def call(target: str, method: str, request_json: str = "{}", token: Optional[str
     service, _, name = method.lstrip("/").partition("/")
     if not service or not name:
         raise Error(grpc.StatusCode.INVALID_ARGUMENT, f"method: '{method}' is not 'package.Service/Method'")
-    with _channel(target, tls_ca) as channel:
+    with make_channel(target, tls_ca) as channel:
         pool = _pool_for(channel, service)
         m = pool.FindServiceByName(service).FindMethodByName(name)
         if m is None:
