@@ -20,6 +20,7 @@
 #include "client/commands.h"
 #include "client/pcm.h"
 #include "features/audio.h"
+#include "model/base/phrase_arg.h"
 
 namespace asr::client {
 namespace {
@@ -74,6 +75,7 @@ struct TranscribeArgs {
   bool stream = false, realtime = false, interim = false, words = true, lexicon = false,
        speech_events = false;
   double endpoint_seconds = 0;
+  std::vector<std::string> phrases;  // TEXT or TEXT:BOOST
   bool raw() const { return rate > 0; }
 };
 
@@ -117,6 +119,12 @@ void SetDecoding(const TranscribeArgs& a, asr::v1::RecognitionConfig* c) {
   c->set_max_alternatives(a.alternatives);
   c->set_enable_word_time_offsets(a.words);
   c->set_lexicon_constrained(a.lexicon);
+  for (const std::string& arg : a.phrases) {
+    const auto parsed = ParsePhraseArg(arg);  // checked when the command was parsed
+    asr::v1::Phrase* p = c->add_phrases();
+    p->set_text(parsed->first);
+    p->set_boost(parsed->second);
+  }
 }
 
 int Fail(const std::string& file, const absl::Status& st) {
@@ -285,6 +293,9 @@ void AddTranscribeCommand(CLI::App& app, const ConnectionOptions& conn, int* exi
   cmd->add_option("--alternatives", a->alternatives, "N-best alternatives (beam search)");
   cmd->add_flag("--lexicon", a->lexicon,
                 "only words the model was trained on (closed-vocabulary beam search)");
+  cmd->add_option("--phrase", a->phrases,
+                  "TEXT or TEXT:BOOST, repeatable: favour this phrase in decoding (beam search; boost = "
+                  "log-probability bonus per output unit, default 2)");
   cmd->add_option("--endpoint-silence", a->endpoint_seconds,
                   "seconds of silence that end an utterance (0 = 0.8)");
   cmd->add_flag("!--no-words", a->words, "omit word timings");
@@ -304,6 +315,14 @@ void AddTranscribeCommand(CLI::App& app, const ConnectionOptions& conn, int* exi
                    a->encoding.c_str());
       *exit_code = 2;
       return;
+    }
+    for (const std::string& arg : a->phrases) {
+      if (auto parsed = ParsePhraseArg(arg); !parsed.ok()) {
+        std::fprintf(stderr, "asr-client: transcribe: --%s\n",
+                     std::string(parsed.status().message()).c_str());
+        *exit_code = 2;
+        return;
+      }
     }
     if (std::count(a->files.begin(), a->files.end(), "-") > 1) {
       std::fprintf(stderr, "asr-client: transcribe: stdin (-) can be read once\n");

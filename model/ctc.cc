@@ -132,6 +132,13 @@ void CtcDecoder::AcceptBeam(const float* lp) {
   std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end(),
                     [lp](int64_t a, int64_t b) { return lp[a] > lp[b]; });
   cand.resize(k);
+  const ContextGraph* phrases = opts_.phrases.get();
+  if (phrases) {
+    // However unlikely at this frame, a phrase's units may extend a match.
+    for (int64_t u : phrases->units()) {
+      if (std::find(cand.begin(), cand.end(), u) == cand.end()) cand.push_back(u);
+    }
+  }
   std::map<std::vector<int64_t>, Prefix> next;
   for (const auto& [tokens, p] : beam_) {
     const double total = p.total();
@@ -140,6 +147,8 @@ void CtcDecoder::AcceptBeam(const float* lp) {
       same.frames = p.frames;
       same.probs = p.probs;
       same.node = p.node;
+      same.context = p.context;
+      same.bonus = p.bonus;
     }
     same.p_blank = LogAdd(same.p_blank, total + lp[Vocabulary::kBlank]);
     if (!tokens.empty()) same.p_symbol = LogAdd(same.p_symbol, p.p_symbol + lp[tokens.back()]);
@@ -164,6 +173,14 @@ void CtcDecoder::AcceptBeam(const float* lp) {
         e.probs = p.probs;
         e.probs.push_back(std::exp(lp[c]));
         e.node = node;
+        e.context = p.context;
+        e.bonus = p.bonus;
+        if (phrases) {
+          const bool word_start = vocab_.word_units() || tokens.empty() || tokens.back() == space;
+          const ContextGraph::Step step = phrases->Next(p.context, c, word_start);
+          e.context = step.node;
+          e.bonus += step.bonus;
+        }
       }
       // Repeating the last symbol needs a blank in between.
       const double from = (!tokens.empty() && c == tokens.back()) ? p.p_blank : total;
@@ -171,7 +188,8 @@ void CtcDecoder::AcceptBeam(const float* lp) {
     }
   }
   std::vector<std::pair<double, const std::vector<int64_t>*>> ranked;
-  for (const auto& [tokens, p] : next) ranked.push_back({p.total(), &tokens});
+  // Boosted phrases compete with their bonus, unfinished matches included.
+  for (const auto& [tokens, p] : next) ranked.push_back({p.total() + p.bonus, &tokens});
   const size_t keep = std::min<size_t>(ranked.size(), static_cast<size_t>(opts_.beam_width));
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(),
                     [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -236,7 +254,11 @@ Transcript CtcDecoder::Best() const {
 
 std::vector<std::pair<double, const std::vector<int64_t>*>> CtcDecoder::Ranked() const {
   std::vector<std::pair<double, const std::vector<int64_t>*>> ranked;
-  for (const auto& [tokens, p] : beam_) ranked.push_back({p.total(), &tokens});
+  // An unfinished phrase match gives its bonus back.
+  const ContextGraph* phrases = opts_.phrases.get();
+  for (const auto& [tokens, p] : beam_) {
+    ranked.push_back({p.total() + p.bonus - (phrases ? phrases->Pending(p.context) : 0.0), &tokens});
+  }
   const Lexicon* lex = opts_.lexicon.get();
   auto complete = [&](const std::vector<int64_t>* t) {
     const int node = beam_.at(*t).node;

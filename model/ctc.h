@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/context_graph.h"
 #include "model/vocabulary.h"
 
 namespace asr {
@@ -77,6 +78,8 @@ struct CtcDecoderOptions {
   // best hypothesis ends on a whole word when any in the beam does.
   // nullptr = open vocabulary.
   std::shared_ptr<const Lexicon> lexicon;
+  // With beam_width > 1: phrases to boost (context_graph.h); nullptr = none.
+  std::shared_ptr<const ContextGraph> phrases;
 };
 
 // Decodes one utterance incrementally. Frame indices are absolute: they
@@ -104,11 +107,13 @@ class CtcDecoder {
 
  private:
   struct Prefix {
-    double p_blank = -INFINITY;   // log P(prefix, path ends in blank)
-    double p_symbol = -INFINITY;  // log P(prefix, path ends in its last symbol)
-    std::vector<int64_t> frames;  // frame of each symbol's emission
-    std::vector<float> probs;     // posterior of each symbol at emission
-    int node = Lexicon::kRoot;    // lexicon trie node of the word in progress
+    double p_blank = -INFINITY;         // log P(prefix, path ends in blank)
+    double p_symbol = -INFINITY;        // log P(prefix, path ends in its last symbol)
+    std::vector<int64_t> frames;        // frame of each symbol's emission
+    std::vector<float> probs;           // posterior of each symbol at emission
+    int node = Lexicon::kRoot;          // lexicon trie node of the word in progress
+    int context = ContextGraph::kRoot;  // phrase-boosting state
+    double bonus = 0;                   // phrase bonus earned, log domain (pending part included)
     double total() const;
   };
   void AcceptGreedy(const float* lp);

@@ -5,7 +5,7 @@
 # pitch and level, degraded with noise, reverberation, tempo/pitch changes
 # and band-limiting, in assorted containers. No download.
 #
-#   scripts/make-corpus.sh [--size tiny|small|default] [--seed N] [--vocabulary digits|words] [--jobs N]
+#   scripts/make-corpus.sh [--size tiny|small|default] [--seed N] [--vocabulary digits|words] [--words N] [--jobs N]
 #                          [--accented-voices auto|on|off] [--random-speakers FRACTION] OUT_DIR
 #
 # Writes OUT_DIR/{train,dev,test}.jsonl (NeMo manifests: audio_filepath

@@ -294,6 +294,8 @@ def main():
     ap.add_argument("--size", choices=sorted(SIZES), default="default")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vocabulary", choices=["digits", "words"], default="digits")
+    ap.add_argument("--words", type=int, default=0, metavar="N",
+                    help="--vocabulary words: draw from N words of the list (chosen by the seed); 0 = all")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--random-speakers", type=float, default=0.0, metavar="FRACTION",
                     help="share of training espeak-ng utterances spoken by a random speaker (random vocal-tract "
@@ -319,6 +321,8 @@ def main():
         with open("/usr/share/dict/american-english") as f:
             words = sorted({w.strip().lower() for w in f if w.strip().isalpha() and w.strip().islower()
                             and 2 <= len(w.strip()) <= 9})
+        if args.words > 0:
+            words = sorted(random.Random(args.seed).sample(words, min(args.words, len(words))))
     variants = espeak_variants()
     counts = dict(zip(["train", "dev", "test"], SIZES[args.size]))
     for split in counts:

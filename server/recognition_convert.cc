@@ -81,6 +81,7 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const asr::v1::RecognitionConfig& c
   o.decoding.max_alternatives = config.max_alternatives();
   o.decoding.word_time_offsets = config.enable_word_time_offsets();
   o.decoding.lexicon_constrained = config.lexicon_constrained();
+  for (const asr::v1::Phrase& p : config.phrases()) o.decoding.phrases.push_back({p.text(), p.boost()});
   o.interim_results = config.interim_results();
   o.speech_events = config.speech_events();
   o.endpoint.silence_seconds = config.endpoint().silence_seconds();

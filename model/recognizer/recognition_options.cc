@@ -66,7 +66,7 @@ absl::Status DecodingOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("max_alternatives: ", max_alternatives, " not in [0, 10]"));
   }
-  return absl::OkStatus();
+  return ContextGraph::Validate(phrases);
 }
 
 absl::StatusOr<CtcDecoderOptions> DecodingOptions::DecoderFor(const RecognizerModel& model) const {
@@ -74,10 +74,14 @@ absl::StatusOr<CtcDecoderOptions> DecodingOptions::DecoderFor(const RecognizerMo
     return absl::FailedPreconditionError(
         absl::StrCat("lexicon_constrained: model ", model.label, " records no lexicon"));
   }
+  auto graph = ContextGraph::Create(model.network->vocabulary(), phrases);
+  if (!graph.ok()) return graph.status();
   CtcDecoderOptions o;
-  o.beam_width = max_alternatives > 1 || lexicon_constrained ? std::max(8, max_alternatives) : 1;
+  const bool beam = max_alternatives > 1 || lexicon_constrained || *graph;
+  o.beam_width = beam ? std::max(8, max_alternatives) : 1;
   o.frame_seconds = model.output_frame_seconds();
   if (lexicon_constrained) o.lexicon = model.lexicon;
+  o.phrases = std::move(*graph);
   return o;
 }
 

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "features/audio.h"
+#include "model/context_graph.h"
 #include "model/ctc.h"
 #include "model/recognizer/recognizer_model.h"
 
@@ -41,15 +43,18 @@ struct AudioFormat {
 };
 
 struct DecodingOptions {
-  int max_alternatives = 0;          // hypotheses per result, in [0, 10]; 0 = 1
-  bool word_time_offsets = false;    // word start/end times and confidences
-  bool lexicon_constrained = false;  // only words of the model's lexicon (beam search)
+  int max_alternatives = 0;            // hypotheses per result, in [0, 10]; 0 = 1
+  bool word_time_offsets = false;      // word start/end times and confidences
+  bool lexicon_constrained = false;    // only words of the model's lexicon (beam search)
+  std::vector<BoostedPhrase> phrases;  // boosted in beam search (model/context_graph.h)
 
   // INVALID_ARGUMENT naming the field.
   absl::Status Validate() const;
   // The decoder for `model`: greedy, or beam search (width max(8, N)) for N
-  // alternatives or a lexicon. FAILED_PRECONDITION ("lexicon_constrained:
-  // ...") when a lexicon is asked of a model that records none.
+  // alternatives, a lexicon or phrases. FAILED_PRECONDITION
+  // ("lexicon_constrained: ...") when a lexicon is asked of a model that
+  // records none; INVALID_ARGUMENT ("phrases[i].text: ...") for a phrase the
+  // model's units cannot spell.
   absl::StatusOr<CtcDecoderOptions> DecoderFor(const RecognizerModel& model) const;
 };
 

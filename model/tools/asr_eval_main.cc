@@ -1,5 +1,7 @@
 // asr-eval: evaluates a model (or the model in a checkpoint) on a manifest.
-//   asr-eval --model CKPT --manifest M.jsonl [--beam N] [--lexicon model|FILE|none] [--device cpu|cuda]
+//   asr-eval --model CKPT --manifest M.jsonl [--beam N] [--lexicon model|FILE|none] [--phrase
+//   TEXT[:BOOST]]...
+//            [--phrases FILE] [--device cpu|cuda]
 //            [--threads N]
 // Prints exactly one JSON line on stdout:
 //   {"wer":…, "cer":…, "utterances":…, "failed":…, "audio_seconds":…, "rtf":…}
@@ -52,15 +54,12 @@ int main(int argc, char** argv) {
   asr::Dataset ds(std::move(*utts), cfg.features, loaded->model->vocabulary(), data, /*train=*/false, 0,
                   &report);
   for (const std::string& p : report.problems) std::fprintf(stderr, "asr-eval: skipped %s\n", p.c_str());
-  const asr::EvalResult r = asr::Evaluate(
-      loaded->model, ds, setup->beam,
-      [&](const asr::EvalSample& s) {
-        if (!verbose) return;
-        const asr::Utterance& u = ds.utterance(s.index);
-        std::fprintf(stderr, "utt: %s %s\nref: %s\nhyp: %s\n", u.id.c_str(), u.audio_path.c_str(),
-                     s.reference.c_str(), s.hypothesis.c_str());
-      },
-      setup->lexicon);
+  const asr::EvalResult r = asr::Evaluate(loaded->model, ds, setup->decoder, [&](const asr::EvalSample& s) {
+    if (!verbose) return;
+    const asr::Utterance& u = ds.utterance(s.index);
+    std::fprintf(stderr, "utt: %s %s\nref: %s\nhyp: %s\n", u.id.c_str(), u.audio_path.c_str(),
+                 s.reference.c_str(), s.hypothesis.c_str());
+  });
   for (const std::string& p : ds.TakeProblems()) std::fprintf(stderr, "asr-eval: %s\n", p.c_str());
   std::printf(
       "{\"wer\": %.6f, \"cer\": %.6f, \"utterances\": %lld, \"failed\": %lld, \"audio_seconds\": %.3f, "

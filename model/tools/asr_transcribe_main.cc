@@ -1,5 +1,7 @@
 // asr-transcribe: prints each audio file's transcript with word timings.
-//   asr-transcribe --model M [--beam N] [--lexicon model|FILE|none] [--json] AUDIO...
+//   asr-transcribe --model M [--beam N] [--lexicon model|FILE|none] [--phrase TEXT[:BOOST]]... [--phrases
+//   FILE]
+//                  [--json] AUDIO...
 // Any container/rate/channel count features/ reads. Exit 1 if any file failed.
 #include <cstdio>
 
@@ -47,7 +49,7 @@ int main(int argc, char** argv) {
   auto setup = asr::SetUpDecoding(opts, "asr-transcribe");
   if (!setup) return 1;
   const auto model = asr::RecognizerModel::Create(setup->loaded.model, opts.model_path);
-  const asr::CtcDecoderOptions decoder(setup->beam, model->output_frame_seconds(), setup->lexicon);
+  const asr::CtcDecoderOptions& decoder = setup->decoder;
   int rc = 0;
   for (const std::string& f : files) {
     auto audio = asr::DecodeAudioFile(f);

@@ -4,9 +4,8 @@
 
 namespace asr {
 
-EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
-                    const std::function<void(const EvalSample&)>& on_sample,
-                    std::shared_ptr<const Lexicon> lexicon) {
+EvalResult Evaluate(AcousticModel& model, const Dataset& data, CtcDecoderOptions decode,
+                    const std::function<void(const EvalSample&)>& on_sample) {
   const auto start = std::chrono::steady_clock::now();
   model->eval();
   torch::NoGradGuard no_grad;
@@ -14,7 +13,7 @@ EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
   ErrorCounts counts;
   double loss_sum = 0;
   int64_t batches = 0;
-  const CtcDecoderOptions decode{beam, model->config().output_frame_seconds(), std::move(lexicon)};
+  decode.frame_seconds = model->config().output_frame_seconds();
   const int64_t failed_before = data.failed();
   for (const std::vector<int64_t>& indices : data.EpochBatches(0)) {
     const Batch b = data.MakeBatch(indices, /*epoch=*/-1, batches);

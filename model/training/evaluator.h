@@ -30,10 +30,15 @@ struct EvalSample {
 };
 
 // Runs `model` (left in eval mode) over every utterance of `data` on the
-// model's device with `beam` (1 = greedy) and an optional closed
-// `lexicon` (beam > 1 only); `on_sample` (optional) sees each hypothesis.
-EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
-                    const std::function<void(const EvalSample&)>& on_sample = {},
-                    std::shared_ptr<const Lexicon> lexicon = nullptr);
+// model's device, decoding with `decode` (beam width, lexicon, phrases; its
+// frame_seconds is replaced by the model's); `on_sample` (optional) sees
+// each hypothesis.
+EvalResult Evaluate(AcousticModel& model, const Dataset& data, CtcDecoderOptions decode,
+                    const std::function<void(const EvalSample&)>& on_sample = {});
+// The same with `beam` (1 = greedy) and nothing else.
+inline EvalResult Evaluate(AcousticModel& model, const Dataset& data, int beam,
+                           const std::function<void(const EvalSample&)>& on_sample = {}) {
+  return Evaluate(model, data, CtcDecoderOptions(beam, 0), on_sample);
+}
 
 }  // namespace asr

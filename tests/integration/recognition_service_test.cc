@@ -197,6 +197,27 @@ TEST(RecognitionServiceTest, InterimResultsEndpointsAndUnaryRecognize) {
     EXPECT_EQ(resp.alternatives(0).transcript(), nlohmann::json::parse(off.out)["text"].get<std::string>())
         << f;
   }
+  // Boosted phrases reach the decoder: "oh" boosted hard changes some
+  // transcript, the same way asr-transcribe --phrase does offline.
+  req.mutable_config()->set_lexicon_constrained(false);
+  asr::v1::Phrase* oh = req.mutable_config()->add_phrases();
+  oh->set_text("oh");
+  oh->set_boost(8);
+  int changed = 0;
+  for (const std::string& f : files) {
+    std::ifstream fin(f, std::ios::binary);
+    req.set_audio(std::string(std::istreambuf_iterator<char>(fin), {}));
+    grpc::ClientContext bctx;
+    ASSERT_TRUE(RecognitionStub(*server)->Recognize(&bctx, req, &resp).ok());
+    const ProcessResult plain = RunProcess({BinPath("asr-transcribe"), "--model", TinyModel(), "--json", f});
+    const ProcessResult boosted =
+        RunProcess({BinPath("asr-transcribe"), "--model", TinyModel(), "--phrase", "oh:8", "--json", f});
+    ASSERT_EQ(boosted.exit_code, 0) << boosted.err;
+    const std::string text = nlohmann::json::parse(boosted.out)["text"].get<std::string>();
+    EXPECT_EQ(resp.alternatives(0).transcript(), text) << f;
+    changed += text != nlohmann::json::parse(plain.out)["text"].get<std::string>();
+  }
+  EXPECT_GE(changed, 1);
 }
 
 TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone) {
@@ -233,6 +254,17 @@ TEST(RecognitionServiceTest, BadInputIsInvalidArgumentAndLeavesOtherStreamsAlone
     r.mutable_config()->set_sample_rate_hertz(bad_rate);
     expect_invalid({r}, "config.sample_rate_hertz");
   }
+  // Phrases the model cannot spell (no letter of its units), or with a bad
+  // boost, are named.
+  Req unspellable = config;
+  unspellable.mutable_config()->add_phrases()->set_text("seven");
+  unspellable.mutable_config()->add_phrases()->set_text("42!");
+  expect_invalid({unspellable}, "config.phrases[1].text: '42!' has no unit");
+  Req bad_boost = config;
+  asr::v1::Phrase* over = bad_boost.mutable_config()->add_phrases();
+  over->set_text("seven");
+  over->set_boost(11);
+  expect_invalid({bad_boost}, "config.phrases[0].boost: 11 not in [0, 10]");
   Req odd;
   odd.set_audio(std::string(321, '\1'));
   expect_invalid({config, odd}, "321 bytes");

@@ -1,12 +1,13 @@
 """The Python client (client/python, built into build/python) against a real
 asr-server with a token: upload the tiny corpus, train with a progress bar,
 watch, publish, transcribe (equal to asr-client's), stream in real time with
-interim results, download the model, reflection-based calls, and clear
-errors for bad input.
+interim results, phrases, download the model and load its export in plain
+PyTorch, reflection-based calls, and clear errors for bad input.
 
 Run by ctest (python_client_test) with Debian's python3-grpcio:
   PYTHONPATH=build/python ASR_BIN_DIR=build/bin ASR_SOURCE_DIR=. /usr/bin/python3 tests/python/test_asr_client.py -v
 """
+import contextlib
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import wave
 
 import grpc
 
@@ -112,6 +114,12 @@ class ClientTest(unittest.TestCase):
             for w in mine.alternatives[0].words:
                 self.assertLessEqual(0, w.start)
                 self.assertLessEqual(w.start, w.end)
+            # Phrases reach the server in all three forms, as the CLI sends them.
+            boosted = self.client.transcribe(wav, phrases={"oh": 8})
+            self.assertEqual(self.client.transcribe(wav, phrases=[("oh", 8)]).transcript, boosted.transcript)
+            theirs = json.loads(self.cli("--json", "transcribe", "--phrase", "oh:8", str(wav)))
+            self.assertEqual(boosted.transcript, theirs.get("alternatives", [{}])[0].get("transcript", ""))
+            self.client.transcribe(wav, phrases=["seven"])
 
     def test_real_time_stream_has_interim_results_and_the_unary_final(self):
         wav = self.test_wavs[0]
@@ -151,6 +159,53 @@ class ClientTest(unittest.TestCase):
         self.assertFalse((self.dir / "nope.asrmodel").exists())
         self.assertFalse((self.dir / "nope.asrmodel.part").exists())
 
+    def test_exported_model_in_pytorch_matches_the_server(self):
+        """asr-export's safetensors + JSON, loaded by the plain PyTorch module
+        of client/python (written from the paper's equations), give the C++
+        model's log-probabilities within 1e-4 and the server's transcripts."""
+        import numpy
+        import torch
+        from asr_client.torch_model import ExportedModel
+
+        model_file, out = self.dir / "export.asrmodel", self.dir / "export"
+        self.client.download_model("digits", model_file)
+        refs = [arg for wav in self.test_wavs for arg in ("--reference-audio", str(wav))]
+        subprocess.run([str(BIN / "asr-export"), "--model", str(model_file), "--out", str(out), *refs], check=True,
+                       capture_output=True, timeout=120)
+        for name in ("model.safetensors", "config.json", "vocab.json", "cmvn.json"):
+            self.assertTrue((out / name).stat().st_size > 0, name)
+        model = ExportedModel.load(out)
+        features_checked = 0
+        self.assertEqual(json.loads((out / "vocab.json").read_text())["units"][0], "")
+        for i, wav in enumerate(self.test_wavs):
+            feats = torch.from_numpy(numpy.load(out / "reference" / f"{i}.features.npy"))
+            expected = torch.from_numpy(numpy.load(out / "reference" / f"{i}.log_probs.npy"))
+            with torch.no_grad():
+                log_probs, lengths = model(feats[None], torch.tensor([feats.shape[0]]))
+            self.assertEqual(tuple(log_probs.shape[1:]), tuple(expected.shape), wav)
+            self.assertEqual(int(lengths[0]), expected.shape[0])
+            diff = (log_probs[0] - expected).abs().max().item()
+            self.assertLessEqual(diff, 1e-4, f"{wav}: max |log p - C++| = {diff}")
+            self.assertEqual(model.greedy_text(log_probs[0]), self.client.transcribe(wav).transcript, wav)
+            # Its own Kaldi features (torchaudio, float32) match the C++ ones where no resampling is involved:
+            # within 1e-2 in log-mel (the quietest bins of silence differ by up to 4e-3; float32 sums of
+            # power spectra), and the log-probabilities they give within 1e-3 (measured: 8e-6).
+            with wave.open(str(wav)) if wav.suffix == ".wav" else contextlib.nullcontext() as w:
+                if w and w.getframerate() == 16000 and w.getsampwidth() == 2 and w.getnchannels() == 1:
+                    pcm = numpy.frombuffer(w.readframes(w.getnframes()), dtype=numpy.int16)
+                    mine = model.features(torch.from_numpy(pcm.astype(numpy.float32) / 32768), 16000)
+                    self.assertLessEqual((mine - feats).abs().max().item(), 1e-2, wav)
+                    with torch.no_grad():
+                        own, _ = model(mine[None], torch.tensor([mine.shape[0]]))
+                    self.assertLessEqual((own[0] - expected).abs().max().item(), 1e-3, wav)
+                    features_checked += 1
+        self.assertGreaterEqual(features_checked, 1)
+        # The path on to ONNX (docs/api.md): tracing runs (no ONNX runtime here to run the result).
+        feats = torch.from_numpy(numpy.load(out / "reference" / "0.features.npy"))[None]
+        torch.onnx.export(model, (feats, torch.tensor([feats.shape[1]])), str(out / "model.onnx"),
+                          input_names=["features", "lengths"], output_names=["log_probs", "out_lengths"])
+        self.assertGreater((out / "model.onnx").stat().st_size, 1000)
+
     def test_reflection_based_call(self):
         self.assertIn("asr.v1.RecognitionService", reflection.services(self.target))
         info = json.loads(reflection.call(self.target, "asr.v1.InfoService/GetServerInfo", token=TOKEN))
@@ -187,6 +242,9 @@ class ClientTest(unittest.TestCase):
         code, details = code_and_details(lambda: self.client.transcribe(self.test_wavs[0], model="nope"))
         self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)  # recognition.proto: an unknown model
         self.assertIn("nope", details)
+        code, details = code_and_details(lambda: self.client.transcribe(self.test_wavs[0], phrases={"seven": -1}))
+        self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("config.phrases[0].boost", details)
         code, details = code_and_details(lambda: list(self.client.stream(iter([b"\0\0"] * 4), sample_rate=0)))
         self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("sample_rate", details)

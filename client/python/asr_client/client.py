@@ -13,7 +13,7 @@ import os
 import pathlib
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import IO, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 from google.protobuf import json_format
@@ -26,6 +26,8 @@ from asr_client._pb.asr.v1 import training_pb2_grpc
 from asr_client._pb.grpc.health.v1 import health_pb2, health_pb2_grpc
 
 Audio = Union[str, os.PathLike, bytes]
+# Phrases to boost: texts (the server's default boost), (text, boost) pairs, or {text: boost}.
+Phrases = Union[Iterable[Union[str, Tuple[str, float]]], Mapping[str, float]]
 CHUNK_BYTES = 1 << 20  # upload and download chunks
 
 # The protos, for callers that want them (Job, ModelVersion, TrainingConfig, ...).
@@ -162,7 +164,8 @@ class Client:
 
     def _config(self, model: Optional[str], version: int, encoding: Optional[str], sample_rate: int,
                 channels: int, max_alternatives: int, word_times: bool, interim_results: bool,
-                endpoint_silence: Optional[float], request_id: str) -> rpb.RecognitionConfig:
+                endpoint_silence: Optional[float], request_id: str,
+                phrases: Optional[Phrases]) -> rpb.RecognitionConfig:
         c = rpb.RecognitionConfig(model=model or self._default_model(), model_version=version,
                                   sample_rate_hertz=sample_rate, audio_channel_count=channels,
                                   max_alternatives=max_alternatives, enable_word_time_offsets=word_times,
@@ -174,6 +177,10 @@ class Client:
             c.encoding = ENCODINGS[encoding]
         if endpoint_silence is not None:
             c.endpoint.silence_seconds = endpoint_silence
+        items = phrases.items() if isinstance(phrases, Mapping) else phrases or []
+        for p in items:
+            text, boost = (p, 0.0) if isinstance(p, str) else p
+            c.phrases.add(text=text, boost=boost)
         return c
 
     def _default_model(self) -> str:
@@ -187,15 +194,18 @@ class Client:
     def transcribe(self, audio: Audio, model: Optional[str] = None, version: int = 0,
                    max_alternatives: int = 0, word_times: bool = False,
                    encoding: Optional[str] = None, sample_rate: int = 0, channels: int = 0,
-                   endpoint_silence: Optional[float] = None, request_id: str = "") -> Result:
+                   endpoint_silence: Optional[float] = None, request_id: str = "",
+                   phrases: Optional[Phrases] = None) -> Result:
         """Recognizes a whole file (a path or its bytes; any container the
         server reads, or raw PCM with encoding and sample_rate) of at most
         600 s: stream longer ones. model: a published name (default: the
         only one published); version 0 = latest. The result is the whole
         file's; its `utterances` cut it at silences of endpoint_silence
-        seconds (default 0.8; negative: one utterance)."""
+        seconds (default 0.8; negative: one utterance). phrases: texts to
+        favour in decoding, as a list (default boost) or {text: boost}
+        (log-probability bonus per output unit, 0-10)."""
         config = self._config(model, version, encoding, sample_rate, channels, max_alternatives, word_times,
-                              False, endpoint_silence, request_id)
+                              False, endpoint_silence, request_id, phrases)
         r = self._unary(self._recognition.Recognize, rpb.RecognizeRequest(config=config, audio=_read_audio(audio)))
         utterances = [Result(_alternatives(u.alternatives), end_time=_seconds(u.end_time),
                              utterance_index=u.utterance_index, model=r.model, start_time=_seconds(u.start_time))
@@ -206,14 +216,15 @@ class Client:
                model: Optional[str] = None, version: int = 0, interim_results: bool = True,
                word_times: bool = False, max_alternatives: int = 0, channels: int = 0,
                endpoint_silence: Optional[float] = None, speech_events: bool = False,
-               request_id: str = "") -> Iterator[Result]:
+               request_id: str = "", phrases: Optional[Phrases] = None) -> Iterator[Result]:
         """Streams audio chunks (LINEAR16 at sample_rate by default; see
         audio_chunks) and yields results as they come: interim ones
         (is_final False) while interim_results, and a final one per
         utterance; with speech_events, also event results where speech
-        begins and ends. Ends when the server has answered all the audio."""
+        begins and ends; phrases as for transcribe. Ends when the server
+        has answered all the audio."""
         config = self._config(model, version, encoding, sample_rate, channels, max_alternatives, word_times,
-                              interim_results, endpoint_silence, request_id)
+                              interim_results, endpoint_silence, request_id, phrases)
         config.speech_events = speech_events
 
         def requests():

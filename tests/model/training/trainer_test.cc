@@ -85,14 +85,11 @@ TEST_F(TrainerTest, TrainingOnTheTinyCorpusLowersDevCerFarBelowAnUntrainedModel)
   // Decoding constrained to it never emits a non-word.
   auto lex = ResolveLexicon("model", best->model);
   ASSERT_TRUE(lex.ok()) << lex.status();
-  Evaluate(
-      best->model, dev, 4,
-      [&](const EvalSample& s) {
-        for (absl::string_view w : absl::StrSplit(s.hypothesis, ' ', absl::SkipEmpty())) {
-          EXPECT_TRUE(digits.count(std::string(w))) << s.hypothesis;
-        }
-      },
-      *lex);
+  Evaluate(best->model, dev, CtcDecoderOptions(4, 0, *lex), [&](const EvalSample& s) {
+    for (absl::string_view w : absl::StrSplit(s.hypothesis, ' ', absl::SkipEmpty())) {
+      EXPECT_TRUE(digits.count(std::string(w))) << s.hypothesis;
+    }
+  });
   // Progress carried everything a client shows.
   int steps = 0, validations = 0;
   for (const ProgressEvent& e : events) {
