@@ -4,7 +4,9 @@
 #   upload the corpus, train the default model through asr-client (live
 #   progress), publish it, evaluate it on the held-out-voice test split,
 #   stream a test utterance in real time with interim and final results,
-#   and stop the server cleanly.
+#   start asr-web (open the printed http://127.0.0.1:PORT/ for the live
+#   transcription page and the training dashboard; with a terminal the demo
+#   waits for Enter), and stop both cleanly.
 #
 #   scripts/demo.sh            default corpus and model (~15 min of training on 2 cores)
 #   scripts/demo.sh --quick    tiny corpus and model (a few minutes in all)
@@ -88,9 +90,26 @@ $client transcribe --stream --realtime --interim --model digits "$test_file"
 echo "== metrics excerpt"
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -E '^asr_(training_jobs|streams_total|audio_processed|training_steps)' || true
 
-echo "== stopping asr-server"
-kill -TERM $server_pid
-wait $server_pid
+echo "== starting asr-web, the browser pages"
+"$bin/asr-web" --listen "127.0.0.1:${ASR_WEB_PORT:-0}" --server "127.0.0.1:$grpc_port" \
+  --ready-file "$work/web.json" 2> "$work/web.log" &
+web_pid=$!
+trap 'kill -9 $server_pid $web_pid 2>/dev/null || true; echo "demo: failed; the logs and state are in $work" >&2' EXIT
+for _ in $(seq 100); do [[ -s "$work/web.json" ]] && break; sleep 0.1; done
+web_url="http://127.0.0.1:$(sed -E 's/.*"http_port":([0-9]+).*/\1/' "$work/web.json")"
+curl -fsS "$web_url/readyz" >/dev/null
+echo "   published models as the pages see them: $(curl -fsS "$web_url/api/models" | head -c 160)"
+if [[ -t 0 ]]; then
+  echo "== open $web_url/ (live transcription from your microphone, or drop a file) and"
+  echo "   $web_url/dashboard.html (the training run, checkpoints, models); press Enter to stop"
+  read -r _
+else
+  echo "== (with a terminal the demo would now wait while you open $web_url/)"
+fi
+
+echo "== stopping asr-web and asr-server"
+kill -TERM $web_pid $server_pid
+wait $web_pid $server_pid
 trap - EXIT
 rm -rf "$work"
 echo "demo: done"

@@ -28,7 +28,7 @@ BUILD=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev
   libsndfile1-dev libsoxr-dev libflac-dev libogg-dev libopus-dev
   prometheus-cpp-dev libsqlite3-dev libpq-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
 )
 BUILD_TORCH=(libtorch-dev libgloo-dev)
 # Tests, fuzzing, the default corpus, golden data and plots.
@@ -39,6 +39,7 @@ TOOLS=(
   festvox-suopuhe-lj festvox-suopuhe-mv
   prometheus openssl postgresql-15 nginx-light
   python3-grpcio python3-protobuf python3-tqdm
+  chromium chromium-driver python3-selenium
   python3-torch python3-torchaudio python3-numpy python3-matplotlib python3-yaml
   nodejs npm
   slurmctld slurmd slurm-client munge
