@@ -57,15 +57,20 @@ class WatchPrinter {
     if (e.has_validation()) {
       const auto& v = e.validation();
       if (v.is_best()) best_cer_ = v.cer();
+      last_validation_step_ = v.step();
       std::fprintf(stderr, "validation epoch %lld step %lld: CER %.2f%% WER %.2f%%%s\n",
                    static_cast<long long>(v.epoch() + 1), static_cast<long long>(v.step()), 100 * v.cer(),
                    100 * v.wer(), v.is_best() ? " (best)" : "");
     } else if (e.has_checkpoint_saved()) {
-      // Once per step: a cancel's checkpoint may be the one just written.
-      const int64_t step = e.checkpoint_saved().step();
-      if (step != last_checkpoint_)
-        std::fprintf(stderr, "checkpoint at step %lld\n", static_cast<long long>(step));
-      last_checkpoint_ = step;
+      // The end-of-epoch checkpoint beside its validation line is news only
+      // when it is the best so far; others (periodic, on cancel) are shown,
+      // each step once (a cancel's checkpoint may be the one just written).
+      const auto& c = e.checkpoint_saved();
+      if (c.step() != last_checkpoint_ && (c.step() != last_validation_step_ || c.is_best())) {
+        std::fprintf(stderr, "checkpoint at step %lld%s\n", static_cast<long long>(c.step()),
+                     c.is_best() ? " (best dev CER so far)" : "");
+      }
+      last_checkpoint_ = c.step();
     } else if (e.has_state()) {
       std::fprintf(stderr, "state %s\n", StateName(e.state()).c_str());
     } else if (e.has_error()) {
@@ -92,6 +97,7 @@ class WatchPrinter {
   bool tty_, json_, dirty_ = false;
   double best_cer_ = -1, total_ = -1;
   int64_t last_checkpoint_ = -1;
+  int64_t last_validation_step_ = -1;
 };
 
 }  // namespace

@@ -93,7 +93,12 @@ asr::v1::JobEvent ToJobEvent(const ProgressEvent& p, asr::v1::Job* job) {
         asr::v1::Checkpoint* c = e.mutable_checkpoint_saved();
         c->set_step(p.step);
         c->set_epoch(p.epoch);
-        c->set_dev_cer(job->has_best() ? job->best().cer() : -1);
+        // Known here only when this step holds the best validation so far
+        // (ListCheckpoints gives every checkpoint its own).
+        const bool best = job->has_best() && job->best().step() == p.step;
+        c->set_is_best(best);
+        c->set_dev_cer(best ? job->best().cer() : -1);
+        c->set_dev_wer(best ? job->best().wer() : -1);
         *c->mutable_create_time() = NowTimestamp();
       }
       break;
