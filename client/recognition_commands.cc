@@ -295,7 +295,7 @@ void AddTranscribeCommand(CLI::App& app, const ConnectionOptions& conn, int* exi
                 "only words the model was trained on (closed-vocabulary beam search)");
   cmd->add_option("--phrase", a->phrases,
                   "TEXT or TEXT:BOOST, repeatable: favour this phrase in decoding (beam search; boost = "
-                  "log-probability bonus per output unit, default 2)");
+                  "log-probability bonus per output unit, default 0.5)");
   cmd->add_option("--endpoint-silence", a->endpoint_seconds,
                   "seconds of silence that end an utterance (0 = 0.8)");
   cmd->add_flag("!--no-words", a->words, "omit word timings");

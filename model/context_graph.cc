@@ -24,7 +24,7 @@ absl::Status ContextGraph::Validate(const std::vector<BoostedPhrase>& phrases) {
     }
     if (!std::isfinite(p.boost) || p.boost < 0 || p.boost > kMaxBoost) {
       return absl::InvalidArgumentError(absl::StrCat("phrases[", i, "].boost: ", p.boost, " not in [0, ",
-                                                     kMaxBoost, "] (0 = the default ", kDefaultBoost, ")"));
+                                                     kMaxBoost, "] (0 = the default)"));
     }
   }
   return absl::OkStatus();
@@ -74,6 +74,8 @@ absl::StatusOr<std::shared_ptr<const ContextGraph>> ContextGraph::Create(
     g->nodes_[static_cast<size_t>(node)].is_end = true;
   }
   g->units_.assign(units.begin(), units.end());
+  g->space_ = vocab.space();
+  g->word_units_ = vocab.word_units();
   // Breadth first, so that a node's fail target (shorter) is final before it.
   const int64_t space = vocab.space();
   std::deque<int> queue{kRoot};
@@ -112,6 +114,18 @@ int ContextGraph::Child(int node, int64_t id) const {
 }
 
 ContextGraph::Step ContextGraph::Next(int node, int64_t id, bool at_word_start) const {
+  const Node& from = nodes_[static_cast<size_t>(node)];
+  if (from.is_end) {
+    // A phrase has just been spelled out: a longer phrase may go on; a word
+    // break keeps the bonus and the unit starts afresh (word units: it may
+    // begin a phrase); a letter means the word goes on, and it was not the
+    // phrase ("two" in "twoh").
+    if (const int child = Child(node, id); child >= 0) {
+      return {child, nodes_[static_cast<size_t>(child)].held - from.held};
+    }
+    if (word_units_ || id == space_) return Next(kRoot, id, /*at_word_start=*/true);
+    return {kRoot, -from.held};
+  }
   int n = node, target = kRoot;
   for (;;) {
     const int child = Child(n, id);
@@ -123,9 +137,12 @@ ContextGraph::Step ContextGraph::Next(int node, int64_t id, bool at_word_start) 
     if (n == kRoot) break;
     n = nodes_[static_cast<size_t>(n)].fail;
   }
-  const double bonus = nodes_[static_cast<size_t>(target)].held - Pending(node);
-  // A completed phrase keeps its bonus: matching starts over.
-  return {nodes_[static_cast<size_t>(target)].is_end ? kRoot : target, bonus};
+  return {target, nodes_[static_cast<size_t>(target)].held - from.held};
+}
+
+double ContextGraph::Pending(int node) const {
+  const Node& n = nodes_[static_cast<size_t>(node)];
+  return n.is_end ? 0.0 : n.held;
 }
 
 }  // namespace asr

@@ -2,10 +2,12 @@
 // manner of icefall's and sherpa's hotwords: the phrases' output units form
 // an Aho-Corasick trie; a hypothesis earns `boost` (a log-probability bonus)
 // for each unit that extends a match, keeps the bonus once the phrase is
-// complete, and gives it back when a partial match fails or the utterance
-// ends inside one. Matches start at word starts only (a phrase "art" is not
-// boosted inside "start"); a phrase that is a prefix of another completes
-// first, and the longer one's further units then earn nothing.
+// complete and a word break (or the end of the utterance) follows it, and
+// gives it back when a partial match fails, when the word goes on past the
+// phrase ("two" in "twoh"), or when the utterance ends inside a match.
+// Matches start at word starts only (a phrase "art" is not boosted inside
+// "start"). Of nested phrases ("new", "new york") the longer is followed
+// while it matches; if it then fails, the shorter is not credited either.
 #pragma once
 
 #include <cstdint>
@@ -21,13 +23,16 @@ namespace asr {
 
 struct BoostedPhrase {
   std::string text;  // Vocabulary::Normalize()d before use
-  float boost = 0;   // log-probability bonus per output unit matched; 0 = kDefaultBoost
+  float boost = 0;   // log-probability bonus per output unit matched; 0 = the default
 };
 
 class ContextGraph {
  public:
   static constexpr int kRoot = 0;
-  static constexpr float kDefaultBoost = 2.0f;
+  // The default per unit (a character, or a word of a word-unit model),
+  // chosen on held-out data (docs/results.md#phrase-boosting): larger ones
+  // fix a few more phrases and cost the utterances that hold none of them.
+  static constexpr float kDefaultBoost = 0.5f;
   static constexpr float kMaxBoost = 10.0f;
   static constexpr size_t kMaxPhrases = 1000;
   static constexpr size_t kMaxPhraseBytes = 200;
@@ -51,8 +56,9 @@ class ContextGraph {
   // are words); only then can a match start afresh.
   Step Next(int node, int64_t id, bool at_word_start) const;
   // Bonus an unfinished match at `node` holds; withdrawn when the
-  // hypothesis ends there (the final ranking subtracts it).
-  double Pending(int node) const { return nodes_[static_cast<size_t>(node)].held; }
+  // hypothesis ends there (the final ranking subtracts it). 0 where a
+  // phrase has just been completed.
+  double Pending(int node) const;
   // Every unit that occurs in a phrase, ascending: beam search considers
   // them at every frame, however unlikely, so a phrase can enter the beam.
   const std::vector<int64_t>& units() const { return units_; }
@@ -70,6 +76,8 @@ class ContextGraph {
   std::vector<Node> nodes_;
   std::vector<int64_t> units_;
   size_t num_phrases_ = 0;
+  int64_t space_ = -1;  // the word break unit; -1 for word units
+  bool word_units_ = false;
 };
 
 }  // namespace asr

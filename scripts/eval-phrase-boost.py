@@ -2,13 +2,14 @@
 """Phrase boosting measured on a held-out split (docs/results.md#phrase-boosting).
 
     scripts/eval-phrase-boost.py --model runs/words-chars/model.asrmodel \\
-        --manifest corpus-words/test.jsonl [--phrases 30] [--boost 1 2 3] [--beam 8] [--out DIR]
+        --manifest corpus-words/test.jsonl [--phrases 30] [--phrase-words 2] [--boost 1 2 3] [--beam 8] [--out DIR]
 
 1. Decodes the split without phrases (beam search, asr-eval).
 2. Picks up to --phrases phrases, one per utterance that decoding got
-   wrong: two consecutive reference words, at least one of them missing
-   from the hypothesis, that no other utterance of the split holds (as an
-   application that knows "new york" is coming would boost it). Those
+   wrong: --phrase-words consecutive reference words, not all of them in
+   the hypothesis in that order, that no other utterance of the split holds
+   (as an application that knows "new york" or an account number is coming
+   would boost it). Those
    utterances are the boosted set; the rest, which hold none of the
    phrases, the unboosted set.
 3. Decodes the split again with all the phrases, at each --boost, and
@@ -77,6 +78,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--phrases", type=int, default=30, help="how many phrases to boost")
+    ap.add_argument("--phrase-words", type=int, default=2, help="words per phrase")
     ap.add_argument("--boost", type=float, nargs="+", default=[2.0], help="boosts to try; the first is judged")
     ap.add_argument("--beam", type=int, default=8)
     ap.add_argument("--max-degradation", type=float, default=0.5, help="CER points the unboosted set may lose")
@@ -89,8 +91,8 @@ def main():
     base = decode(args, out, "no-phrases")
 
     def pairs(text):
-        w = text.split()
-        return [f"{a} {b}" for a, b in zip(w, w[1:])]
+        w, n = text.split(), args.phrase_words
+        return [" ".join(w[i:i + n]) for i in range(len(w) - n + 1)]
 
     pair_count = {}
     for ref, _ in base.values():
@@ -101,8 +103,7 @@ def main():
         ref, hyp = base[k]
         if len(phrases) == args.phrases:
             break
-        wrong = [p for p in pairs(ref) if pair_count[p] == 1 and f" {p} " not in f" {hyp} "
-                 and any(w not in hyp.split() for w in p.split())]
+        wrong = [p for p in pairs(ref) if pair_count[p] == 1 and f" {p} " not in f" {hyp} "]
         if wrong:
             phrases.append(wrong[0])
             boosted[k] = wrong[0]
@@ -112,8 +113,8 @@ def main():
     phrases_file.write_text("\n".join(phrases) + "\n")
     rest = [k for k in base if k not in boosted]
     base_cer, base_wer = rates(base, rest)
-    print(f"{len(base)} utterances; {len(phrases)} phrases, each two words of one of them that decoding got "
-          f"wrong ({out}/phrases.txt); the other {len(rest)} utterances hold none")
+    print(f"{len(base)} utterances; {len(phrases)} phrases, each {args.phrase_words} words of one of them that "
+          f"decoding got wrong ({out}/phrases.txt); the other {len(rest)} utterances hold none")
     print(f"{'boost':>6} | {'phrases right':>13} | {'unboosted set CER':>17} | {'WER':>6} | boosted set CER")
     print(f"{'none':>6} | {0:>6} of {len(phrases):<4} | {base_cer:>16.2f}% | {base_wer:>5.2f}% | "
           f"{rates(base, boosted)[0]:.2f}%")

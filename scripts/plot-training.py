@@ -2,7 +2,7 @@
 """Draws a training curve from asr-train's OUT/train_log.jsonl: training
 loss and dev CER against training wall time, to a PNG.
 
-    /usr/bin/python3 scripts/plot-training.py OUT/train_log.jsonl curve.png [--title T]
+    /usr/bin/python3 scripts/plot-training.py OUT/train_log.jsonl curve.png [--title T] [--machine "2-core ..."]
 """
 import argparse
 import json
@@ -20,6 +20,7 @@ def main():
     ap.add_argument("log")
     ap.add_argument("png")
     ap.add_argument("--title", default="LN-LSTM CTC training")
+    ap.add_argument("--machine", help="what the run was measured on, appended to the title (the log does not say)")
     args = ap.parse_args()
     steps, dev = [], []
     with open(args.log) as f:
@@ -63,7 +64,7 @@ def main():
     ax2.set_yticklabels([str(t) for t in ticks])
     ax2.minorticks_off()
     ax2.set_ylabel("dev CER (%, log scale)", color="tab:red")
-    ax1.set_title(args.title)
+    ax1.set_title(f"{args.title}, {args.machine}" if args.machine else args.title)
     ax1.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(args.png)

@@ -39,7 +39,7 @@ struct DecodeCliOptions {
         ->capture_default_str();
     app.add_option("--phrase", phrases,
                    "TEXT or TEXT:BOOST, repeatable: favour this phrase (boost = log-probability bonus per "
-                   "output unit, default 2)");
+                   "output unit, default 0.5)");
     app.add_option("--phrases", phrases_file, "a file of phrases to favour, one TEXT or TEXT:BOOST a line")
         ->check(CLI::ExistingFile);
     app.add_option("--threads", threads, "LibTorch + BLAS threads (0 = half the cores)");

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -126,15 +127,60 @@ struct Backend {
 
 // ---- WebSocket sessions ---------------------------------------------------
 
+class WsSession;
+
+// The open WebSocket sessions, so that shutdown can cancel their calls and
+// wait for them. Thread-safe.
+struct SessionRegistry {
+  std::mutex mu;
+  std::condition_variable gone;
+  std::vector<std::weak_ptr<WsSession>> sessions;  // guarded by mu; expired ones pruned on Add
+  int count = 0;                                   // guarded by mu: sessions alive
+
+  // Reserves a place; false when `max` are open.
+  bool Reserve(int max) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (count >= max) return false;
+    ++count;
+    return true;
+  }
+  void Add(const std::shared_ptr<WsSession>& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    sessions.erase(
+        std::remove_if(sessions.begin(), sessions.end(), [](const auto& w) { return w.expired(); }),
+        sessions.end());
+    sessions.push_back(s);
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu);
+    --count;
+    gone.notify_all();
+  }
+  std::vector<std::shared_ptr<WsSession>> Live() {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<std::shared_ptr<WsSession>> live;
+    for (const auto& w : sessions) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+    return live;
+  }
+  // Waits until every session has ended or `timeout` passed.
+  void WaitAllGone(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu);
+    gone.wait_for(lock, timeout, [&] { return count == 0; });
+  }
+};
+
 // Owns one browser WebSocket and one gRPC call. Beast's stream is used on
 // its strand only; the gRPC call's threads reach it through Send() and
 // Finish(), which post to the strand. Kept alive by shared_ptr until the
 // socket and the call's threads are done with it.
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket&& socket, std::shared_ptr<const Backend> backend, std::atomic<int>* sessions)
+  // Takes one place reserved in `sessions` and gives it back when destroyed.
+  WsSession(tcp::socket&& socket, std::shared_ptr<const Backend> backend, SessionRegistry* sessions)
       : ws_(std::move(socket)), backend_(std::move(backend)), sessions_(sessions) {}
-  virtual ~WsSession() { sessions_->fetch_sub(1); }
+  virtual ~WsSession() { sessions_->Release(); }
 
   void Start(Request req) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -156,6 +202,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (!self->writing_) self->WriteNext();
     });
   }
+  // Thread-safe: ends the gRPC call (the browser went away or misbehaved,
+  // or the gateway shuts down); the session then finishes as the call does.
+  virtual void Cancel() = 0;
   // Thread-safe: the call is over; sends {"status"} after what is queued, then closes.
   void Finish(const grpc::Status& st) {
     Send(nlohmann::json{{"status", nlohmann::json::parse(StatusJson(st))}}.dump());
@@ -168,8 +217,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
  protected:
   // On the strand: one message from the browser.
   virtual void OnMessage(std::string data, bool binary) = 0;
-  // Thread-safe: the browser went away or misbehaved: end the gRPC call.
-  virtual void Cancel() = 0;
+
   void ReadNext() {
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) {
@@ -220,7 +268,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   std::shared_ptr<const Backend> backend_;
-  std::atomic<int>* sessions_;
+  SessionRegistry* sessions_;
   std::deque<std::string> outbox_;  // strand only
   bool writing_ = false, closing_ = false, closed_ = false;
 };
@@ -245,7 +293,11 @@ class RecognizeSession : public WsSession {
           j.value("config", nlohmann::json::object()).dump(), first.mutable_config(), o);
       if (!st.ok()) return Reject(absl::StrCat("config: ", st.message().as_string()));
       started_ = true;
-      ctx_ = backend().Context(j.value("token", ""), /*deadline=*/false);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopped_) return;  // cancelled (shutdown) before it began
+        ctx_ = backend().Context(j.value("token", ""), /*deadline=*/false);
+      }
       call_ = backend().recognition->StreamingRecognize(ctx_.get());
       Push(Item{first.SerializeAsString(), false});
       auto self = std::static_pointer_cast<RecognizeSession>(shared_from_this());
@@ -328,8 +380,8 @@ class RecognizeSession : public WsSession {
     Finish(call_->Finish());
   }
 
-  bool started_ = false;  // strand only
-  std::unique_ptr<grpc::ClientContext> ctx_;
+  bool started_ = false;                      // strand only
+  std::unique_ptr<grpc::ClientContext> ctx_;  // set once under mu_
   std::unique_ptr<
       grpc::ClientReaderWriter<asr::v1::StreamingRecognizeRequest, asr::v1::StreamingRecognizeResponse>>
       call_;
@@ -344,7 +396,7 @@ class RecognizeSession : public WsSession {
 // WS /ws/jobs/{id}: one WatchJob call, its events forwarded as they come.
 class WatchSession : public WsSession {
  public:
-  WatchSession(tcp::socket&& socket, std::shared_ptr<const Backend> backend, std::atomic<int>* sessions,
+  WatchSession(tcp::socket&& socket, std::shared_ptr<const Backend> backend, SessionRegistry* sessions,
                std::string job_id)
       : WsSession(std::move(socket), std::move(backend), sessions), job_id_(std::move(job_id)) {}
 
@@ -456,7 +508,7 @@ Response HandleApi(const Backend& b, const Request& req) {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket&& socket, std::shared_ptr<const Backend> backend, net::thread_pool* calls,
-              std::atomic<int>* sessions, int max_sessions)
+              SessionRegistry* sessions, int max_sessions)
       : stream_(std::move(socket)),
         backend_(std::move(backend)),
         calls_(calls),
@@ -525,8 +577,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool watch = parts.size() == 3 && parts[0] == "ws" && parts[1] == "jobs";
     if (!recognize && !watch)
       return Send(Reply(req, http::status::not_found, "no such socket\n", "text/plain"));
-    if (sessions_->fetch_add(1) >= max_sessions_) {
-      sessions_->fetch_sub(1);
+    if (!sessions_->Reserve(max_sessions_)) {
       return Send(
           Reply(req, http::status::service_unavailable,
                 "{\"code\":\"RESOURCE_EXHAUSTED\",\"message\":\"the gateway's WebSocket sessions are all "
@@ -539,6 +590,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     } else {
       session = std::make_shared<WatchSession>(stream_.release_socket(), backend_, sessions_, parts[2]);
     }
+    sessions_->Add(session);
     session->Start(std::move(req));
   }
 
@@ -560,7 +612,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<const Backend> backend_;
   net::thread_pool* calls_;
-  std::atomic<int>* sessions_;
+  SessionRegistry* sessions_;
   int max_sessions_;
 };
 
@@ -572,7 +624,7 @@ struct Gateway::Impl {
   tcp::acceptor acceptor{ioc};
   net::thread_pool calls{4};  // blocking /api gRPC calls
   std::shared_ptr<const Backend> backend;
-  std::atomic<int> sessions{0};
+  SessionRegistry sessions;
   std::vector<std::thread> threads;
 
   void Accept() {
@@ -640,6 +692,9 @@ void Gateway::Shutdown() {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
+  // Open calls end (CANCELLED reaches each browser) before the I/O stops.
+  for (const auto& session : impl_->sessions.Live()) session->Cancel();
+  impl_->sessions.WaitAllGone(std::chrono::seconds(5));
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();

@@ -40,12 +40,22 @@ TEST(ContextGraphTest, EarnsPerUnitKeepsCompletePhrasesAndWithdrawsFailedOnes) {
   const ContextGraph::Step full = Walk(**g, v, "kelvin is");
   EXPECT_DOUBLE_EQ(full.bonus, 9.0);
   EXPECT_DOUBLE_EQ((*g)->Pending(full.node), 0.0);
-  // A failed match gives everything back.
+  // A failed match gives everything back, and so does a word that goes on
+  // past the phrase.
   EXPECT_DOUBLE_EQ(Walk(**g, v, "kelp").bonus, 0.0);
+  EXPECT_DOUBLE_EQ(Walk(**g, v, "kelvins").bonus, 0.0);
   EXPECT_DOUBLE_EQ(Walk(**g, v, "kevin").bonus, 0.0);
   // Matches start at word starts only, and start over after a failure.
   EXPECT_DOUBLE_EQ(Walk(**g, v, "skelvin").bonus, 0.0);
   EXPECT_DOUBLE_EQ(Walk(**g, v, "kel kelvin").bonus, 9.0);
+  // Nested phrases: the longer is followed while it matches; the shorter
+  // counts where a word break follows it.
+  auto nested = ContextGraph::Create(v, {{"art", 1.0f}, {"artist", 1.0f}});
+  ASSERT_TRUE(nested.ok());
+  EXPECT_DOUBLE_EQ(Walk(**nested, v, "artist").bonus, 6.0);
+  EXPECT_DOUBLE_EQ(Walk(**nested, v, "art is").bonus, 3.0);
+  EXPECT_DOUBLE_EQ(Walk(**nested, v, "arts").bonus, 0.0);
+  EXPECT_DOUBLE_EQ(Walk(**nested, v, "artisan").bonus, 0.0);
   // The default boost is kDefaultBoost per unit.
   auto d = ContextGraph::Create(v, {{"ab", 0}});
   EXPECT_DOUBLE_EQ(Walk(**d, v, "ab").bonus, 2 * ContextGraph::kDefaultBoost);

@@ -135,29 +135,36 @@ async function startMicrophone() {
     $('level').style.width = '0';
     session = null;
   };
-  let ws;
-  try {
-    ws = await openStream(finish);
-  } catch (e) {
-    asr.showError(e.message);
-    finish();
-    return;
-  }
+  // The microphone is captured from here on: chunks wait in `pending`
+  // until the socket is open, so the first words are not lost.
   await ctx.audioWorklet.addModule('pcm-worklet.js');
   const node = new AudioWorkletNode(ctx, 'pcm16k');
+  let ws = null;
+  const pending = [];
   node.port.onmessage = (e) => {
     if (e.data === 'flushed') {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({type: 'end'}));
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({type: 'end'}));
       return;
     }
     const pcm = new Int16Array(e.data);
     let peak = 0;
     for (const v of pcm) peak = Math.max(peak, Math.abs(v));
     $('level').style.width = `${Math.min(100, 100 * peak / 16384)}%`;
-    if (ws.readyState === WebSocket.OPEN && pcm.length) ws.send(e.data);
+    if (!pcm.length) return;
+    if (!ws) pending.push(e.data);
+    else if (ws.readyState === WebSocket.OPEN) ws.send(e.data);
   };
   source.connect(node);
   node.connect(ctx.destination);  // keeps the graph pulling; the node outputs silence
+  try {
+    const open = await openStream(finish);
+    for (const chunk of pending.splice(0)) open.send(chunk);
+    ws = open;
+  } catch (e) {
+    asr.showError(e.message);
+    finish();
+    return;
+  }
   session = {ws, stop: () => node.port.postMessage('flush')};
 }
 
