@@ -46,6 +46,10 @@ read -r torch_prefix torch_abi torch_version cxx_standard < <(python3 -c 'import
 v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
 print(torch.utils.cmake_prefix_path, int(torch._C._GLIBCXX_USE_CXX11_ABI), torch.__version__, 20 if v >= (2, 12) else 17)')
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
+# NCCL's header: pip's nvidia-nccl package (beside the CUDA PyTorch), else the toolkit's.
+nccl_inc=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "include"))' 2>/dev/null)
+[[ -f $nccl_inc/nccl.h ]] || nccl_inc=""
 log "GPU: ${gpu:-none}; torch $torch_version at $torch_prefix (CXX11 ABI $torch_abi, C++$cxx_standard)"
 if [[ $torch_abi != 1 ]]; then
   # Debian's abseil is built with the C++11 std::string ABI; an old-ABI
@@ -70,8 +74,10 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DASR_BUILD_SERVER=O
   -DOPENSSL_CRYPTO_LIBRARY="$multiarch/libcrypto.so.3" -DOPENSSL_SSL_LIBRARY="$multiarch/libssl.so.3" \
   -DCMAKE_INCLUDE_PATH="$sysroot/usr/include" -DCMAKE_LIBRARY_PATH="$multiarch" \
   -DCMAKE_CXX_FLAGS="-idirafter $sysroot/usr/include/x86_64-linux-gnu" \
-  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$multiarch" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$multiarch" ${nccl_inc:+-DASR_NCCL_INCLUDE_DIR="$nccl_inc"} \
   >"$out/configure.log" 2>&1 || build_rc=$?
+nccl_built=$(grep -q "ASR_HAVE_NCCL" "$out/configure.log" && echo true || echo false)
+log "NCCL backend linked: $nccl_built (nccl.h: ${nccl_inc:-from the CUDA toolkit, if any})"
 if [[ $build_rc == 0 ]]; then
   # -k 0: every compile error in one run (device time is short).
   timeout 330 cmake --build build-gpu --target "${cuda_tests[@]}" asr_bench_lstm asr-train \
@@ -86,7 +92,7 @@ if [[ $build_rc != 0 && -f $out/build.log ]]; then
 fi
 
 # --- tests, benchmark, tiny training ----------------------------------------------
-tests_rc=-1 bench_rc=-1 fp32_rc=-1 bf16_rc=-1
+tests_rc=-1 bench_rc=-1 fp32_rc=-1 bf16_rc=-1 nccl_rc=-1  # -1: not run
 if [[ $build_rc == 0 ]]; then
   tests_rc=0
   for t in "${cuda_tests[@]}"; do
@@ -114,6 +120,20 @@ EOF
         >"$out/train-$precision.log" 2>&1
       declare "${precision}_rc=$?"
     done
+    # Two ranks over NCCL, one GPU each (NCCL refuses two ranks on one GPU).
+    if [[ $nccl_built == true && $gpus -ge 2 ]]; then
+      port=$((29500 + RANDOM % 1000)) pids=()
+      for r in 0 1; do
+        RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+          timeout 120 build-gpu/bin/asr-train --config "$out/tiny-fp32.json" --out "$out/train-nccl" \
+          --collective-timeout 60 >"$out/train-nccl-$r.log" 2>&1 &
+        pids+=($!)
+      done
+      nccl_rc=0
+      for p in "${pids[@]}"; do wait "$p" || nccl_rc=1; done
+    else
+      log "two-rank NCCL training not run: NCCL linked $nccl_built, $gpus GPU(s)"
+    fi
   fi
 fi
 
@@ -122,7 +142,7 @@ fi
 for f in "${cuda_tests[@]}" ln_lstm_cuda_test_nographs; do
   [[ -f $out/$f.log ]] && grep -E -B2 -A12 "Failure|FAILED|terminate|what\(\)" "$out/$f.log" | head -40 >&2
 done
-for f in bench train-fp32 train-bf16; do
+for f in bench train-fp32 train-bf16 train-nccl-0 train-nccl-1; do
   [[ -f $out/$f.log ]] && grep -q -i -E "error|terminate|what\(\)" "$out/$f.log" && tail -15 "$out/$f.log" >&2
 done
 
@@ -131,9 +151,9 @@ done
 tests_summary=$(python3 scripts/gtest-cuda-summary.py "$out" "${cuda_tests[@]}")
 tests_ok=$?
 python3 - "$out" "$build_rc" "$tests_rc" "$tests_summary" "$bench_rc" "$fp32_rc" "$bf16_rc" "${gpu:-none}" \
-  "$built" "$(( $(date +%s) - started ))" <<'EOF'
+  "$built" "$(( $(date +%s) - started ))" "$nccl_built" "$nccl_rc" "$gpus" <<'EOF'
 import json, os, re, sys
-out, build, tests, tests_summary, bench, fp32, bf16, gpu, built, total = sys.argv[1:]
+out, build, tests, tests_summary, bench, fp32, bf16, gpu, built, total, nccl_built, nccl, gpus = sys.argv[1:]
 def losses(precision):
     path = os.path.join(out, f"train-{precision}", "train_log.jsonl")
     try:
@@ -162,6 +182,9 @@ if common:
 print(json.dumps({"gpu": gpu, "build_rc": int(build), "build_seconds": int(built), "total_seconds": int(total),
                   "cuda_tests": {"rc": int(tests), **json.loads(tests_summary)},
                   "bench_rc": int(bench), "fwd_bwd_vs_cudnn": ratios, "step": steps,
-                  "train_rc": {"fp32": int(fp32), "bf16": int(bf16)}, "bf16_vs_fp32_loss": curve}))
+                  "train_rc": {"fp32": int(fp32), "bf16": int(bf16)}, "bf16_vs_fp32_loss": curve,
+                  "nccl": {"linked": nccl_built == "true", "gpus": int(gpus), "two_rank_rc": int(nccl),
+                           "two_rank_final_loss": (lambda l: l[max(l)] if l else None)(losses("nccl")),
+                           "one_process_final_loss": a[max(a)] if a else None}}))
 EOF
 [[ $build_rc == 0 && $tests_ok == 0 ]]

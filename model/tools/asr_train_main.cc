@@ -144,6 +144,12 @@ int Main(int argc, char** argv) {
                  "seconds a rank waits for its peers (joining, and every collective) before failing")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();
+  std::string backend_name = "auto";
+  app.add_option("--collective-backend", backend_name,
+                 "process group backend: auto (nccl when train.device is cuda and this build has NCCL, "
+                 "else gloo), gloo or nccl")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -171,14 +177,24 @@ int Main(int argc, char** argv) {
   }
   std::unique_ptr<asr::Collective> collective;
   if (world->has_value() && (*world)->world_size > 1) {
+    asr::CollectiveBackend backend = config->train.device == asr::Device::kCuda && asr::NcclAvailable()
+                                         ? asr::CollectiveBackend::kNccl
+                                         : asr::CollectiveBackend::kGloo;
+    if (backend_name != "auto") backend = *asr::ParseCollectiveBackend(backend_name);
+    if (backend == asr::CollectiveBackend::kNccl && config->train.device != asr::Device::kCuda) {
+      std::fprintf(stderr,
+                   "asr-train: --collective-backend nccl needs train.device cuda (NCCL moves GPU memory)\n");
+      return 2;
+    }
     auto joined = asr::JoinProcessGroup(
-        **world, std::chrono::milliseconds(static_cast<int64_t>(collective_timeout * 1000)));
+        **world, std::chrono::milliseconds(static_cast<int64_t>(collective_timeout * 1000)), backend);
     if (!joined.ok()) {
       std::fprintf(stderr, "asr-train: %s\n", std::string(joined.status().message()).c_str());
       return 1;
     }
     collective = std::move(*joined);
-    std::fprintf(stderr, "asr-train: joined as %s\n", (*world)->ToString().c_str());
+    std::fprintf(stderr, "asr-train: joined as %s over %s\n", (*world)->ToString().c_str(),
+                 asr::CollectiveBackendName(backend));
   }
   const bool rank0 = collective == nullptr || collective->rank() == 0;
   asr::ConfigureAllocatorForTraining();

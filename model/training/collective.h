@@ -1,5 +1,5 @@
 // Collective operations across the processes of one training job
-// (torch.distributed's c10d with Gloo), behind an interface so that the
+// (torch.distributed's c10d: Gloo, or NCCL in a CUDA build), behind an interface so that the
 // trainer does not depend on the backend and a single process needs none.
 // Launchers: torchrun (its environment contract), Slurm (srun's), or any
 // tool that sets RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT.
@@ -54,6 +54,7 @@ class Collective {
   virtual ~Collective() = default;
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
+  virtual int local_rank() const = 0;  // this process's index on its host: its GPU when training on CUDA
   // Every rank calls these in the same order with tensors of the same
   // shapes and dtypes (CPU, contiguous or not); they return when all ranks
   // have contributed. They throw std::runtime_error when a peer is lost or
@@ -66,16 +67,29 @@ class Collective {
   virtual void Broadcast(std::vector<torch::Tensor>& tensors, int root) = 0;
 };
 
+enum class CollectiveBackend {
+  kGloo,  // CPU buffers over TCP (tensors on a GPU are copied to the host and back)
+  kNccl,  // buffers on GPU local_rank, NCCL between GPUs (CUDA builds with NCCL)
+};
+// "gloo", "nccl"; and back (nullopt for another name).
+const char* CollectiveBackendName(CollectiveBackend backend);
+std::optional<CollectiveBackend> ParseCollectiveBackend(const std::string& name);
+
 // Joins the process group described by `world` over TCP: the store at
 // MASTER_ADDR:MASTER_PORT (hosted by rank 0 unless torchrun's agent hosts
-// it), Gloo on the interface named by GLOO_SOCKET_IFNAME or else the
-// address the host name resolves to (loopback when the master is). Waits
-// at most `timeout` for the peers; the same timeout bounds every collective.
-// Unimplemented when built without c10d (libgloo-dev missing).
-absl::StatusOr<std::unique_ptr<Collective>> JoinProcessGroup(const WorldInfo& world,
-                                                             std::chrono::milliseconds timeout);
+// it), then the backend: Gloo on the interface named by GLOO_SOCKET_IFNAME
+// or else the address the host name resolves to (loopback when the master
+// is); NCCL on GPU `world.local_rank` (NCCL_SOCKET_IFNAME and NCCL's other
+// variables apply). Waits at most `timeout` for the peers; the same timeout
+// bounds every collective. Unimplemented when this build lacks the backend
+// (Gloo: libgloo-dev; NCCL: a CUDA LibTorch and nccl.h), naming what is
+// missing.
+absl::StatusOr<std::unique_ptr<Collective>> JoinProcessGroup(
+    const WorldInfo& world, std::chrono::milliseconds timeout,
+    CollectiveBackend backend = CollectiveBackend::kGloo);
 
-// Whether this build can join a process group (c10d + Gloo compiled in).
+// Whether this build can join a process group over Gloo / over NCCL.
 bool ProcessGroupsAvailable();
+bool NcclAvailable();
 
 }  // namespace asr

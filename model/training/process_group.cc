@@ -1,111 +1,116 @@
-// JoinProcessGroup over c10d's TCPStore + ProcessGroupGloo (collective.h).
-// Compiled with USE_C10D_GLOO (the c10d headers' guard) when libgloo-dev
-// is found; otherwise ASR_HAVE_C10D is unset and joining is Unimplemented.
+// JoinProcessGroup over c10d's TCPStore + ProcessGroupGloo, or
+// ProcessGroupNCCL through process_group_nccl.cc (collective.h). CMake sets
+// ASR_HAVE_GLOO (with USE_C10D_GLOO, the c10d headers' guard) when
+// libgloo-dev is found, ASR_HAVE_NCCL when process_group_nccl.cc is linked
+// in, ASR_HAVE_C10D with either; without both, joining is Unimplemented.
 #include <unistd.h>
 
 #include <cstdlib>
-#include <map>
-#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "model/training/collective.h"
 
 #ifdef ASR_HAVE_C10D
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef ASR_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+
+#include "model/training/c10d_collective.h"
 #endif
 
 namespace asr {
 
+const char* CollectiveBackendName(CollectiveBackend backend) {
+  return backend == CollectiveBackend::kNccl ? "nccl" : "gloo";
+}
+
+std::optional<CollectiveBackend> ParseCollectiveBackend(const std::string& name) {
+  if (name == "gloo") return CollectiveBackend::kGloo;
+  if (name == "nccl") return CollectiveBackend::kNccl;
+  return std::nullopt;
+}
+
+bool NcclAvailable() {
+#if defined(ASR_HAVE_C10D) && defined(ASR_HAVE_NCCL)
+  return true;
+#else
+  return false;
+#endif
+}
+
 #ifdef ASR_HAVE_C10D
 namespace {
 
-class GlooCollective : public Collective {
- public:
-  GlooCollective(c10::intrusive_ptr<c10d::ProcessGroupGloo> group, int rank, int size)
-      : group_(std::move(group)), rank_(rank), size_(size) {}
-  int rank() const override { return rank_; }
-  int world_size() const override { return size_; }
+c10::intrusive_ptr<c10d::Store> ConnectStore(const WorldInfo& world, std::chrono::milliseconds timeout) {
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<uint16_t>(world.master_port);
+  opts.isServer = world.rank == 0 && !world.agent_store;
+  // As torch.distributed does: every rank counts itself in, the server
+  // waits for all of them.
+  opts.numWorkers = static_cast<size_t>(world.world_size);
+  opts.waitWorkers = true;
+  opts.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, opts);
+  if (world.agent_store) {
+    store =
+        c10::make_intrusive<c10d::PrefixStore>(absl::StrCat("/worker/attempt_", world.restart_count), store);
+  }
+  return store;
+}
 
-  void AllReduceSum(std::vector<torch::Tensor>& tensors) override {
-    ForEachDtype(tensors,
-                 [this](std::vector<at::Tensor>& flat) { Wait(group_->allreduce(flat), "allreduce"); });
+#ifdef ASR_HAVE_GLOO
+std::unique_ptr<Collective> JoinGloo(const c10::intrusive_ptr<c10d::Store>& store, const WorldInfo& world,
+                                     std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+  if (ifname != nullptr && *ifname != '\0') {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  } else if (world.master_addr == "127.0.0.1" || world.master_addr == "localhost") {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  } else {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }
-  void Broadcast(std::vector<torch::Tensor>& tensors, int root) override {
-    c10d::BroadcastOptions opts;
-    opts.rootRank = root;
-    ForEachDtype(tensors,
-                 [&](std::vector<at::Tensor>& flat) { Wait(group_->broadcast(flat, opts), "broadcast"); });
-  }
-
- private:
-  // Runs `op` on one flattened buffer per dtype, then copies the results
-  // back into the tensors.
-  template <typename Op>
-  void ForEachDtype(std::vector<torch::Tensor>& tensors, Op&& op) {
-    std::map<c10::ScalarType, std::vector<size_t>> by_dtype;
-    for (size_t i = 0; i < tensors.size(); ++i) by_dtype[tensors[i].scalar_type()].push_back(i);
-    torch::NoGradGuard no_grad;
-    for (auto& [dtype, indices] : by_dtype) {
-      std::vector<torch::Tensor> parts;
-      for (size_t i : indices) parts.push_back(tensors[i].reshape({-1}));
-      std::vector<at::Tensor> flat = {torch::cat(parts)};
-      op(flat);
-      int64_t offset = 0;
-      for (size_t i : indices) {
-        const int64_t n = tensors[i].numel();
-        tensors[i].copy_(flat[0].narrow(0, offset, n).view(tensors[i].sizes()));
-        offset += n;
-      }
-    }
-  }
-  static void Wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
-    try {
-      work->wait();
-    } catch (const std::exception& e) {
-      throw std::runtime_error(absl::StrCat(what, " across ranks failed: ", e.what()));
-    }
-  }
-
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
-  const int rank_, size_;
-};
+  auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, world.rank, world.world_size, options);
+  return std::make_unique<C10dCollective<c10d::ProcessGroupGloo>>(std::move(group), world, torch::kCPU);
+}
+#endif
 
 }  // namespace
 
-bool ProcessGroupsAvailable() { return true; }
+bool ProcessGroupsAvailable() {
+#ifdef ASR_HAVE_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
 
 absl::StatusOr<std::unique_ptr<Collective>> JoinProcessGroup(const WorldInfo& world,
-                                                             std::chrono::milliseconds timeout) {
+                                                             std::chrono::milliseconds timeout,
+                                                             CollectiveBackend backend) {
+  if (backend == CollectiveBackend::kNccl && !NcclAvailable()) {
+    return absl::UnimplementedError(
+        "this build has no NCCL (it needs a CUDA LibTorch and nccl.h); use the gloo backend");
+  }
+  if (backend == CollectiveBackend::kGloo && !ProcessGroupsAvailable()) {
+    return absl::UnimplementedError("this build has no Gloo (libgloo-dev); use the nccl backend");
+  }
   try {
-    c10d::TCPStoreOptions opts;
-    opts.port = static_cast<uint16_t>(world.master_port);
-    opts.isServer = world.rank == 0 && !world.agent_store;
-    // As torch.distributed does: every rank counts itself in, the server
-    // waits for all of them.
-    opts.numWorkers = static_cast<size_t>(world.world_size);
-    opts.waitWorkers = true;
-    opts.timeout = timeout;
-    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, opts);
-    if (world.agent_store) {
-      store = c10::make_intrusive<c10d::PrefixStore>(absl::StrCat("/worker/attempt_", world.restart_count),
-                                                     store);
-    }
-    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
-    if (ifname != nullptr && *ifname != '\0') {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    } else if (world.master_addr == "127.0.0.1" || world.master_addr == "localhost") {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    } else {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    }
-    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, world.rank, world.world_size, options);
-    return std::unique_ptr<Collective>(new GlooCollective(std::move(group), world.rank, world.world_size));
+    const c10::intrusive_ptr<c10d::Store> store = ConnectStore(world, timeout);
+#ifdef ASR_HAVE_NCCL
+    if (backend == CollectiveBackend::kNccl) return JoinNccl(store, world, timeout);
+#endif
+#ifdef ASR_HAVE_GLOO
+    return JoinGloo(store, world, timeout);
+#else
+    return absl::UnimplementedError("no Gloo");  // not reached: checked above
+#endif
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot join the process group as ", world.ToString(),
-                                               " within ", timeout.count() / 1000, " s: ", e.what()));
+                                               " over ", CollectiveBackendName(backend), " within ",
+                                               timeout.count() / 1000, " s: ", e.what()));
   }
 }
 
@@ -114,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Collective>> JoinProcessGroup(const WorldInfo& wo
 bool ProcessGroupsAvailable() { return false; }
 
 absl::StatusOr<std::unique_ptr<Collective>> JoinProcessGroup(const WorldInfo& world,
-                                                             std::chrono::milliseconds) {
+                                                             std::chrono::milliseconds, CollectiveBackend) {
   return absl::UnimplementedError(
       absl::StrCat("this build has no torch.distributed (c10d) support, so it cannot run as ",
                    world.ToString(), "; install libgloo-dev and rebuild"));

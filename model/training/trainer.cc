@@ -217,7 +217,14 @@ absl::Status Trainer::BuildModels(const Cmvn& cmvn) {
       return absl::FailedPreconditionError(
           "train.device: cuda requested, but this LibTorch sees no CUDA device");
     }
-    model_->to(torch::kCUDA);
+    // One GPU per process: a rank of a distributed job takes its local rank's.
+    const int gpu = collective_ != nullptr ? collective_->local_rank() : 0;
+    if (gpu >= static_cast<int>(torch::cuda::device_count())) {
+      return absl::FailedPreconditionError(absl::StrCat("train.device: cuda for local rank ", gpu,
+                                                        ", but this host has ", torch::cuda::device_count(),
+                                                        " CUDA device(s)"));
+    }
+    model_->to(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu)));
     if (cfg.train.precision == Precision::kBf16) model_->set_lstm_dtype(torch::kBFloat16);
   } else if (cfg.train.data_parallel) {
     for (int k = 1; k < ResolveComputeThreads(cfg.train.threads); ++k) {

@@ -432,5 +432,33 @@ TEST(DistributedTrainingTest, AnUnreachableMasterIsAnErrorWithinTheTimeout) {
   EXPECT_NE(r.err.find("cannot join the process group as rank 1/2"), std::string::npos) << r.err;
 }
 
+TEST(DistributedTrainingTest, TheBackendMustSuitTheDeviceAndTheBuild) {
+  const std::string out = testing::MakeTempDir("asr-dist");
+  // NCCL moves GPU memory: a CPU job asking for it is refused before joining.
+  const auto r = testing::RunProcess({testing::BinPath("asr-train"), "--config", Config(), "--out", out,
+                                      "--collective-backend", "nccl", "--collective-timeout", "3"},
+                                     60,
+                                     {"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1",
+                                      "MASTER_PORT=" + std::to_string(testing::FreePort())});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--collective-backend nccl needs train.device cuda"), std::string::npos) << r.err;
+  const auto bad = testing::RunProcess(
+      {testing::BinPath("asr-train"), "--config", Config(), "--out", out, "--collective-backend", "mpi"}, 60);
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--collective-backend"), std::string::npos) << bad.err;
+  // A build without NCCL (CPU LibTorch) names what it lacks instead of trying.
+  WorldInfo world;
+  world.world_size = 2, world.master_addr = "127.0.0.1", world.master_port = testing::FreePort();
+  if (!NcclAvailable()) {
+    const auto joined = JoinProcessGroup(world, std::chrono::milliseconds(1000), CollectiveBackend::kNccl);
+    ASSERT_FALSE(joined.ok());
+    EXPECT_EQ(joined.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_NE(joined.status().message().find("no NCCL"), std::string::npos) << joined.status();
+  }
+  EXPECT_EQ(ParseCollectiveBackend("nccl"), CollectiveBackend::kNccl);
+  EXPECT_EQ(ParseCollectiveBackend("gloo"), CollectiveBackend::kGloo);
+  EXPECT_FALSE(ParseCollectiveBackend("mpi").has_value());
+}
+
 }  // namespace
 }  // namespace asr
