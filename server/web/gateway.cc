@@ -202,11 +202,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // Thread-safe: ends the gRPC call (the browser went away or misbehaved,
   // or the gateway shuts down); the session then finishes as the call does.
   virtual void Cancel() = 0;
-  // Thread-safe: the call is over; sends {"status"} after what is queued, then closes.
-  void Finish(const grpc::Status& st) {
+  // Thread-safe: the call is over; sends {"status"} after what is queued,
+  // then closes with `close` (normal unless the browser broke the protocol).
+  void Finish(const grpc::Status& st, websocket::close_reason close = websocket::close_code::normal) {
     Send(nlohmann::json{{"status", nlohmann::json::parse(StatusJson(st))}}.dump());
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
+    net::post(ws_.get_executor(), [self = shared_from_this(), close = std::move(close)] {
       self->closing_ = true;
+      self->close_ = close;
       if (!self->writing_) self->Close();
     });
   }
@@ -233,9 +235,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (!self->closed_) self->ReadNext();
     });
   }
-  // On the strand: a protocol error of the browser's: report and close.
+  // On the strand: a protocol error of the browser's: report it in the
+  // status and in the close frame (1008, the reason cut to the 123 bytes a
+  // close frame holds), then close.
   void Reject(const std::string& message) {
-    Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message));
+    websocket::close_reason close(websocket::close_code::policy_error);
+    close.reason = message.substr(0, 123);
+    Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message), close);
   }
   const Backend& backend() const { return *backend_; }
 
@@ -259,7 +265,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void Close() {
     if (closed_) return;
     closed_ = true;
-    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {});
+    ws_.async_close(close_, [self = shared_from_this()](beast::error_code) {});
   }
 
   websocket::stream<beast::tcp_stream> ws_;
@@ -268,6 +274,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   SessionRegistry* sessions_;
   std::deque<std::string> outbox_;  // strand only
   bool writing_ = false, closing_ = false, closed_ = false;
+  websocket::close_reason close_{websocket::close_code::normal};  // strand only
 };
 
 // WS /ws/recognize: one StreamingRecognize call. A writer thread feeds it
@@ -444,6 +451,13 @@ Response Reply(const Request& req, http::status status, std::string body, const 
   res.set(http::field::content_type, type);
   res.set(http::field::cache_control, "no-cache");
   res.set("X-Content-Type-Options", "nosniff");
+  // The pages load only their own files: no inline script or style, no
+  // other origin, not framed.
+  res.set(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+      "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  res.set("Referrer-Policy", "no-referrer");
   res.keep_alive(req.keep_alive());
   res.body() = std::move(body);
   res.prepare_payload();
@@ -500,17 +514,31 @@ Response HandleApi(const Backend& b, const Request& req) {
                                       absl::StrCat("no API ", req.method_string().to_string(), " ", path)));
 }
 
+// The Origin of a browser's request when it is neither this gateway's own
+// (the Host it was asked for) nor listed in `allowed`; nullopt otherwise.
+// Browsers name the page's origin on every WebSocket handshake and every
+// cross-origin request; programs that are not browsers send none.
+std::optional<std::string> ForeignOrigin(const Request& req, const std::vector<std::string>& allowed) {
+  const std::string origin(req[http::field::origin]);
+  if (origin.empty()) return std::nullopt;
+  const std::string host(req[http::field::host]);
+  if (!host.empty() && (origin == "http://" + host || origin == "https://" + host)) return std::nullopt;
+  if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) return std::nullopt;
+  return origin;
+}
+
 }  // namespace
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
+  // `options` outlives the session (the gateway's).
   HttpSession(tcp::socket&& socket, std::shared_ptr<const Backend> backend, net::thread_pool* calls,
-              SessionRegistry* sessions, int max_sessions)
+              SessionRegistry* sessions, const GatewayOptions* options)
       : stream_(std::move(socket)),
         backend_(std::move(backend)),
         calls_(calls),
         sessions_(sessions),
-        max_sessions_(max_sessions) {}
+        options_(options) {}
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -541,6 +569,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Handle(Request req) {
     const std::string target(req.target());
     const std::string path = target.substr(0, target.find('?'));
+    if (websocket::is_upgrade(req) || absl::StartsWith(path, "/api/")) {
+      if (auto foreign = ForeignOrigin(req, options_->allowed_origins)) {
+        Response res =
+            Reply(req, http::status::forbidden,
+                  StatusJson(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                          absl::StrCat("a page of ", *foreign, " may not use this gateway ",
+                                                       "(asr-web --allow-origin admits an origin)"))),
+                  "application/json");
+        res.keep_alive(false);
+        return Send(std::move(res));
+      }
+    }
     if (websocket::is_upgrade(req)) return Upgrade(std::move(req), path);
     if (absl::StartsWith(path, "/api/")) {
       auto self = shared_from_this();
@@ -574,7 +614,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool watch = parts.size() == 3 && parts[0] == "ws" && parts[1] == "jobs";
     if (!recognize && !watch)
       return Send(Reply(req, http::status::not_found, "no such socket\n", "text/plain"));
-    if (!sessions_->Reserve(max_sessions_)) {
+    if (!sessions_->Reserve(options_->max_sessions)) {
       return Send(
           Reply(req, http::status::service_unavailable,
                 "{\"code\":\"RESOURCE_EXHAUSTED\",\"message\":\"the gateway's WebSocket sessions are all "
@@ -610,7 +650,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::shared_ptr<const Backend> backend_;
   net::thread_pool* calls_;
   SessionRegistry* sessions_;
-  int max_sessions_;
+  const GatewayOptions* options_;
 };
 
 // ---- the server -----------------------------------------------------------
@@ -628,8 +668,7 @@ struct Gateway::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
-        std::make_shared<HttpSession>(std::move(socket), backend, &calls, &sessions, options.max_sessions)
-            ->Start();
+        std::make_shared<HttpSession>(std::move(socket), backend, &calls, &sessions, &options)->Start();
       }
       Accept();
     });

@@ -17,13 +17,17 @@
 // become HTTP statuses (400, 401, 404, 409, 429, 503, 504, 500) with a body
 // {"code": "NOT_FOUND", "message": ...}. It holds no state of its own: any
 // number of gateways can stand in front of any replica. Tokens travel in
-// the first WebSocket message, never in a URL (logs keep URLs), and no
-// cookie authorizes anything, so a page of another origin gains nothing
-// by opening a socket here.
+// the first WebSocket message, never in a URL (logs keep URLs). Same-origin
+// by default: a browser request whose Origin is not the gateway's own (nor
+// allowed) is refused with 403 on /ws and /api; every response carries a
+// Content-Security-Policy that allows only the gateway's own files (no
+// inline script or style). A socket message that breaks the protocol ends
+// the session with its {"status"} and a close frame 1008 giving the reason.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -36,6 +40,9 @@ struct GatewayOptions {
   int threads = 2;                         // HTTP/WebSocket I/O threads
   int max_sessions = 64;                   // concurrent WebSockets (each holds two threads)
   double unary_timeout_seconds = 30;       // deadline of each /api call
+  // Origins ("https://app.example:8443") besides the gateway's own whose
+  // pages may open its sockets and call /api; others get 403.
+  std::vector<std::string> allowed_origins;
 };
 
 class Gateway {

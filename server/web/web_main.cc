@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", o.unary_timeout_seconds, "seconds each /api call may take")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  app.add_option("--allow-origin", o.allowed_origins,
+                 "another origin (scheme://host[:port]) whose pages may use this gateway; repeatable "
+                 "(default: only pages this gateway serves)");
   app.add_option("--ready-file", ready_file, "write {\"http_port\": P, \"pid\": N} here once serving");
   try {
     app.parse(argc, argv);

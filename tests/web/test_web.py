@@ -9,6 +9,10 @@ a real asr-server with a token.
 - Dashboard: a tiny job trains while the page is open; its dev-CER curve
   gains points, the job reaches SUCCEEDED on the page, and Publish on a
   checkpoint publishes it.
+- Security: a Content-Security-Policy without inline script or style under
+  which both pages run without a violation; pages of another origin are
+  refused on /ws and /api; a socket message that breaks the protocol closes
+  the session with 1008 and the reason; asr-server down shows UNAVAILABLE.
 
 With ASR_WEB_SCREENSHOTS=DIR, screenshots of both pages go there;
 ASR_WEB_STEPS (1500) and ASR_WEB_JOB_STEPS (300) set the steps of the
@@ -21,10 +25,13 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -115,7 +122,7 @@ class WebTest(unittest.TestCase):
         return " ".join(u["alternatives"][0]["transcript"] for u in json.loads(r.stdout).get("results", [])
                         if u.get("alternatives") and u["alternatives"][0].get("transcript"))
 
-    def browser(self, microphone=None):
+    def browser(self, microphone=None, url=None):
         o = webdriver.ChromeOptions()
         o.binary_location = "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
@@ -124,9 +131,10 @@ class WebTest(unittest.TestCase):
             o.add_argument(arg)
         if microphone:
             o.add_argument(f"--use-file-for-fake-audio-capture={microphone}%noloop")
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, CSP violations among them
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
         self.addCleanup(driver.quit)
-        driver.get(self.url + "/")
+        driver.get(url or self.url + "/")
         driver.execute_script("localStorage.setItem('asr-token', arguments[0])", TOKEN)
         return driver
 
@@ -140,7 +148,7 @@ class WebTest(unittest.TestCase):
 
     def test_live_microphone_transcript_equals_the_cli(self):
         d = self.browser(microphone=self.wav)
-        d.get(self.url + "/")
+        d.get(self.url + "/?trace")
         self.wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
         d.find_element(By.ID, "start").click()
         # The file plays once, then the microphone is silent: the endpoint closes the utterance.
@@ -153,6 +161,16 @@ class WebTest(unittest.TestCase):
         # Words carry their times on hover.
         word = d.find_element(By.CSS_SELECTOR, "#transcript p.final .word")
         self.assertRegex(word.get_attribute("title"), r"^\d+\.\d\d–\d+\.\d\d s · confidence \d\.\d\d$")
+        # ?trace (what scripts/bench-web-latency.py reads): 100 ms chunks in order, responses covering them.
+        trace = d.execute_script("return window.asrTrace")
+        sent = [e["sent"] for e in trace if "sent" in e]
+        self.assertGreater(len(sent), 10)
+        steps = [b - a for a, b in zip(sent, sent[1:])]
+        # Whole 100 ms chunks; the flush at Stop may send a shorter last one.
+        self.assertTrue(all(abs(x - 0.1) < 1e-6 for x in steps[:-1]) and 0 < steps[-1] < 0.1 + 1e-6, steps)
+        processed = [e["processed"] for e in trace if "processed" in e]
+        self.assertGreaterEqual(max(processed), sent[-1] - 0.2)
+        self.assertEqual(processed, sorted(processed))
         if SHOTS:
             d.save_screenshot(os.path.join(SHOTS, "web-transcribe.png"))
 
@@ -197,6 +215,66 @@ class WebTest(unittest.TestCase):
         self.wait(d, lambda d: "web:1" in d.find_element(By.ID, "models").text, timeout=15)
         if SHOTS:
             d.save_screenshot(os.path.join(SHOTS, "web-dashboard.png"))
+
+    def handshake(self, origin):
+        """The HTTP status of a WebSocket handshake on /ws/recognize sent with `origin`."""
+        host = self.url[len("http://"):]
+        addr, port = host.split(":")
+        with socket.create_connection((addr, int(port)), timeout=10) as s:
+            s.sendall((f"GET /ws/recognize HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n").encode())
+            return int(s.recv(4096).split()[1])
+
+    def test_same_origin_policy_and_protocol_errors(self):
+        with urllib.request.urlopen(self.url + "/") as r:
+            csp = r.headers["Content-Security-Policy"]
+        self.assertIn("script-src 'self'", csp)
+        self.assertIn("style-src 'self'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        # A page of another origin may neither open a socket nor call /api; the gateway's own may.
+        self.assertEqual(self.handshake("http://evil.example"), 403)
+        self.assertEqual(self.handshake(self.url), 101)
+        req = urllib.request.Request(self.url + "/api/models",
+                                     headers={"Origin": "http://evil.example", "Authorization": "Bearer " + TOKEN})
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req)
+        self.assertEqual(refused.exception.code, 403)
+        self.assertIn("PERMISSION_DENIED", refused.exception.read().decode())
+        # In the browser: both pages run under the policy without a violation, and a socket
+        # message that breaks the protocol ends the session with 1008 and the reason.
+        d = self.browser()
+        d.get(self.url + "/dashboard.html")
+        self.wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.job"))
+        d.get(self.url + "/")
+        self.wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+        closed = d.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const ws = new WebSocket(asr.socketUrl('/ws/recognize'));
+            let status = null;
+            ws.onopen = () => ws.send(new Uint8Array([1, 2, 3]));
+            ws.onmessage = (e) => { status = JSON.parse(e.data).status; };
+            ws.onclose = (e) => done({code: e.code, reason: e.reason, status: status});""")
+        self.assertEqual(closed["code"], 1008, closed)
+        self.assertIn("the first message must be the JSON config", closed["reason"])
+        self.assertEqual(closed["status"]["code"], "INVALID_ARGUMENT")
+        console = [e["message"] for e in d.get_log("browser")]
+        self.assertFalse([m for m in console if "Content Security Policy" in m], console)
+
+    def test_server_down_is_shown(self):
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        ready = self.dir / "web-down.json"
+        web, info = start([str(BIN / "asr-web"), "--listen", "127.0.0.1:0", "--server", f"127.0.0.1:{dead}",
+                           "--ready-file", str(ready)], ready, self.log, "asr-web (server down)")
+        try:
+            d = self.browser(url=f"http://127.0.0.1:{info['http_port']}/")
+            error = self.wait(d, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
+            self.assertIn("UNAVAILABLE", error.text)
+        finally:
+            web.terminate()
+            self.assertEqual(web.wait(60), 0)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,29 @@
 
 const $ = (id) => document.getElementById(id);
 let session = null;  // {ws, stop()} while a stream runs
+// With ?trace in the URL, window.asrTrace records when each audio chunk was
+// sent ({sent: audio seconds sent so far, t: ms}) and each response arrived
+// ({processed: its processed_audio_seconds, t}), performance.now() times:
+// what scripts/bench-web-latency.py measures the page's latency from.
+const trace = new URLSearchParams(location.search).has('trace') ? (window.asrTrace = []) : null;
+let sentSeconds = 0;
+
+// Sends one LINEAR16 chunk (16 kHz) and notes it in the trace.
+function sendAudio(ws, buffer) {
+  ws.send(buffer);
+  sentSeconds += buffer.byteLength / 32000;
+  if (trace) trace.push({sent: sentSeconds, t: performance.now()});
+}
 
 async function loadModels() {
   try {
     const r = await asr.api('models');
     const models = r.models || [];
     const names = [...new Set(models.map((m) => m.name))];
-    $('model').innerHTML = names.map((n) => `<option>${n}</option>`).join('');
+    $('model').replaceChildren(...names.map((n) => new Option(n, n)));
     const versions = () => {
       const vs = models.filter((m) => m.name === $('model').value).map((m) => asr.num(m.version));
-      $('version').innerHTML = '<option value="0">latest</option>' +
-          vs.map((v) => `<option value="${v}">${v}</option>`).join('');
+      $('version').replaceChildren(new Option('latest', '0'), ...vs.map((v) => new Option(String(v), String(v))));
     };
     $('model').onchange = versions;
     versions();
@@ -66,6 +78,7 @@ function openStream(onEnd) {
     ws.binaryType = 'arraybuffer';
     let status = null;
     ws.onopen = () => {
+      sentSeconds = 0;
       ws.send(JSON.stringify({
         token: asr.token(),
         config: {
@@ -77,6 +90,7 @@ function openStream(onEnd) {
     };
     ws.onmessage = (e) => {
       const msg = JSON.parse(e.data);
+      if (trace && msg.response) trace.push({processed: msg.response.processed_audio_seconds || 0, t: performance.now()});
       if (msg.response) showResponse(msg.response);
       if (msg.status) {
         status = msg.status;
@@ -152,13 +166,13 @@ async function startMicrophone() {
     $('level').style.width = `${Math.min(100, 100 * peak / 16384)}%`;
     if (!pcm.length) return;
     if (!ws) pending.push(e.data);
-    else if (ws.readyState === WebSocket.OPEN) ws.send(e.data);
+    else if (ws.readyState === WebSocket.OPEN) sendAudio(ws, e.data);
   };
   source.connect(node);
   node.connect(ctx.destination);  // keeps the graph pulling; the node outputs silence
   try {
     const open = await openStream(finish);
-    for (const chunk of pending.splice(0)) open.send(chunk);
+    for (const chunk of pending.splice(0)) sendAudio(open, chunk);
     ws = open;
   } catch (e) {
     asr.showError(e.message);
@@ -188,7 +202,7 @@ async function transcribeFile(file) {
   setRunning(true);
   try {
     const ws = await openStream(() => setRunning(false));
-    for (let i = 0; i < pcm.length; i += 3200) ws.send(pcm.slice(i, i + 3200).buffer);
+    for (let i = 0; i < pcm.length; i += 3200) sendAudio(ws, pcm.slice(i, i + 3200).buffer);
     ws.send(JSON.stringify({type: 'end'}));
   } catch (e) {
     asr.showError(e.message);
