@@ -94,6 +94,11 @@ std::string StatusJson(const grpc::Status& st) {
   return nlohmann::json{{"code", CodeName(st.error_code())}, {"message", st.error_message()}}.dump();
 }
 
+// {"status": {"code", "message"}}: the last message of a WebSocket session.
+std::string SocketStatusJson(const grpc::Status& st) {
+  return nlohmann::json{{"status", nlohmann::json::parse(StatusJson(st))}}.dump();
+}
+
 // The token of "Bearer X" (or of a bare value), for the gRPC metadata.
 std::string BearerToken(beast::string_view header) {
   std::string h(header);
@@ -205,7 +210,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // Thread-safe: the call is over; sends {"status"} after what is queued,
   // then closes with `close` (normal unless the browser broke the protocol).
   void Finish(const grpc::Status& st, websocket::close_reason close = websocket::close_code::normal) {
-    Send(nlohmann::json{{"status", nlohmann::json::parse(StatusJson(st))}}.dump());
+    Send(SocketStatusJson(st));
     net::post(ws_.get_executor(), [self = shared_from_this(), close = std::move(close)] {
       self->closing_ = true;
       self->close_ = close;
@@ -614,13 +619,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool watch = parts.size() == 3 && parts[0] == "ws" && parts[1] == "jobs";
     if (!recognize && !watch)
       return Send(Reply(req, http::status::not_found, "no such socket\n", "text/plain"));
-    if (!sessions_->Reserve(options_->max_sessions)) {
-      return Send(
-          Reply(req, http::status::service_unavailable,
-                "{\"code\":\"RESOURCE_EXHAUSTED\",\"message\":\"the gateway's WebSocket sessions are all "
-                "in use (--max-sessions)\"}",
-                "application/json"));
-    }
+    if (!sessions_->Reserve(options_->max_sessions)) return RefuseSocket(std::move(req));
     stream_.expires_never();  // the WebSocket's own timeouts apply from here
     if (recognize) {
       session = std::make_shared<RecognizeSession>(stream_.release_socket(), backend_, sessions_);
@@ -629,6 +628,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     sessions_->Add(session);
     session->Start(std::move(req));
+  }
+
+  // A WebSocket beyond --max-sessions: accepted only to say so, since a
+  // browser cannot read the body of a refused handshake, then closed
+  // "try again later" (1013). Holds no session place.
+  void RefuseSocket(Request req) {
+    stream_.expires_after(std::chrono::seconds(10));
+    auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream_));
+    const grpc::Status full(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "the gateway's WebSocket sessions are all in use (asr-web --max-sessions)");
+    auto text = std::make_shared<std::string>(SocketStatusJson(full));
+    ws->async_accept(req, [ws, text](beast::error_code ec) {
+      if (ec) return;
+      ws->text(true);
+      ws->async_write(net::buffer(*text), [ws, text](beast::error_code ec, size_t) {
+        if (ec) return;
+        ws->async_close(websocket::close_code::try_again_later, [ws](beast::error_code) {});
+      });
+    });
   }
 
   void Send(Response res) {

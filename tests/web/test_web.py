@@ -12,7 +12,8 @@ a real asr-server with a token.
 - Security: a Content-Security-Policy without inline script or style under
   which both pages run without a violation; pages of another origin are
   refused on /ws and /api; a socket message that breaks the protocol closes
-  the session with 1008 and the reason; asr-server down shows UNAVAILABLE.
+  the session with 1008 and the reason; asr-server down shows UNAVAILABLE;
+  a refused microphone is named; a full gateway shows RESOURCE_EXHAUSTED.
 
 With ASR_WEB_SCREENSHOTS=DIR, screenshots of both pages go there;
 ASR_WEB_STEPS (1500) and ASR_WEB_JOB_STEPS (300) set the steps of the
@@ -122,12 +123,13 @@ class WebTest(unittest.TestCase):
         return " ".join(u["alternatives"][0]["transcript"] for u in json.loads(r.stdout).get("results", [])
                         if u.get("alternatives") and u["alternatives"][0].get("transcript"))
 
-    def browser(self, microphone=None, url=None):
+    def browser(self, microphone=None, url=None, allow_microphone=True):
         o = webdriver.ChromeOptions()
         o.binary_location = "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
-                    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                    "--autoplay-policy=no-user-gesture-required"):
+                    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+                    # Grant the microphone, or deny it as a user who says no would.
+                    "--use-fake-ui-for-media-stream" if allow_microphone else "--deny-permission-prompts"):
             o.add_argument(arg)
         if microphone:
             o.add_argument(f"--use-file-for-fake-audio-capture={microphone}%noloop")
@@ -260,6 +262,36 @@ class WebTest(unittest.TestCase):
         self.assertEqual(closed["status"]["code"], "INVALID_ARGUMENT")
         console = [e["message"] for e in d.get_log("browser")]
         self.assertFalse([m for m in console if "Content Security Policy" in m], console)
+
+    def test_microphone_permission_denied_is_shown(self):
+        d = self.browser(allow_microphone=False)
+        d.get(self.url + "/")
+        self.wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+        d.find_element(By.ID, "start").click()
+        error = self.wait(d, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
+        self.assertIn("Microphone permission denied", error.text)
+        self.assertTrue(d.find_element(By.ID, "start").is_enabled())
+
+    def test_a_full_gateway_is_shown(self):
+        ready = self.dir / "web-full.json"
+        web, info = start([str(BIN / "asr-web"), "--listen", "127.0.0.1:0", "--server", self.target,
+                           "--max-sessions", "1", "--ready-file", str(ready)], ready, self.log, "asr-web (one session)")
+        try:
+            url = f"http://127.0.0.1:{info['http_port']}"
+            d = self.browser(url=url + "/")
+            d.get(url + "/")
+            self.wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+            with socket.create_connection(("127.0.0.1", info["http_port"]), timeout=10) as held:
+                held.sendall((f"GET /ws/recognize HTTP/1.1\r\nHost: 127.0.0.1:{info['http_port']}\r\n"
+                              "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                self.assertIn(b" 101 ", held.recv(4096))  # the one session, held open
+                d.find_element(By.ID, "file").send_keys(str(self.wavs[0]))
+                error = self.wait(d, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
+                self.assertIn("RESOURCE_EXHAUSTED", error.text)
+        finally:
+            web.terminate()
+            self.assertEqual(web.wait(60), 0)
 
     def test_server_down_is_shown(self):
         with socket.socket() as s:  # a port nothing listens on
