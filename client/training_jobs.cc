@@ -10,95 +10,13 @@
 #include <thread>
 #include <vector>
 
+#include "client/watch_printer.h"
 #include "model/base/sha256.h"
 
 namespace asr::client {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Hms(double s) {
-  char buf[32];
-  const int t = static_cast<int>(s);
-  std::snprintf(buf, sizeof(buf), t >= 3600 ? "%dh%02dm" : "%dm%02ds", t >= 3600 ? t / 3600 : t / 60,
-                t >= 3600 ? t / 60 % 60 : t % 60);
-  return buf;
-}
-
-// Renders job events: a rewritten progress line on a terminal, log lines otherwise.
-class WatchPrinter {
- public:
-  WatchPrinter(bool tty, bool json) : tty_(tty), json_(json) {}
-  void Print(const asr::v1::JobEvent& e) {
-    if (json_) {
-      std::printf("%s\n", ToJsonLine(e).c_str());
-      std::fflush(stdout);
-      return;
-    }
-    if (e.has_progress()) {
-      const auto& p = e.progress();
-      const double frac = p.total_steps() ? std::min(1.0, double(p.step()) / double(p.total_steps())) : 0;
-      const int filled = static_cast<int>(frac * 24);
-      std::string bar(static_cast<size_t>(filled), '#');
-      bar.resize(24, '.');
-      char cer[32] = "-";
-      if (best_cer_ >= 0) std::snprintf(cer, sizeof(cer), "%.2f%%", 100 * best_cer_);
-      std::fprintf(
-          stderr,
-          tty_ ? "\r[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f lr %.1e %.0fk frames/s CER %s ETA %s   "
-               : "[%s] %3.0f%% epoch %lld/%lld step %lld loss %.3f lr %.1e %.0fk frames/s CER %s ETA %s\n",
-          bar.c_str(), 100 * frac, static_cast<long long>(p.epoch() + 1),
-          static_cast<long long>(p.total_epochs()), static_cast<long long>(p.step()), p.loss(),
-          p.learning_rate(), p.frames_per_second() / 1000, cer, Hms(SmoothedEta(p)).c_str());
-      dirty_ = tty_;
-      return;
-    }
-    Line();
-    if (e.has_validation()) {
-      const auto& v = e.validation();
-      if (v.is_best()) best_cer_ = v.cer();
-      last_validation_step_ = v.step();
-      std::fprintf(stderr, "validation epoch %lld step %lld: CER %.2f%% WER %.2f%%%s\n",
-                   static_cast<long long>(v.epoch() + 1), static_cast<long long>(v.step()), 100 * v.cer(),
-                   100 * v.wer(), v.is_best() ? " (best)" : "");
-    } else if (e.has_checkpoint_saved()) {
-      // The end-of-epoch checkpoint beside its validation line is news only
-      // when it is the best so far; others (periodic, on cancel) are shown,
-      // each step once (a cancel's checkpoint may be the one just written).
-      const auto& c = e.checkpoint_saved();
-      if (c.step() != last_checkpoint_ && (c.step() != last_validation_step_ || c.is_best())) {
-        std::fprintf(stderr, "checkpoint at step %lld%s\n", static_cast<long long>(c.step()),
-                     c.is_best() ? " (best dev CER so far)" : "");
-      }
-      last_checkpoint_ = c.step();
-    } else if (e.has_state()) {
-      std::fprintf(stderr, "state %s\n", StateName(e.state()).c_str());
-    } else if (e.has_error()) {
-      std::fprintf(stderr, "error: %s\n", e.error().c_str());
-    } else {
-      std::fprintf(stderr, "%s\n", e.message().c_str());
-    }
-  }
-  void Line() {
-    if (dirty_) std::fputc('\n', stderr);
-    dirty_ = false;
-  }
-
- private:
-  // The trainer's ETA follows the last steps' speed and jumps with it
-  // (validation, a slow batch); the total it implies (elapsed + ETA) is
-  // averaged instead (exponentially, over about ten progress events).
-  double SmoothedEta(const asr::v1::Progress& p) {
-    const double total = p.elapsed_seconds() + p.eta_seconds();
-    total_ = total_ < 0 ? total : 0.9 * total_ + 0.1 * total;
-    return std::max(0.0, total_ - p.elapsed_seconds());
-  }
-
-  bool tty_, json_, dirty_ = false;
-  double best_cer_ = -1, total_ = -1;
-  int64_t last_checkpoint_ = -1;
-  int64_t last_validation_step_ = -1;
-};
 
 }  // namespace
 
@@ -179,7 +97,7 @@ int Upload(const ConnectionOptions& conn, const std::string& dir, const std::str
 }
 
 int Watch(const ConnectionOptions& conn, const std::string& job_id) {
-  WatchPrinter printer(isatty(STDERR_FILENO), conn.json);
+  WatchPrinter printer(isatty(STDERR_FILENO), conn.json, stderr, stdout);
   int64_t last = 0;
   double backoff = 0.5;
   auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(10);
