@@ -103,6 +103,7 @@ def run_page(url, wav, seconds):
 def run_direct(target, pcm, seconds):
     chunk = int(16000 * CHUNK_SECONDS) * 2
     n = int(seconds / CHUNK_SECONDS)
+    looped = pcm + pcm[:chunk]  # a chunk that wraps around the end of the file
     sends, lock = [], threading.Lock()
     t0 = time.monotonic()
 
@@ -114,7 +115,7 @@ def run_direct(target, pcm, seconds):
             # Chunk k holds audio up to (k + 1) * 0.1 s, as a microphone would deliver it.
             time.sleep(max(0.0, t0 + (k + 1) * CHUNK_SECONDS - time.monotonic()))
             i = (k * chunk) % len(pcm)
-            data = (pcm + pcm)[i:i + chunk]
+            data = looped[i:i + chunk]
             with lock:
                 sends.append(((k + 1) * CHUNK_SECONDS, time.monotonic() * 1000))
             yield rpb.StreamingRecognizeRequest(audio=data)

@@ -22,6 +22,7 @@ goes from wrong to right or the unboosted set's CER rises by more than
 --max-degradation points. Writes DIR/phrases.txt and DIR/<boost>.log.
 """
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -30,13 +31,12 @@ import sys
 import tempfile
 
 
-def edit_distance(a, b):
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        prev, row[0] = row[:], i
-        for j in range(1, len(b) + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-    return row[-1]
+# The edit distance and the asr-eval --verbose log reader of cer-by-voice.py.
+_spec = importlib.util.spec_from_file_location(
+    "cer_by_voice", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cer-by-voice.py"))
+cer_by_voice = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cer_by_voice)
+edit_distance = cer_by_voice.edit_distance
 
 
 def decode(args, out, name, phrases_file=None, boost=None):
@@ -51,15 +51,7 @@ def decode(args, out, name, phrases_file=None, boost=None):
     log = out / f"{name}.log"
     with open(log, "w") as err:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=err)
-    samples, key, ref = {}, None, None
-    for line in log.read_text().splitlines():
-        if line.startswith("utt: "):
-            key = int(line.split()[1])
-        elif line.startswith("ref: "):
-            ref = line[5:]
-        elif line.startswith("hyp: "):
-            samples[key] = (ref, line[5:])
-    return samples
+    return cer_by_voice.read_log(log)
 
 
 def rates(samples, keys):
