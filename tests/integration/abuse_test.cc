@@ -149,7 +149,10 @@ TEST(AbuseTest, FastSendersOfLongAudioStayUnderAMemoryBound) {
   const double peak = ProcStatusBytes(pid, "VmHWM");
   const double mib = 1048576;
   // Freed heap goes back to the system within the reaper's period (0.5 s).
-  WaitUntil([&] { return ProcStatusBytes(pid, "VmRSS") < before + 2 * mib; }, 5);
+  // What stays is 0.7-3.0 MiB over `before` (thread caches, pages of
+  // libraries first touched); without the trim it was 8.6 MiB.
+  const double kept = 5 * mib;
+  WaitUntil([&] { return ProcStatusBytes(pid, "VmRSS") < before + kept; }, 5);
   const double after = ProcStatusBytes(pid, "VmRSS");
   for (const StreamResult& r : results) {
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
@@ -162,7 +165,7 @@ TEST(AbuseTest, FastSendersOfLongAudioStayUnderAMemoryBound) {
   // inputs (~38 MB each); bounded, a stream holds ~10 s of them plus a
   // message and gRPC's buffers.
   EXPECT_LT(peak - before, 3 * 8 * mib) << "peak " << peak / mib << " MiB from " << before / mib << " MiB";
-  EXPECT_LT(after - before, 2 * mib) << "after " << after / mib << " MiB from " << before / mib << " MiB";
+  EXPECT_LT(after - before, kept) << "after " << after / mib << " MiB from " << before / mib << " MiB";
 }
 
 // `pcm` (LINEAR16 at `rate`) as a FLAC file's bytes, encoded by libsndfile.
